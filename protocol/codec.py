@@ -1,0 +1,213 @@
+"""Frames to messages and back: one reused msgspec encoder and decoder, limits, typed errors.
+
+Decoding a frame from the network happens in four passes, each cheap, so that nothing large is
+allocated before the frame is known to be acceptable:
+
+1. the frame length against :attr:`Limits.max_frame_bytes`, before reading a byte;
+2. a head decode that reads only ``kind``, ``version`` and ``minor`` (msgspec skips every other
+   value without allocating), so a newer major is refused with a clear message even when its
+   fields no longer fit this schema, and an unknown kind is named as such;
+3. the typed decode of the whole union, where msgspec checks every type and every schema cap
+   (string, list and map lengths) from the msgpack headers as it goes;
+4. checks of what the schema cannot express: array dtype and data length, array element
+   counts, nesting of free-form maps, ``rank < world_size``.
+
+Every failure surfaces as a :class:`~protocol.errors.ProtocolError` subclass with the field path.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from protocol.arrays import Array
+from protocol.envelope import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from protocol.errors import (
+    FrameTooLarge,
+    InvalidMessage,
+    LimitExceeded,
+    MalformedFrame,
+    ProtocolError,
+    UnknownKind,
+    UnsupportedVersion,
+)
+from protocol.events import RunStart
+from protocol.limits import DEFAULT_LIMITS, MAX_ITEMS, MAX_STRING_LENGTH, Limits, Text
+from protocol.messages import MESSAGE_TYPES, Message, kind_of
+
+
+class _Head(msgspec.Struct):
+    """The part of a frame read before committing to a full decode."""
+
+    kind: Text
+    version: int
+    minor: int = 0
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_HEAD_DECODER = msgspec.msgpack.Decoder(_Head)
+_MESSAGE_DECODER = msgspec.msgpack.Decoder(Message)
+_MESSAGE_CLASSES = tuple(MESSAGE_TYPES.values())
+
+_ARRAY_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
+    cls: tuple((f.name, f"$.{f.name}") for f in msgspec.structs.fields(cls) if f.type is Array)
+    for cls in _MESSAGE_CLASSES
+}
+"""Message class -> (name, path) of its Array fields, which the decoder checks after decoding."""
+
+_DECODE_FAILURES = (msgspec.MsgspecError, RecursionError, UnicodeDecodeError)
+"""What msgspec raises on bad input: its own errors, and two it lets through from Python."""
+_FREE_FORM_FIELDS = ("model_config", "training_args")
+_JSON_SCALARS = (str, int, float, bool, type(None))
+_MSGSPEC_ERROR = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
+
+
+def _frame_limit(kind: str, limits: Limits) -> int:
+    if kind == "run_start":
+        return min(limits.max_frame_bytes, limits.max_run_start_bytes)
+    return limits.max_frame_bytes
+
+
+def encode(message: Message) -> bytes:
+    """Encode a message as one frame (a msgpack map) for one single-part ZeroMQ message.
+
+    Raises FrameTooLarge if a default receiver would refuse the frame, so the sender learns of
+    it (and can report an error event) instead of the sink silently rejecting it.
+    """
+    if not isinstance(message, _MESSAGE_CLASSES):
+        raise TypeError(f"encode() takes a protocol message, got {type(message).__name__}")
+    frame = _ENCODER.encode(message)
+    limit = _frame_limit(kind_of(message), DEFAULT_LIMITS)
+    if len(frame) > limit:
+        raise FrameTooLarge(
+            f"encoded frame of {len(frame)} bytes exceeds the default receiver limit of {limit}",
+            kind=kind_of(message),
+        )
+    return frame
+
+
+def _translate(error: Exception, kind: str | None) -> ProtocolError:
+    """Turn a msgspec (or recursion) error into the matching typed error, keeping the path."""
+    if isinstance(error, RecursionError):
+        return LimitExceeded("nesting too deep to decode", kind=kind)
+    if isinstance(error, UnicodeDecodeError):
+        return MalformedFrame(f"a string is not valid UTF-8 ({error.reason})", kind=kind)
+    match = _MSGSPEC_ERROR.match(str(error))
+    reason, path = match["reason"], match["path"] or "$"
+    if not isinstance(error, msgspec.ValidationError):
+        return MalformedFrame(f"not a well-formed msgpack frame: {reason}", kind=kind)
+    if path == "$" and reason.startswith("Expected `object`"):
+        return MalformedFrame(f"frame is not a msgpack map: {reason}", kind=kind)
+    if "of length <=" in reason:
+        return LimitExceeded(reason, path=path, kind=kind)
+    return InvalidMessage(reason, path=path, kind=kind)
+
+
+class MessageDecoder:
+    """Decodes untrusted frames under one set of :class:`Limits`.
+
+    Reusable from any thread: it holds no state between calls, and msgspec keeps the GIL for the
+    whole of each decode.
+    """
+
+    def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.limits = limits
+
+    def decode(self, frame: bytes | bytearray | memoryview) -> Message:
+        """Decode one frame, or raise a :class:`ProtocolError` saying what is wrong and where."""
+        try:
+            size = len(frame) if type(frame) is bytes else memoryview(frame).nbytes
+        except TypeError:
+            raise MalformedFrame(f"a frame must be bytes-like, got {type(frame).__name__}") from None
+        if size > self.limits.max_frame_bytes:
+            raise FrameTooLarge(
+                f"frame of {size} bytes exceeds max_frame_bytes={self.limits.max_frame_bytes}"
+            )
+        head = self._decode_head(frame)
+        limit = _frame_limit(head.kind, self.limits)
+        if size > limit:
+            raise FrameTooLarge(f"frame of {size} bytes exceeds its kind's limit of {limit}", kind=head.kind)
+        try:
+            message = _MESSAGE_DECODER.decode(frame)
+        except _DECODE_FAILURES as error:
+            raise _translate(error, head.kind) from None
+        self._check(message, head.kind)
+        return message
+
+    def _decode_head(self, frame: Any) -> _Head:
+        try:
+            head = _HEAD_DECODER.decode(frame)
+        except _DECODE_FAILURES as error:
+            raise _translate(error, None) from None
+        if head.version != PROTOCOL_MAJOR:
+            newer = head.version > PROTOCOL_MAJOR
+            raise UnsupportedVersion(
+                f"frame uses protocol {head.version}.{head.minor}; this receiver reads "
+                f"{PROTOCOL_MAJOR}.x (up to {PROTOCOL_MAJOR}.{PROTOCOL_MINOR})"
+                + ("; upgrade the receiver" if newer else ""),
+                path="$.version",
+                kind=head.kind,
+            )
+        if head.kind not in MESSAGE_TYPES:
+            newer = head.minor > PROTOCOL_MINOR
+            raise UnknownKind(
+                f"unknown message kind {head.kind!r}"
+                + (f" (from newer minor version {head.version}.{head.minor}; skip it)" if newer else "")
+                + f"; known kinds: {', '.join(MESSAGE_TYPES)}",
+                path="$.kind",
+            )
+        return head
+
+    def _check(self, message: Message, kind: str) -> None:
+        """Checks the schema cannot express; see the module docstring, pass 4."""
+        if message.rank >= message.world_size:
+            raise InvalidMessage(
+                f"rank {message.rank} is not below world_size {message.world_size}",
+                path="$.rank",
+                kind=kind,
+            )
+        max_elements = self.limits.max_array_elements
+        for name, path in _ARRAY_FIELDS[type(message)]:
+            getattr(message, name).check(max_elements, path, kind)
+        if isinstance(message, RunStart):
+            for name in _FREE_FORM_FIELDS:
+                self._check_free_form(getattr(message, name), f"$.{name}", kind, depth=1)
+
+    def _check_free_form(self, value: Any, path: str, kind: str, depth: int) -> None:
+        """Free-form maps must stay JSON-like, shallow, and within the schema caps."""
+        if isinstance(value, _JSON_SCALARS):
+            if isinstance(value, str) and len(value) > MAX_STRING_LENGTH:
+                raise LimitExceeded(
+                    f"string of {len(value)} characters exceeds {MAX_STRING_LENGTH}", path=path, kind=kind
+                )
+            return
+        if not isinstance(value, (list, dict)):
+            raise InvalidMessage(
+                f"free-form value of type {type(value).__name__} is not JSON-like", path=path, kind=kind
+            )
+        if depth > self.limits.max_depth:
+            raise LimitExceeded(
+                f"nesting deeper than max_depth={self.limits.max_depth}", path=path, kind=kind
+            )
+        if len(value) > MAX_ITEMS:
+            raise LimitExceeded(f"{len(value)} items exceed {MAX_ITEMS}", path=path, kind=kind)
+        if isinstance(value, list):
+            for index, item in enumerate(value):
+                self._check_free_form(item, f"{path}[{index}]", kind, depth + 1)
+            return
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise InvalidMessage(f"map key {key!r} is not a string", path=path, kind=kind)
+            child = f"{path}.{key[:64]}"  # an overlong key must not make an overlong message
+            self._check_free_form(key, child, kind, depth + 1)
+            self._check_free_form(item, child, kind, depth + 1)
+
+
+_DEFAULT_DECODER = MessageDecoder()
+
+
+def decode(frame: bytes | bytearray | memoryview) -> Message:
+    """Decode one frame with the default :class:`Limits`; see :meth:`MessageDecoder.decode`."""
+    return _DEFAULT_DECODER.decode(frame)

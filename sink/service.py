@@ -1,0 +1,40 @@
+"""The live sink loop: receive frames until told to stop (or, optionally, until the run ends).
+
+It runs in the main thread when headless, or in a background thread beside the dashboard;
+`stop()` is safe to call from any thread or a signal handler.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from sink.pipeline import SinkPipeline
+from sink.receiver import FrameReceiver
+
+
+class SinkService:
+    def __init__(self, receiver: FrameReceiver, pipeline: SinkPipeline):
+        self.receiver = receiver
+        self.pipeline = pipeline
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def run(self, *, until_run_end: bool = False, should_stop: Callable[[], bool] | None = None) -> None:
+        """Serve until stop(); with `until_run_end`, also stop once every rank sent its run end;
+        `should_stop` is asked between frames (at least every 100 ms)."""
+        while not self._stop.is_set():
+            received = self.receiver.receive(timeout_ms=100)
+            if received is not None:
+                self.pipeline.handle(*received)
+            if until_run_end and self.pipeline.state.finished:
+                break
+            if should_stop is not None and should_stop():
+                break
+
+    def close(self) -> None:
+        self.receiver.close()
+        self.pipeline.close()

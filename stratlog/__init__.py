@@ -1,0 +1,1 @@
+"""The `stratlog` console command: subcommands over the trainer, sink and dashboard packages."""

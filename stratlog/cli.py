@@ -1,0 +1,43 @@
+"""`stratlog`: one console command. Each subcommand imports only what it needs, so the sink
+and replay start without loading torch."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from stratlog import demo, sink_commands
+
+    parser = argparse.ArgumentParser(prog="stratlog", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo.add_arguments(commands.add_parser("demo", help="Train the tiny embedded model on 2 ranks with the live dashboard."))
+    prepare = commands.add_parser("prepare-demo", help="Build the embedded tiny checkpoint and synthetic voices (offline).")
+    prepare.add_argument("--cache", type=Path, default=None, help="Cache folder (default: $STRATLOG_CACHE or ~/.cache/stratlog).")
+    prepare.add_argument("--force", action="store_true", help="Rebuild even if a complete build exists.")
+    sink_commands.add_sink_arguments(commands.add_parser("sink", help="Receive, analyse, log and record strategic streams."))
+    sink_commands.add_replay_arguments(commands.add_parser("replay", help="Run a recording through the sink again."))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from stratlog import demo
+
+        return demo.main(args)
+    if args.command == "prepare-demo":
+        from trainer.embedded import prepare_demo
+
+        assets = prepare_demo(args.cache, force=args.force)
+        print(f"embedded default ready in {assets.root}")
+        return 0
+    from stratlog import sink_commands
+
+    return sink_commands.run_sink(args) if args.command == "sink" else sink_commands.run_replay(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""`stratlog demo`: the tiny embedded model trained by 2 torchrun ranks, watched by a live sink.
+
+The sink runs in this process (dashboard in the foreground, receiving in a thread; or the
+receiving loop alone with --headless); torchrun runs as a child process group. Both stop
+when training ends or on Ctrl-C, and the log files, recording and checkpoints stay in --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from protocol import RecordingWriter
+from sink.pipeline import SinkPipeline
+from sink.receiver import FrameReceiver
+from sink.service import SinkService
+from stratlog.training_process import TrainingProcess, torchrun_command
+
+DRAIN_AFTER_EXIT_S = 3.0
+"""How long the sink keeps listening after torchrun exits, for run ends still in flight."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    out: Path
+    """Folder for logs/, the recording, checkpoints/ and trainer.log."""
+    max_steps: int = 100
+    capture_interval: int = 10
+    nproc: int = 2
+    headless: bool = False
+    keep_open: bool = False
+    cache_dir: Path | None = None
+
+    def __post_init__(self):
+        for name in ("max_steps", "capture_interval", "nproc"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"DemoConfig.{name} must be >= 1, got {getattr(self, name)}")
+
+
+def demo_train_args(assets, config: DemoConfig, sink_address: str) -> list[str]:
+    return [
+        "--model_path", str(assets.model_dir), "--audio_tokenizer_path", str(assets.audio_tokenizer_dir),
+        "--train_data_file", str(assets.train_data_file), "--output_dir", str(config.out / "checkpoints"),
+        "--audio_codes_cache", str(assets.root / "audio-codes-cache"),
+        "--enable_strategic_logging", "--strategic_logging_steps", str(config.capture_interval),
+        "--strategic_sink_address", sink_address,
+        "--max_steps", str(config.max_steps), "--per_device_train_batch_size", "4",
+        "--learning_rate", "2e-3", "--warmup_steps", "5", "--lr_scheduler_type", "cosine",
+        "--logging_steps", "1", "--save_strategy", "no", "--report_to", "none", "--seed", "42",
+        "--dataloader_num_workers", "0", "--disable_tqdm", "true",
+    ]
+
+
+def run_demo(config: DemoConfig) -> int:
+    from trainer.embedded import prepare_demo  # torch-heavy: imported only when the demo runs
+
+    assets = prepare_demo(config.cache_dir)
+    log_dir = config.out / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    receiver = FrameReceiver("tcp://127.0.0.1:0")
+    service = SinkService(receiver, SinkPipeline(log_dir, recorder=RecordingWriter(log_dir / "stream.stratrec")))
+    command = torchrun_command(config.nproc, demo_train_args(assets, config, receiver.address))
+    training = TrainingProcess(command, log_file=None if config.headless else config.out / "trainer.log")
+    exited_at: list[float] = []
+
+    def training_done() -> bool:
+        if training.exit_code() is None:
+            return False
+        exited_at or exited_at.append(time.monotonic())
+        return service.pipeline.state.finished or time.monotonic() - exited_at[0] > DRAIN_AFTER_EXIT_S
+
+    interrupted = False
+    try:
+        if config.headless:
+            service.run(should_stop=training_done)
+        else:
+            _run_with_dashboard(service, training, training_done, config)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        code = training.stop()
+        service.close()
+    print(f"{'interrupted; ' if interrupted else ''}training exit code {code}; logs in {log_dir}")
+    return 130 if interrupted else code
+
+
+def _run_with_dashboard(service: SinkService, training: TrainingProcess, training_done, config: DemoConfig) -> None:
+    from tui.app import DashboardApp
+
+    receiving = threading.Thread(target=service.run, name="sink-receiver", daemon=True)
+    receiving.start()
+
+    def status() -> str:
+        code = training.exit_code()
+        return "training running" if code is None else f"training finished (exit code {code})" + (
+            " — press q to quit" if config.keep_open else "")
+
+    app = DashboardApp(service.pipeline.state, source=f"live {service.receiver.address}", status=status)
+
+    def exit_when_done() -> None:
+        if not config.keep_open and training_done():
+            app.exit()
+
+    app.call_later(lambda: app.set_interval(1.0, exit_when_done))
+    app.run()
+    service.stop()
+    receiving.join(timeout=5)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--headless", action="store_true", help="No dashboard: for scripts and CI.")
+    parser.add_argument("--out", type=Path, default=None, help="Output folder (default: runs/demo-<time>).")
+    parser.add_argument("--max-steps", type=int, default=100, help="Optimizer steps to train (default 100).")
+    parser.add_argument("--capture-interval", type=int, default=10, help="Strategic capture every N steps (default 10).")
+    parser.add_argument("--keep-open", action="store_true", help="Keep the dashboard open after training ends.")
+    parser.add_argument("--cache", type=Path, default=None, help="Embedded-default cache (default: $STRATLOG_CACHE or ~/.cache/stratlog).")
+
+
+def main(args: argparse.Namespace) -> int:
+    out = args.out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+    out.mkdir(parents=True, exist_ok=True)
+    config = DemoConfig(out=out, max_steps=args.max_steps, capture_interval=args.capture_interval,
+                        headless=args.headless, keep_open=args.keep_open, cache_dir=args.cache)
+    return run_demo(config)

@@ -1,0 +1,81 @@
+"""Versioning rules: newer minor accepted (unknown keys ignored), other majors refused clearly.
+
+Run: python -m pytest tests/protocol/test_versioning.py -q
+"""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from protocol import (
+    PROTOCOL_MAJOR,
+    InvalidMessage,
+    UnknownKind,
+    UnsupportedVersion,
+    decode,
+    encode,
+    kind_of,
+)
+from protocol.examples import example_messages
+
+
+@pytest.fixture(params=[kind_of(m) for m in example_messages()])
+def plain(request: pytest.FixtureRequest) -> dict:
+    """One example message of each kind as a plain dict."""
+    message = next(m for m in example_messages() if kind_of(m) == request.param)
+    return msgpack.unpackb(encode(message), raw=False)
+
+
+def test_newer_minor_with_unknown_keys_is_accepted(plain: dict) -> None:
+    original = decode(msgpack.packb(plain))
+    plain.update(minor=7, added_in_1_7={"nested": [1, 2, {"x": b"bytes are fine here"}]}, z=None)
+    decoded = decode(msgpack.packb(plain))
+    assert decoded.minor == 7
+    decoded.minor = original.minor
+    assert decoded == original
+
+
+def test_key_order_does_not_matter(plain: dict) -> None:
+    reordered = dict(reversed(list(plain.items())))
+    assert decode(msgpack.packb(reordered)) == decode(msgpack.packb(plain))
+
+
+def test_newer_major_is_refused_even_when_its_fields_changed(plain: dict) -> None:
+    plain.update(version=PROTOCOL_MAJOR + 1, minor=3, rank="rank zero")  # retyped in "2.3"
+    with pytest.raises(UnsupportedVersion) as caught:
+        decode(msgpack.packb(plain))
+    assert "protocol 2.3" in str(caught.value) and "upgrade the receiver" in str(caught.value)
+    assert caught.value.path == "$.version"
+
+
+def test_older_major_is_refused() -> None:
+    plain = msgpack.unpackb(encode(example_messages()[-1]))
+    plain["version"] = 0
+    with pytest.raises(UnsupportedVersion, match=r"protocol 0\.0; this receiver reads 1\.x"):
+        decode(msgpack.packb(plain))
+
+
+def test_missing_version_is_refused_not_guessed() -> None:
+    plain = msgpack.unpackb(encode(example_messages()[-1]))
+    del plain["version"]
+    with pytest.raises(InvalidMessage, match="missing required field `version`"):
+        decode(msgpack.packb(plain))
+
+
+def test_missing_minor_and_defaulted_fields_take_their_defaults() -> None:
+    plain = msgpack.unpackb(encode(example_messages()[-2]))  # a heartbeat
+    for key in ("minor", "dropped", "queue_depth"):
+        del plain[key]
+    heartbeat = decode(msgpack.packb(plain))
+    assert (heartbeat.minor, heartbeat.dropped, heartbeat.queue_depth) == (0, 0, 0)
+
+
+def test_unknown_kind_is_named_and_blamed_on_a_newer_minor() -> None:
+    plain = msgpack.unpackb(encode(example_messages()[-2]))
+    plain.update(kind="gradient_snapshot", minor=1)
+    with pytest.raises(UnknownKind) as caught:
+        decode(msgpack.packb(plain))
+    message = str(caught.value)
+    assert "'gradient_snapshot'" in message and "newer minor version 1.1" in message
+    assert "heartbeat" in message  # lists the kinds it knows

@@ -1,0 +1,1 @@
+"""Training side of stratlog: data, model loading and the training loop (never imports sink or tui)."""

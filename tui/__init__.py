@@ -1,0 +1,1 @@
+"""The live dashboard: one optional Textual front end over the sink's `RunState`."""
