@@ -2,7 +2,8 @@
 
 `TrainingArguments` already holds the standard flags (--learning_rate, --num_train_epochs,
 --per_device_train_batch_size, --gradient_accumulation_steps, --logging_steps, --save_steps,
---seed, --bf16, --report_to, --resume_from_checkpoint, ...); these add what is ours.
+--seed, --bf16, --report_to, --resume_from_checkpoint, ...); these add what is ours. The strategic-logging flags live in
+`trainer/strategic/arguments.py`.
 """
 
 from __future__ import annotations
@@ -41,16 +42,3 @@ class DataArguments:
             raise ValueError(f"--train_data_file: file not found: {self.train_data_file}")
         if self.max_audio_seconds <= 0:
             raise ValueError(f"--max_audio_seconds must be > 0, got {self.max_audio_seconds}")
-
-
-@dataclass
-class StrategicLoggingArguments:
-    enable_strategic_logging: bool = field(default=False, metadata={"help": "Send strategic snapshots to the sink."})
-    strategic_logging_steps: int = field(default=100, metadata={"help": "Capture at step 1 and every N optimizer steps."})
-    strategic_sink_address: str = field(
-        default="tcp://127.0.0.1:5560", metadata={"help": "ZeroMQ address the sink binds (ranks connect PUSH to it)."}
-    )
-
-    def __post_init__(self):
-        if self.strategic_logging_steps < 1:
-            raise ValueError(f"--strategic_logging_steps must be >= 1, got {self.strategic_logging_steps}")

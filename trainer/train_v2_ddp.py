@@ -19,13 +19,14 @@ from trainer.torchaudio_standin import install_if_missing
 install_if_missing()  # before transformers is imported: it caches whether torchaudio exists
 from transformers import AutoTokenizer, HfArgumentParser, HiggsAudioV2TokenizerModel, TrainingArguments  # noqa: E402
 
-from trainer.arguments import DataArguments, ModelArguments, StrategicLoggingArguments  # noqa: E402
+from trainer.arguments import DataArguments, ModelArguments  # noqa: E402
 from trainer.audio_codes import AudioCodeCache  # noqa: E402
 from trainer.batching import VoiceCloningCollator, VoiceCloningDataset  # noqa: E402
 from trainer.model import HiggsVoiceCloningModel  # noqa: E402
 from trainer.preparation import prepare_examples  # noqa: E402
 from trainer.samples import SampleError, load_samples  # noqa: E402
 from trainer.sequences import AudioTokenIds, SequenceBuilder  # noqa: E402
+from trainer.strategic.arguments import StrategicLoggingArguments  # noqa: E402
 from trainer.strategic.setup import build_strategic_logging  # noqa: E402
 from trainer.voice_cloning_trainer import VoiceCloningTrainer  # noqa: E402
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from trainer.arguments import StrategicLoggingArguments
+from trainer.strategic.arguments import StrategicLoggingArguments
 from trainer.strategic.callbacks import CaptureGuard, InputLoggerCallback, MetricsCallback, RunLifecycleCallback
 from trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
 from trainer.strategic.schedule import CaptureSchedule
