@@ -1,9 +1,9 @@
-"""HF `TrainerCallback`s that capture strategic snapshots and hand them to the publisher.
+"""The strategic loggers as HF `TrainerCallback`s: run lifecycle, metrics, and the seed's four
+loggers (input, output, shared attention / DualFFN, zero-shot verification).
 
-They work with any `Trainer` (ours or a user's): inputs are seen through a forward pre-hook
-on the model, armed only for the first forward of a capture step, so a non-capture step pays
-one boolean check. Every capture runs under `CaptureGuard`: an exception is counted, sent as
-an error event, and training goes on — logging never changes or stops training.
+Each logger only packs what `CaptureScheduler` caught (or measures what must be measured
+where the tensors live) and hands it to the publisher; judging happens in the sink. Every
+piece runs under `CaptureGuard`.
 """
 
 from __future__ import annotations
@@ -12,64 +12,50 @@ import json
 import os
 import resource
 import socket
-import sys
 import time
-import traceback
 
+import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from protocol import ErrorEvent, InputSnapshot, Metrics, RunStart
+from protocol import Array, AttentionSnapshot, InputSnapshot, Metrics, OutputSnapshot, RunStart, ZeroShotSnapshot
+from trainer.sequences import AudioTokenIds
+from trainer.strategic.attention_capture import AttentionProbe, choose_heads, choose_layers, decoder_layers
+from trainer.strategic.capture_step import CapturedStep, CaptureScheduler
+from trainer.strategic.dualffn_capture import DualFfnProbe
+from trainer.strategic.guard import CaptureGuard
 from trainer.strategic.input_capture import input_snapshot_fields
 from trainer.strategic.publisher import SnapshotPublisher
-from trainer.strategic.schedule import CaptureSchedule
-
-
-class CaptureGuard:
-    """Runs capture code; failures become counted error events instead of exceptions."""
-
-    def __init__(self, publisher: SnapshotPublisher):
-        self.publisher = publisher
-        self.failures = 0
-
-    def run(self, where: str, step: int, action) -> None:
-        try:
-            action()
-        except Exception as error:  # noqa: BLE001 - by design: logging must never stop training
-            self.failures += 1
-            print(f"[stratlog] capture failed in {where} at step {step}: {error!r}", file=sys.stderr)
-            try:
-                self.publisher.send(
-                    ErrorEvent, step=step, where=where, error_type=type(error).__name__,
-                    message="".join(traceback.format_exception_only(error)).strip()[:2000], count=self.failures,
-                )
-            except Exception:  # noqa: BLE001
-                pass
+from trainer.strategic.zero_shot_capture import zero_shot_snapshot_fields
 
 
 def _json_safe(value) -> dict:
     return json.loads(json.dumps(value, default=str))
 
 
+def _float_array(tensor: torch.Tensor) -> Array:
+    return Array.from_numpy(tensor.detach().float().cpu().numpy())  # device->host copy: capture steps only
+
+
 class RunLifecycleCallback(TrainerCallback):
     """Run start with the model and tokenizer identity; run end when training finishes."""
 
-    def __init__(self, publisher: SnapshotPublisher, guard: CaptureGuard, *, model_path: str, audio_tokenizer_path: str, schedule: CaptureSchedule):
+    def __init__(self, publisher: SnapshotPublisher, guard: CaptureGuard, *, model_path: str, audio_tokenizer_path: str,
+                 capture_interval: int, capture_ranks: list[int]):
         self.publisher, self.guard = publisher, guard
-        self.model_path, self.audio_tokenizer_path, self.schedule = model_path, audio_tokenizer_path, schedule
+        self.model_path, self.audio_tokenizer_path = model_path, audio_tokenizer_path
+        self.capture_interval, self.capture_ranks = capture_interval, capture_ranks
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        def start():
-            self.publisher.send(
-                RunStart, step=state.global_step,
-                model_path=os.path.abspath(self.model_path), tokenizer_path=os.path.abspath(self.model_path),
-                audio_tokenizer_path=os.path.abspath(self.audio_tokenizer_path),
-                model_config=_json_safe(model.config.to_dict()), training_args=_json_safe(args.to_dict()),
-                hostname=socket.gethostname(), pid=os.getpid(),
-                capture_interval=self.schedule.interval, capture_ranks=[],
-                heartbeat_interval_s=self.publisher.config.heartbeat_interval_s,
-            )
-        self.guard.run("run_start", state.global_step, start)
+        self.guard.run("run_start", state.global_step, lambda: self.publisher.send(
+            RunStart, step=state.global_step,
+            model_path=os.path.abspath(self.model_path), tokenizer_path=os.path.abspath(self.model_path),
+            audio_tokenizer_path=os.path.abspath(self.audio_tokenizer_path),
+            model_config=_json_safe(model.config.to_dict()), training_args=_json_safe(args.to_dict()),
+            hostname=socket.gethostname(), pid=os.getpid(),
+            capture_interval=self.capture_interval, capture_ranks=self.capture_ranks,
+            heartbeat_interval_s=self.publisher.config.heartbeat_interval_s,
+        ))
 
     def on_train_end(self, args, state, control, **kwargs):
         self.publisher.close(status="completed")
@@ -78,14 +64,11 @@ class RunLifecycleCallback(TrainerCallback):
 class MetricsCallback(TrainerCallback):
     """Every `logging_steps`: Trainer's logs plus step time, tokens/s and memory."""
 
-    def __init__(self, publisher: SnapshotPublisher, guard: CaptureGuard):
-        self.publisher, self.guard = publisher, guard
+    def __init__(self, publisher: SnapshotPublisher, guard: CaptureGuard, scheduler: CaptureScheduler):
+        self.publisher, self.guard, self.scheduler = publisher, guard, scheduler
         self._window_start = time.perf_counter()
         self._window_steps = 0
         self._window_tokens = 0
-
-    def count_tokens(self, positions: int) -> None:
-        self._window_tokens += positions
 
     def on_step_end(self, args, state, control, **kwargs):
         self._window_steps += 1
@@ -95,11 +78,13 @@ class MetricsCallback(TrainerCallback):
             elapsed = time.perf_counter() - self._window_start
             values = {k: float(v) for k, v in (logs or {}).items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
             if self._window_steps:
+                tokens = self.scheduler.tokens_seen - self._window_tokens
                 values["step_time_s"] = elapsed / self._window_steps
-                values["tokens_per_second"] = self._window_tokens / elapsed if elapsed > 0 else 0.0
+                values["tokens_per_second"] = tokens / elapsed if elapsed > 0 else 0.0
             values["memory_bytes"] = float(_memory_bytes())
             self.publisher.send(Metrics, step=state.global_step, values=values)
-            self._window_start, self._window_steps, self._window_tokens = time.perf_counter(), 0, 0
+            self._window_start, self._window_steps = time.perf_counter(), 0
+            self._window_tokens = self.scheduler.tokens_seen
         self.guard.run("metrics", state.global_step, send)
 
 
@@ -109,44 +94,109 @@ def _memory_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # Linux reports KiB
 
 
-class InputLoggerCallback(TrainerCallback):
-    """Input snapshot: tensor shapes, the first sample's ids, the audio segment table."""
+class _SnapshotLogger(TrainerCallback):
+    """Common shape of the four loggers: on a captured step, build fields and send."""
 
-    def __init__(self, publisher: SnapshotPublisher, guard: CaptureGuard, schedule: CaptureSchedule, metrics: MetricsCallback):
-        self.publisher, self.guard, self.schedule, self.metrics = publisher, guard, schedule, metrics
-        self._armed_step: int | None = None
-        self._pending: dict | None = None
-        self._hook = None
-        self._audio_ids: tuple[int, int] = (0, 0)
-        self._num_codebooks = 8
+    where = ""
+    message_type = None
+
+    def __init__(self, publisher: SnapshotPublisher, guard: CaptureGuard, scheduler: CaptureScheduler):
+        self.publisher, self.guard, self.scheduler = publisher, guard, scheduler
+
+    def fields(self, captured: CapturedStep, model) -> dict | None:
+        raise NotImplementedError
+
+    def on_step_end(self, args, state, control, model=None, **kwargs):
+        captured = self.scheduler.captured
+        if captured is None or captured.step != state.global_step or captured.batch is None:
+            return
+
+        def send():
+            fields = self.fields(captured, model)
+            if fields is not None:
+                self.publisher.send(self.message_type, step=captured.step, **fields)
+        self.guard.run(self.where, captured.step, send)
+
+
+class InputLoggerCallback(_SnapshotLogger):
+    """Tensor shapes, the first sample's ids, the audio segment table, sample ids."""
+
+    where, message_type = "input_snapshot", InputSnapshot
+
+    def fields(self, captured, model):
+        return input_snapshot_fields(captured.batch, captured.layout)
+
+
+class OutputLoggerCallback(_SnapshotLogger):
+    """Predictions vs labels, losses and accuracies of the training forward."""
+
+    where, message_type = "output_snapshot", OutputSnapshot
+
+    def fields(self, captured, model):
+        return captured.output_fields
+
+
+class SharedAttentionLoggerCallback(_SnapshotLogger):
+    """Attention statistics of sampled layers/heads and DualFFN gradient norms / update ratios."""
+
+    where, message_type = "attention_snapshot", AttentionSnapshot
+
+    def __init__(self, publisher, guard, scheduler, *, layers: str = "4", heads: str = "all"):
+        super().__init__(publisher, guard, scheduler)
+        self.layer_spec, self.head_spec = layers, heads
+        self.probe: AttentionProbe | None = None
+        self.ffn: DualFfnProbe | None = None
+        scheduler.batch_listeners.append(self._on_batch)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        config = model.config
-        self._audio_ids = (config.audio_token_id, config.audio_delay_token_id)
-        self._num_codebooks = config.num_codebooks
-        self._hook = model.register_forward_pre_hook(self._on_forward, with_kwargs=True)
+        def setup():
+            layers = choose_layers(self.layer_spec, len(decoder_layers(model)))
+            self.probe = AttentionProbe(model, layers, choose_heads(self.head_spec, model.config.num_attention_heads))
+            self.ffn = DualFfnProbe(model)
+        self.guard.run("attention_setup", state.global_step, setup)
 
-    def on_step_begin(self, args, state, control, **kwargs):
-        upcoming = state.global_step + 1
-        self._armed_step = upcoming if self.schedule.is_capture_step(upcoming) else None
+    def _on_batch(self, captured: CapturedStep) -> None:
+        if self.probe is None:
+            return
+        device = captured.batch["input_ids"].device
+        masks = {name: torch.from_numpy(mask).to(device) for name, mask in captured.layout.position_masks(0).items()}
+        self.probe.arm(0, masks)
 
-    def _on_forward(self, module, args, kwargs):
-        if "input_ids" in kwargs and module.training:
-            self.metrics.count_tokens(kwargs["input_ids"].numel())  # shape only: no device sync
-        if self._armed_step is None or not module.training:
+    def on_pre_optimizer_step(self, args, state, control, **kwargs):
+        if self.ffn is not None and self.scheduler.captured is not None and self.scheduler.captured.batch is not None:
+            self.guard.run("dualffn_gradients", self.scheduler.captured.step, self.ffn.before_optimizer_step)
+
+    def on_optimizer_step(self, args, state, control, **kwargs):
+        captured = self.scheduler.captured
+        if self.ffn is not None and captured is not None and self.ffn.grad_norms:
+            def ratios():
+                captured.extras["ffn_update_ratios"] = self.ffn.update_ratios()
+            self.guard.run("dualffn_updates", captured.step, ratios)
+
+    def fields(self, captured, model):
+        self.probe.disarm()
+        tables = self.probe.tables()
+        ratios = captured.extras.get("ffn_update_ratios")
+        if not tables or ratios is None:
             return None
-        step, self._armed_step = self._armed_step, None  # first micro-batch of the step only
-        def capture():
-            self._pending = {"step": step, **input_snapshot_fields(kwargs, self._audio_ids, self._num_codebooks)}
-        self.guard.run("input_capture", step, capture)
-        return None
+        return {
+            "sample": 0,
+            "layers": [index for index in self.probe.layers if index in self.probe.results],
+            "heads": self.probe.heads,
+            **{name: _float_array(tables[name]) for name in ("text_to_audio", "audio_to_text", "target_to_reference", "entropy", "max_weight")},
+            "max_weight_histogram": Array.from_numpy(tables["max_weight_histogram"].cpu().numpy().astype(np.int32)),
+            "ffn_layers": self.ffn.layers,
+            "text_ffn_grad_norm": _float_array(self.ffn.grad_norms["text"]),
+            "audio_ffn_grad_norm": _float_array(self.ffn.grad_norms["audio"]),
+            "text_ffn_update_ratio": _float_array(ratios["text"]),
+            "audio_ffn_update_ratio": _float_array(ratios["audio"]),
+        }
 
-    def on_step_end(self, args, state, control, **kwargs):
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            step = pending.pop("step")
-            self.guard.run("input_snapshot", step, lambda: self.publisher.send(InputSnapshot, step=step, **pending))
 
-    def on_train_end(self, args, state, control, **kwargs):
-        if self._hook is not None:
-            self._hook.remove()
+class ZeroShotLoggerCallback(_SnapshotLogger):
+    """Target-audio loss with the true reference vs a swapped one (no grad, eval mode)."""
+
+    where, message_type = "zero_shot_snapshot", ZeroShotSnapshot
+
+    def fields(self, captured, model):
+        return zero_shot_snapshot_fields(model, captured.batch, captured.layout, AudioTokenIds.from_config(model.config))

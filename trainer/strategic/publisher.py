@@ -1,25 +1,27 @@
 """`SnapshotPublisher`: the training thread's only contact with the network.
 
-`send()` stamps the envelope and puts the message on a bounded in-process queue; it never
-encodes, never touches a socket and never waits. A background thread owns the ZeroMQ context
-and PUSH socket (created there, lazily, so nothing crosses a fork or a thread), encodes,
-and sends with NOBLOCK under a send high-water mark. Whatever cannot be queued or sent is
-dropped and counted; the count rides in the `dropped` field of the next delivered message, and
-the per-rank `seq` numbers let the sink see the gap. Heartbeats go out when the rank is quiet.
-`close()` sends the run end, waits a bounded time for the queue to drain, and closes the
-socket with a bounded linger, so process exit never hangs on an absent sink.
+`send()` stamps the envelope, encodes (msgspec: microseconds) and puts the bytes on an
+in-process queue bounded by a byte budget; it never touches a socket and never waits. A
+background thread owns the ZeroMQ context and PUSH socket (created there, lazily, so nothing
+crosses a fork or a thread) and sends with NOBLOCK under a send high-water mark. Whatever
+cannot be queued or sent is dropped and counted; the count rides in the `dropped` field of
+the next message encoded, and the per-rank `seq` numbers let the sink see the gap.
+Heartbeats go out when the rank is quiet. An optional spool file keeps every message on
+local disk as a replayable recording. `close()` sends the run end and returns within
+`close_timeout_s` whatever the sink's state, so process exit never hangs.
 """
 
 from __future__ import annotations
 
-import queue
+import collections
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import zmq
 
-from protocol import Heartbeat, RunEnd, encode
+from protocol import Heartbeat, RecordingWriter, RunEnd, encode
 
 
 @dataclass(frozen=True)
@@ -29,79 +31,88 @@ class PublisherConfig:
     run_id: str
     rank: int
     world_size: int
-    max_queued_messages: int = 256
-    """In-process queue bound; a full queue drops the new message (counted)."""
+    max_queued_bytes: int = 32 * 1024 * 1024
+    """Byte budget of the in-process queue; a message that does not fit is dropped (counted)."""
     send_high_water_mark: int = 1000
     """ZeroMQ SNDHWM: messages ZeroMQ buffers per peer before NOBLOCK sends fail (counted drops)."""
     heartbeat_interval_s: float = 2.0
     """A heartbeat goes out after this long without any message, so the sink can tell a stall."""
     close_timeout_s: float = 2.0
     """Upper bound on close(): queue drain plus socket linger."""
+    spool_dir: str | None = None
+    """When set, every message is also written to <spool_dir>/spool-rank<R>.stratrec."""
 
     def __post_init__(self):
-        if self.max_queued_messages < 1:
-            raise ValueError(f"PublisherConfig.max_queued_messages must be >= 1, got {self.max_queued_messages}")
+        if self.max_queued_bytes < 1024:
+            raise ValueError(f"PublisherConfig.max_queued_bytes must be >= 1024, got {self.max_queued_bytes}")
         if self.heartbeat_interval_s <= 0:
             raise ValueError(f"PublisherConfig.heartbeat_interval_s must be > 0, got {self.heartbeat_interval_s}")
-
-
-_STOP = object()
+        if self.close_timeout_s <= 0:
+            raise ValueError(f"PublisherConfig.close_timeout_s must be > 0, got {self.close_timeout_s}")
 
 
 class SnapshotPublisher:
     def __init__(self, config: PublisherConfig):
         self.config = config
-        self._queue: queue.Queue = queue.Queue(maxsize=config.max_queued_messages)
+        self._queue: collections.deque[tuple[bytes, int]] = collections.deque()
+        self._ready = threading.Condition(threading.Lock())  # guards everything below
+        self._queued_bytes = 0
         self._next_seq = 0
         self._latest_step = 0
-        self._lock = threading.Lock()  # seq and drop counters are touched by both threads
-        self._dropped_since_delivery = 0
+        self._dropped_unreported = 0
+        self._stopping = False
         self.sent = 0
         self.dropped = 0
         self._thread: threading.Thread | None = None
         self._closed = False
 
     def send(self, message_type, *, step: int, **fields) -> bool:
-        """Queue one message; returns False (and counts a drop) when it could not be queued."""
+        """Queue one message; False (and a counted drop) when it does not fit the byte budget."""
         if self._closed:
             return False
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name=f"stratlog-publisher-rank{self.config.rank}", daemon=True)
             self._thread.start()
-        with self._lock:
-            seq = self._next_seq
-            self._next_seq += 1
-            self._latest_step = max(self._latest_step, step)
-        message = message_type(
+        with self._ready:
+            frame = self._encode(message_type, step, fields)
+            if self._queued_bytes + len(frame) > self.config.max_queued_bytes:
+                self._count_drop()
+                return False
+            self._queue.append((frame, step))
+            self._queued_bytes += len(frame)
+            self._ready.notify()
+        return True
+
+    def _encode(self, message_type, step: int, fields: dict) -> bytes:
+        """Called with the lock held: seq and the drop count are taken atomically, and only
+        once the message encoded (a malformed one raises and consumes no seq)."""
+        frame = encode(message_type(
             run_id=self.config.run_id, rank=self.config.rank, world_size=self.config.world_size,
-            seq=seq, step=step, time=time.time(), **fields,
-        )
-        try:
-            self._queue.put_nowait(message)
-            return True
-        except queue.Full:
-            self._count_drop()
-            return False
+            seq=self._next_seq, step=step, time=time.time(), dropped=self._dropped_unreported, **fields,
+        ))
+        self._next_seq += 1
+        self._latest_step = max(self._latest_step, step)
+        self._dropped_unreported = 0
+        return frame
 
     def close(self, status: str = "completed") -> None:
         """Send the run end and stop the thread, within `close_timeout_s` in all cases."""
         if self._closed:
             return
         if self._thread is not None:
-            # messages_sent counts every message this rank tried to send, this one included (= its seq + 1)
-            self.send(RunEnd, step=self._latest_step, status=status, messages_sent=self._next_seq + 1, messages_dropped=self.dropped)
+            # messages_sent counts every message this rank tried to send, this one included
+            self.send(RunEnd, step=self._latest_step, status=status, messages_sent=self._next_seq + 1,
+                      messages_dropped=self.dropped)
             self._closed = True
-            try:
-                self._queue.put(_STOP, timeout=self.config.close_timeout_s / 2)
-            except queue.Full:
-                pass
+            with self._ready:
+                self._stopping = True
+                self._ready.notify()
             self._thread.join(self.config.close_timeout_s)
         self._closed = True
 
     def _count_drop(self) -> None:
-        with self._lock:
-            self.dropped += 1
-            self._dropped_since_delivery += 1
+        self.dropped += 1
+        self._dropped_unreported += 1
 
     def _run(self) -> None:
         context = zmq.Context()
@@ -109,36 +120,32 @@ class SnapshotPublisher:
         socket.setsockopt(zmq.SNDHWM, self.config.send_high_water_mark)
         socket.setsockopt(zmq.LINGER, int(self.config.close_timeout_s * 500))
         socket.connect(self.config.address)
+        spool = None
+        if self.config.spool_dir:
+            Path(self.config.spool_dir).mkdir(parents=True, exist_ok=True)
+            spool = RecordingWriter(Path(self.config.spool_dir) / f"spool-rank{self.config.rank}-{self.config.run_id}.stratrec")
         try:
             while True:
+                with self._ready:
+                    if not self._queue and not self._stopping:
+                        self._ready.wait(self.config.heartbeat_interval_s)
+                    if self._queue:
+                        frame, step = self._queue.popleft()
+                        self._queued_bytes -= len(frame)
+                    elif self._stopping:
+                        break
+                    else:
+                        frame, step = self._encode(Heartbeat, self._latest_step, {"queue_depth": 0}), self._latest_step
+                if spool is not None:
+                    spool.write(frame, received_at=time.time(), step=step)
                 try:
-                    message = self._queue.get(timeout=self.config.heartbeat_interval_s)
-                except queue.Empty:
-                    message = self._heartbeat()
-                if message is _STOP:
-                    break
-                self._deliver(socket, message)
+                    socket.send(frame, zmq.NOBLOCK, copy=False)
+                    self.sent += 1
+                except zmq.Again:
+                    with self._ready:
+                        self._count_drop()
         finally:
+            if spool is not None:
+                spool.close()
             socket.close()
             context.term()
-
-    def _heartbeat(self):
-        with self._lock:
-            seq = self._next_seq
-            self._next_seq += 1
-        return Heartbeat(
-            run_id=self.config.run_id, rank=self.config.rank, world_size=self.config.world_size,
-            seq=seq, step=self._latest_step, time=time.time(), queue_depth=self._queue.qsize(),
-        )
-
-    def _deliver(self, socket: zmq.Socket, message) -> None:
-        with self._lock:
-            message.dropped = self._dropped_since_delivery
-        try:
-            socket.send(encode(message), zmq.NOBLOCK, copy=False)
-        except zmq.Again:
-            self._count_drop()
-            return
-        with self._lock:
-            self._dropped_since_delivery -= message.dropped
-            self.sent += 1

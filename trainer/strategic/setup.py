@@ -1,10 +1,14 @@
-"""Builds the publisher and the callbacks from the two seed flags, for our trainer or yours.
+"""Builds the publisher and the callbacks from the strategic-logging flags, for our trainer or yours.
 
-Usage in any HF Trainer script::
+Usage in any HF Trainer script whose model is `trainer.model.HiggsVoiceCloningModel`::
 
-    publisher, callbacks = build_strategic_logging(StrategicLoggingArguments(enable_strategic_logging=True),
-                                                   model_path=..., audio_tokenizer_path=...)
-    trainer = Trainer(..., callbacks=callbacks)
+    from trainer.strategic.arguments import StrategicLoggingArguments
+    from trainer.strategic.setup import build_strategic_logging
+
+    publisher, callbacks = build_strategic_logging(
+        StrategicLoggingArguments(enable_strategic_logging=True, strategic_logging_steps=100),
+        model_path="/models/higgs", audio_tokenizer_path="/models/higgs-tokenizer")
+    trainer = Trainer(model=model, args=training_args, ..., callbacks=callbacks)
     try:
         trainer.train()
     finally:
@@ -17,7 +21,12 @@ import os
 import uuid
 
 from trainer.strategic.arguments import StrategicLoggingArguments
-from trainer.strategic.callbacks import CaptureGuard, InputLoggerCallback, MetricsCallback, RunLifecycleCallback
+from trainer.strategic.callbacks import (
+    InputLoggerCallback, MetricsCallback, OutputLoggerCallback, RunLifecycleCallback, SharedAttentionLoggerCallback,
+    ZeroShotLoggerCallback,
+)
+from trainer.strategic.capture_step import CaptureScheduler
+from trainer.strategic.guard import CaptureGuard
 from trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
 from trainer.strategic.schedule import CaptureSchedule
 
@@ -30,21 +39,28 @@ def shared_run_id() -> str:
 
 
 def build_strategic_logging(args: StrategicLoggingArguments, *, model_path: str, audio_tokenizer_path: str):
-    """Returns (publisher, callbacks); callbacks go last in the Trainer's list."""
-    publisher = SnapshotPublisher(
-        PublisherConfig(
-            address=args.strategic_sink_address,
-            run_id=shared_run_id(),
-            rank=int(os.environ.get("RANK", 0)),
-            world_size=int(os.environ.get("WORLD_SIZE", 1)),
-        )
-    )
-    schedule = CaptureSchedule(args.strategic_logging_steps)
+    """Returns (publisher, callbacks); the callbacks go last in the Trainer's list."""
+    rank = int(os.environ.get("RANK", 0))
+    publisher = SnapshotPublisher(PublisherConfig(
+        address=args.strategic_sink_address, run_id=shared_run_id(), rank=rank,
+        world_size=int(os.environ.get("WORLD_SIZE", 1)), spool_dir=args.strategic_spool_dir or None,
+    ))
+    capture_ranks = args.capture_ranks()
     guard = CaptureGuard(publisher)
-    metrics = MetricsCallback(publisher, guard)
+    scheduler = CaptureScheduler(CaptureSchedule(args.strategic_logging_steps), guard,
+                                 capturing_rank=not capture_ranks or rank in capture_ranks)
+    loggers = [
+        InputLoggerCallback(publisher, guard, scheduler),
+        OutputLoggerCallback(publisher, guard, scheduler),
+        SharedAttentionLoggerCallback(publisher, guard, scheduler, layers=args.strategic_attention_layers,
+                                      heads=args.strategic_attention_heads),
+        ZeroShotLoggerCallback(publisher, guard, scheduler),
+    ]
     callbacks = [
-        metrics,
-        InputLoggerCallback(publisher, guard, schedule, metrics),
-        RunLifecycleCallback(publisher, guard, model_path=model_path, audio_tokenizer_path=audio_tokenizer_path, schedule=schedule),
+        scheduler,
+        MetricsCallback(publisher, guard, scheduler),
+        *loggers,
+        RunLifecycleCallback(publisher, guard, model_path=model_path, audio_tokenizer_path=audio_tokenizer_path,
+                             capture_interval=args.strategic_logging_steps, capture_ranks=capture_ranks),
     ]
     return publisher, callbacks

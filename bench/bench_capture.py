@@ -1,0 +1,163 @@
+"""Benchmark of strategic capture's cost to training (issue 5, SPEC §8).
+
+(a) Tiny demo on CPU, 2 torchrun ranks: training throughput (optimizer steps per second of
+    Trainer's own train_runtime, which excludes start-up) with strategic logging off, at
+    N=100 and at N=10, in one run, interleaved and repeated so machine noise shows.
+(b) The training thread's cost of handing one full-size snapshot (the four snapshots of a
+    2 048-token step) to the publisher: p50 / p99 of `SnapshotPublisher.send`, with a real sink
+    process up, with no sink at all, and with the sink stopped by SIGSTOP.
+Goals: <= 2 % throughput cost at N=100 on CPU; hand-off p99 <= 200 µs in all three states.
+(c) The full-size model on a GPU is not measured here: this machine has none.
+
+Run:   python bench/bench_capture.py [--steps 300] [--write]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+from protocol import Envelope  # noqa: E402
+from protocol.examples import FULL_SIZE, example_snapshots  # noqa: E402
+from stratlog.demo import DemoConfig, demo_train_args  # noqa: E402
+from stratlog.training_process import torchrun_command  # noqa: E402
+from trainer.strategic.publisher import PublisherConfig, SnapshotPublisher  # noqa: E402
+
+HANDOFFS = 2000
+"""Snapshots handed off per sink state; one every HANDOFF_GAP_S, like a capture-heavy run."""
+HANDOFF_GAP_S = 0.002
+
+
+def free_address() -> str:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def throughput(assets, steps: int, interval: int | None) -> float:
+    """Optimizer steps per second over Trainer's train_runtime (start-up excluded)."""
+    with tempfile.TemporaryDirectory() as out:
+        flags = ["--enable_strategic_logging", "false"] if interval is None else ["--strategic_logging_steps", str(interval)]
+        args = demo_train_args(assets, DemoConfig(out=Path(out)), free_address()) + ["--max_steps", str(steps), *flags]
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        result = subprocess.run(torchrun_command(2, args), capture_output=True, text=True, env=env, check=True)
+    runtime = float(re.search(r"'train_runtime': '([0-9.]+)'", result.stdout + result.stderr).group(1))
+    return steps / runtime
+
+
+def handoff_times(address: str) -> np.ndarray:
+    """Microseconds per send() of the four full-size snapshots, one capture step each."""
+    snapshots = example_snapshots(FULL_SIZE)
+    fields = [(type(m), {f: getattr(m, f) for f in m.__struct_fields__ if f not in Envelope.__struct_fields__}) for m in snapshots]
+    publisher = SnapshotPublisher(PublisherConfig(address=address, run_id="bench", rank=0, world_size=1))
+    times = []
+    for step in range(HANDOFFS):
+        start = time.perf_counter()
+        for message_type, content in fields:
+            publisher.send(message_type, step=step, **content)
+        times.append((time.perf_counter() - start) * 1e6)
+        time.sleep(HANDOFF_GAP_S)
+    publisher.close()
+    return np.array(times)
+
+
+def handoff_report() -> list[tuple[str, float, float, float]]:
+    rows = []
+    with tempfile.TemporaryDirectory() as logs:
+        address = free_address()
+        sink = subprocess.Popen([sys.executable, "-m", "stratlog.cli", "sink", "--bind", address, "--log-dir", logs],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(3)  # the sink binds
+        try:
+            times = handoff_times(address)
+            rows.append(("sink up", *np.percentile(times, [50, 99, 100])))
+            os.kill(sink.pid, signal.SIGSTOP)
+            times = handoff_times(address)
+            rows.append(("sink stopped (SIGSTOP)", *np.percentile(times, [50, 99, 100])))
+        finally:
+            os.kill(sink.pid, signal.SIGCONT)
+            sink.terminate()
+            sink.wait()
+    times = handoff_times(free_address())
+    rows.append(("no sink", *np.percentile(times, [50, 99, 100])))
+    return rows
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=300)
+    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--write", action="store_true", help="Replace the '## Capture' section of BENCHMARKS.md.")
+    args = parser.parse_args()
+    from trainer.embedded import prepare_demo
+
+    assets = prepare_demo()
+    throughput(assets, 20, None)  # warm the audio-code cache and the OS file cache
+    runs: dict[str, list[float]] = {"off": [], "N=100": [], "N=10": []}
+    for _ in range(args.repeats):
+        for name, interval in (("off", None), ("N=100", 100), ("N=10", 10)):
+            runs[name].append(throughput(assets, args.steps, interval))
+    handoff = handoff_report()
+    off = statistics.mean(runs["off"])
+    lines = [
+        "## Capture",
+        "",
+        f"`python bench/bench_capture.py --steps {args.steps} --repeats {args.repeats}` on "
+        f"{datetime.date.today()}, {machine()}.",
+        "",
+        f"(a) Tiny demo model, 2 torchrun CPU ranks (gloo), batch 4 per rank, {args.steps} optimizer steps per run; "
+        "steps/s over Trainer's train_runtime; runs interleaved (off, N=100, N=10) x repeats.",
+        "",
+        "| strategic logging | steps/s (each run) | mean | ratio to off | cost |",
+        "|---|---|---:|---:|---:|",
+    ]
+    for name, values in runs.items():
+        mean = statistics.mean(values)
+        lines.append(f"| {name} | {', '.join(f'{v:.2f}' for v in values)} | {mean:.2f} | {mean / off:.3f} | {100 * (1 - mean / off):.1f} % |")
+    lines += [
+        "",
+        f"(b) Hand-off of one capture step's four full-size snapshots (2 048 tokens, 28 x 24 attention tables) to "
+        f"`SnapshotPublisher.send` on the training thread, {HANDOFFS} steps, one every {HANDOFF_GAP_S * 1000:.0f} ms.",
+        "",
+        "| sink state | p50 µs | p99 µs | max µs | goal p99 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    lines += [f"| {state} | {p50:.0f} | {p99:.0f} | {worst:.0f} | 200 |" for state, p50, p99, worst in handoff]
+    lines += ["", "(c) Full-size model on one H100/H200: not measured — no GPU was lent to this task.", ""]
+    report = "\n".join(lines)
+    print(report)
+    print(json.dumps(runs))
+    if args.write:
+        path = ROOT / "BENCHMARKS.md"
+        text = path.read_text() if path.exists() else "# Benchmarks\n"
+        text = re.sub(r"## Capture\n.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip() + "\n\n" + report
+        path.write_text(text.rstrip() + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,92 @@
+"""`CaptureScheduler`: decides which optimizer steps are captured and catches their batch.
+
+It arms at `on_step_begin` when the step about to run (labelled with its post-step
+global_step) is a capture step, and a forward pre-hook / forward hook on the model take the
+first training micro-batch of that step and its output — once per optimizer step whatever
+the gradient accumulation. On other steps the hooks cost one boolean test. The loggers read
+`captured` in their own callbacks; listeners hear about the batch before the forward runs
+(the attention probe needs the position masks then).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from transformers import TrainerCallback
+
+from trainer.strategic.batch_layout import BatchLayout, batch_layout
+from trainer.strategic.guard import CaptureGuard
+from trainer.strategic.output_capture import output_snapshot_fields
+from trainer.strategic.schedule import CaptureSchedule
+
+
+@dataclass
+class CapturedStep:
+    step: int
+    batch: dict | None = None
+    layout: BatchLayout | None = None
+    output_fields: dict | None = None
+    extras: dict = field(default_factory=dict)
+
+
+class CaptureScheduler(TrainerCallback):
+    def __init__(self, schedule: CaptureSchedule, guard: CaptureGuard, *, capturing_rank: bool):
+        self.schedule, self.guard, self.capturing_rank = schedule, guard, capturing_rank
+        self.captured: CapturedStep | None = None
+        self.armed = False
+        self.tokens_seen = 0
+        """Input positions (padding included) of every training forward: shape only, no sync."""
+        self.batch_listeners: list[Callable[[CapturedStep], None]] = []
+        self._hooks = []
+        self._audio_ids: tuple[int, int] = (0, 0)
+        self._num_codebooks = 0
+
+    def is_capture_step(self, step: int) -> bool:
+        return self.capturing_rank and self.schedule.is_capture_step(step)
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        config = model.config
+        self._audio_ids = (config.audio_token_id, config.audio_delay_token_id)
+        self._num_codebooks = config.num_codebooks
+        self._hooks = [
+            model.register_forward_pre_hook(self._before_forward, with_kwargs=True),
+            model.register_forward_hook(self._after_forward, with_kwargs=True),
+        ]
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        upcoming = state.global_step + 1
+        self.captured = CapturedStep(upcoming) if self.is_capture_step(upcoming) else None
+        self.armed = self.captured is not None
+
+    def _before_forward(self, module, args, kwargs):
+        if module.training and "input_ids" in kwargs:
+            self.tokens_seen += kwargs["input_ids"].numel()
+        if not (self.armed and module.training):
+            return None
+        captured = self.captured
+
+        def take_batch():
+            captured.batch = kwargs
+            captured.layout = batch_layout(kwargs, self._audio_ids, self._num_codebooks)
+            for listener in self.batch_listeners:
+                listener(captured)
+        self.guard.run("batch_capture", captured.step, take_batch)
+        return None
+
+    def _after_forward(self, module, args, kwargs, output):
+        if not (self.armed and module.training):
+            return None
+        self.armed = False  # first micro-batch of the step only
+        captured = self.captured
+        if hasattr(output, "audio_logits") and output.audio_logits is not None:
+            def take_output():
+                captured.output_fields = output_snapshot_fields(output)
+            self.guard.run("output_capture", captured.step, take_output)
+        return None
+
+    def on_train_end(self, args, state, control, **kwargs):
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks = []
