@@ -1,9 +1,10 @@
 """Command-line flags of `train_v2_ddp.py`, as dataclasses for `HfArgumentParser`.
 
 `TrainingArguments` already holds the standard flags (--learning_rate, --num_train_epochs,
---per_device_train_batch_size, --gradient_accumulation_steps, --logging_steps, --save_steps,
---seed, --bf16, --report_to, --resume_from_checkpoint, ...); these add what is ours. The strategic-logging flags live in
-`trainer/strategic/arguments.py`.
+--per_device_train_batch_size, --gradient_accumulation_steps, --warmup_steps, --logging_steps,
+--save_steps, --eval_steps, --eval_strategy, --seed, --bf16, --report_to,
+--resume_from_checkpoint, ...); these add what is ours. LoRA and freezing live in
+`trainer/adaptation.py`, the strategic-logging flags in `trainer/strategic/arguments.py`.
 """
 
 from __future__ import annotations
@@ -31,14 +32,35 @@ class ModelArguments:
 @dataclass
 class DataArguments:
     train_data_file: str = field(metadata={"help": "ChatML JSON array (.json) or manifest (.jsonl); audio paths relative to it."})
+    eval_data_file: str = field(default="", metadata={"help": "Evaluation data in the same format ('' = hold out --validation_split)."})
+    validation_split: float = field(
+        default=0.0, metadata={"help": "Fraction of the training samples held out for evaluation when no --eval_data_file (0 = none)."}
+    )
+    disable_eval: bool = field(default=False, metadata={"help": "No evaluation at all, whatever --eval_strategy says."})
     audio_codes_cache: str = field(
-        default="", metadata={"help": "Folder for cached audio codes (default: <output_dir>/../audio-codes-cache)."}
+        default="", metadata={"help": "Folder for cached audio codes ('' = $STRATLOG_CACHE/audio-codes, as `stratlog tokenize`)."}
     )
     skip_bad_samples: bool = field(default=False, metadata={"help": "Skip and count unusable samples instead of stopping."})
     max_audio_seconds: float = field(default=30.0, metadata={"help": "Longest clip accepted, in seconds."})
+    min_audio_seconds: float = field(default=0.1, metadata={"help": "Shortest clip accepted, in seconds (0 = any with one codec frame)."})
 
     def __post_init__(self):
-        if not Path(self.train_data_file).is_file():
-            raise ValueError(f"--train_data_file: file not found: {self.train_data_file}")
+        for name in ("train_data_file", "eval_data_file"):
+            value = getattr(self, name)
+            if value and not Path(value).is_file():
+                raise ValueError(f"--{name}: file not found: {value}")
+        if not 0 <= self.validation_split < 1:
+            raise ValueError(f"--validation_split must be in [0, 1), got {self.validation_split}")
         if self.max_audio_seconds <= 0:
             raise ValueError(f"--max_audio_seconds must be > 0, got {self.max_audio_seconds}")
+
+
+@dataclass
+class RunArguments:
+    logging_dir: str = field(
+        default="", metadata={"help": "TensorBoard folder when --report_to includes tensorboard ('' = transformers' default under output_dir)."}
+    )
+    record_sample_ids: bool = field(
+        default=False,
+        metadata={"help": "Debug: append the sample ids of every training micro-batch to <output_dir>/sample_ids/rank<R>.jsonl."},
+    )

@@ -1,14 +1,19 @@
 """Audio codes for every clip, encoded once with the checkpoint's audio tokenizer and cached.
 
-Encoding is the slow part of data preparation, and the codes only change when the audio file
-or the tokenizer changes; so the cache key is the file's content hash plus the tokenizer's
-identity (a hash of its config and weights). Audio is read with soundfile, mixed to mono and
-resampled with soxr to the tokenizer's rate, so 16/22.05/44.1/48 kHz data goes through.
+Encoding is the slow part of data preparation, and the codes only change when the audio or the
+tokenizer changes; so the cache key is the file's content hash, the slice of it that is used
+(for `offset` / `duration` items) and the tokenizer's identity (a hash of its config and
+weights). Audio is read with soundfile, mixed to mono and resampled with soxr to the
+tokenizer's rate, so 16/22.05/44.1/48 kHz data goes through.
+
+The cache folder defaults to `$STRATLOG_CACHE/audio-codes` (else `~/.cache/stratlog/audio-codes`)
+for both `stratlog tokenize` and training, so codes encoded up front are the ones training reads.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +21,14 @@ import soundfile
 import soxr
 import torch
 
-from trainer.samples import SampleError
+from trainer.samples import AudioClip, SampleError
+
+
+def default_audio_codes_dir() -> Path:
+    """The one default both `stratlog tokenize` and training use: <stratlog cache>/audio-codes."""
+    from trainer.embedded.prepare import default_cache_dir  # the project's single cache root
+
+    return default_cache_dir() / "audio-codes"
 
 
 def file_digest(path: Path) -> str:
@@ -38,37 +50,90 @@ def tokenizer_identity(audio_tokenizer_dir: Path) -> str:
     return digest.hexdigest()[:16]
 
 
-def load_audio(path: Path, sample_rate: int, *, sample_id: str = "?") -> np.ndarray:
-    """Mono float32 audio at `sample_rate`; unreadable files raise SampleError naming the file."""
-    if not path.is_file():
-        raise SampleError(sample_id, path, "audio file not found")
+@dataclass(frozen=True)
+class ClipInfo:
+    """Where a clip lies in its file, in the file's own samples, read from the header only."""
+
+    source_rate: int
+    start: int
+    stop: int
+    file_frames: int
+
+    @property
+    def seconds(self) -> float:
+        return (self.stop - self.start) / self.source_rate
+
+    @property
+    def is_whole_file(self) -> bool:
+        return self.start == 0 and self.stop == self.file_frames
+
+
+def inspect_clip(clip: AudioClip, *, sample_id: str = "?") -> ClipInfo:
+    """Header check without decoding: raises SampleError (naming sample and file) for a missing
+    or unreadable file or a slice outside it."""
+    if not clip.path.is_file():
+        raise SampleError(sample_id, clip.path, "audio file not found")
     try:
-        audio, source_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+        info = soundfile.info(str(clip.path))
     except (RuntimeError, soundfile.LibsndfileError) as error:
-        raise SampleError(sample_id, path, f"unreadable or corrupt audio: {error}") from None
+        raise SampleError(sample_id, clip.path, f"unreadable or corrupt audio: {error}") from None
+    if info.frames <= 0 or info.samplerate <= 0:
+        raise SampleError(sample_id, clip.path, "audio file holds no samples")
+    start = round((clip.offset or 0.0) * info.samplerate)
+    stop = info.frames if clip.duration is None else min(info.frames, start + round(clip.duration * info.samplerate))
+    if start >= info.frames:
+        raise SampleError(sample_id, clip.path, f"offset {clip.offset:g} s is past the end of the file ({info.frames / info.samplerate:.2f} s)")
+    return ClipInfo(source_rate=info.samplerate, start=start, stop=stop, file_frames=info.frames)
+
+
+def load_audio(clip: AudioClip, sample_rate: int, *, sample_id: str = "?") -> np.ndarray:
+    """Mono float32 audio of the clip at `sample_rate`; unreadable files raise SampleError."""
+    info = inspect_clip(clip, sample_id=sample_id)
+    try:
+        audio, _ = soundfile.read(str(clip.path), start=info.start, stop=info.stop, dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError) as error:
+        raise SampleError(sample_id, clip.path, f"unreadable or corrupt audio: {error}") from None
     audio = audio.mean(axis=1)
     if audio.size == 0:
-        raise SampleError(sample_id, path, "audio file holds no samples")
-    if source_rate != sample_rate:
-        audio = soxr.resample(audio, source_rate, sample_rate, quality="HQ").astype(np.float32)
+        raise SampleError(sample_id, clip.path, "audio clip holds no samples")
+    if info.source_rate != sample_rate:
+        audio = soxr.resample(audio, info.source_rate, sample_rate, quality="HQ").astype(np.float32)
     return audio
 
 
 class AudioCodeCache:
-    """Encodes clips to [num_codebooks, frames] int16 codes, reusing codes cached on disk."""
+    """Encodes clips to [num_codebooks, frames] int16 codes, reusing codes cached on disk.
+    `encoded_count` / `reused_count` say how much work the cache saved."""
 
     def __init__(self, audio_tokenizer, audio_tokenizer_dir: Path, cache_dir: Path):
         self.audio_tokenizer = audio_tokenizer.eval()
         self.sample_rate = int(audio_tokenizer.config.sample_rate)
+        self.frame_rate = float(audio_tokenizer.config.frame_rate)
         self.folder = Path(cache_dir) / tokenizer_identity(Path(audio_tokenizer_dir))
         self.folder.mkdir(parents=True, exist_ok=True)
         self.encoded_count = 0
+        self.reused_count = 0
+        self._digests: dict[tuple[Path, int, int], str] = {}
 
-    def codes_for(self, audio_path: Path, *, sample_id: str = "?") -> np.ndarray:
-        entry = self.folder / f"{file_digest(audio_path)}.npy" if audio_path.is_file() else None
-        if entry is not None and entry.is_file():
+    def entry_for(self, clip: AudioClip, *, sample_id: str = "?") -> Path:
+        """The cache file of a clip: content hash, plus the slice when it is not the whole file."""
+        info = inspect_clip(clip, sample_id=sample_id)
+        stat = clip.path.stat()
+        key = (clip.path.resolve(), stat.st_mtime_ns, stat.st_size)  # hash each file once per run
+        if key not in self._digests:
+            self._digests[key] = file_digest(clip.path)
+        name = self._digests[key] if info.is_whole_file else f"{self._digests[key]}-{info.start}-{info.stop}"
+        return self.folder / f"{name}.npy"
+
+    def is_cached(self, clip: AudioClip, *, sample_id: str = "?") -> bool:
+        return self.entry_for(clip, sample_id=sample_id).is_file()
+
+    def codes_for(self, clip: AudioClip, *, sample_id: str = "?") -> np.ndarray:
+        entry = self.entry_for(clip, sample_id=sample_id)
+        if entry.is_file():
+            self.reused_count += 1
             return np.load(entry)
-        codes = self._encode(load_audio(audio_path, self.sample_rate, sample_id=sample_id))
+        codes = self._encode(load_audio(clip, self.sample_rate, sample_id=sample_id))
         temporary = self.folder / f".{entry.name}.tmp.npy"
         np.save(temporary, codes)
         temporary.replace(entry)  # atomic: a concurrent reader never sees half a file

@@ -1,61 +1,92 @@
-"""From the data file to training examples, with every sample checked before training starts.
+"""From the data file to training examples: validate, hold out, encode (cached), build sequences.
 
-A bad sample (missing or corrupt audio, empty text, over-long clip) is found here, up front,
-with a message naming the sample and the file, instead of as a crash hours into a run. With
-`skip_bad_samples` the bad ones are left out and counted; otherwise the first one stops the run.
+Bad samples are collected, not raised one at a time: without `skip_bad_samples` the run stops
+before training with every bad sample listed (so a user fixes their data in one pass); with it,
+they are left out and counted. Encoding can still find corrupt audio past a valid header; such a
+sample is treated the same way.
 """
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
 from trainer.audio_codes import AudioCodeCache
-from trainer.samples import SampleError, VoiceCloningSample
+from trainer.samples import SampleError, SampleSet, VoiceCloningSample
 from trainer.sequences import SequenceBuilder, TrainingExample
+from trainer.validation import ClipLimits, validate_samples
+
+LISTED_ERRORS = 20
+"""How many bad samples a message lists before it only counts the rest."""
+
+
+class BadSamplesError(ValueError):
+    """Bad samples found while `skip_bad_samples` is off; the message lists them."""
+
+    def __init__(self, errors: list[SampleError]):
+        self.errors = errors
+        lines = [f"  - {error}" for error in errors[:LISTED_ERRORS]]
+        if len(errors) > LISTED_ERRORS:
+            lines.append(f"  ... and {len(errors) - LISTED_ERRORS} more")
+        super().__init__(f"{len(errors)} bad sample(s):\n" + "\n".join(lines))
 
 
 @dataclass
 class PreparedData:
     examples: list[TrainingExample]
     skipped: list[SampleError] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def skip_summary(self) -> str:
+        reasons = "\n".join(f"  - {error}" for error in self.skipped)
+        return f"skipped {len(self.skipped)} bad sample(s):\n{reasons}"
+
+
+def hold_out(sample_set: SampleSet, fraction: float, seed: int) -> tuple[SampleSet, SampleSet]:
+    """(train, held out): a seeded random `fraction` of the samples, at least one, for evaluation
+    when no eval file is given. The split is the same on every rank (same seed)."""
+    order = list(range(len(sample_set.samples)))
+    random.Random(seed).shuffle(order)
+    count = max(1, round(fraction * len(order)))
+    held = set(order[:count])
+    train = [s for i, s in enumerate(sample_set.samples) if i not in held]
+    return SampleSet(train, sample_set.errors), SampleSet([sample_set.samples[i] for i in sorted(held)], [])
 
 
 def prepare_examples(
-    samples: list[VoiceCloningSample],
+    sample_set: SampleSet,
     codes: AudioCodeCache,
     builder: SequenceBuilder,
     *,
-    max_audio_seconds: float,
+    limits: ClipLimits,
     skip_bad_samples: bool,
     show_progress: bool = True,
 ) -> PreparedData:
-    prepared = PreparedData(examples=[])
-    frame_rate = codes.audio_tokenizer.config.frame_rate
-    for sample in tqdm(samples, desc="audio codes", unit="sample", disable=not show_progress):
+    report = validate_samples(sample_set, limits, codes.sample_rate)
+    if report.rejected and not skip_bad_samples:
+        raise BadSamplesError(report.rejected)
+    prepared = PreparedData(examples=[], skipped=list(report.rejected))
+    note = report.resampling_note(codes.sample_rate)
+    if note:
+        prepared.notes.append(note)
+    for sample in tqdm(report.valid, desc="audio codes", unit="sample", disable=not show_progress):
         try:
-            prepared.examples.append(_prepare_one(sample, codes, builder, max_audio_seconds * frame_rate))
+            prepared.examples.append(_build_one(sample, codes, builder))
         except SampleError as error:
             if not skip_bad_samples:
-                raise
+                raise BadSamplesError([error]) from None
             prepared.skipped.append(error)
     if not prepared.examples:
-        raise ValueError(f"no usable samples: all {len(samples)} were skipped")
+        raise ValueError(f"no usable samples: all {len(sample_set.samples) + len(sample_set.errors)} were bad")
     return prepared
 
 
-def _prepare_one(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder, max_frames: float) -> TrainingExample:
-    for name, text in (("reference transcript", sample.ref_text), ("target transcript", sample.target_text)):
-        if not text:
-            raise SampleError(sample.sample_id, sample.target_audio if "target" in name else sample.ref_audio, f"empty {name}")
+def _build_one(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder) -> TrainingExample:
     clip_codes = []
-    for path in (sample.ref_audio, sample.target_audio):
-        clip = codes.codes_for(path, sample_id=sample.sample_id)
-        if clip.shape[1] > max_frames:
-            seconds = clip.shape[1] / codes.audio_tokenizer.config.frame_rate
-            raise SampleError(sample.sample_id, path, f"audio too long: {seconds:.1f} s > {max_frames / codes.audio_tokenizer.config.frame_rate:.1f} s")
-        if clip.shape[1] == 0:
-            raise SampleError(sample.sample_id, path, "audio too short to yield one codec frame")
-        clip_codes.append(clip)
+    for clip in (sample.ref_audio, sample.target_audio):
+        clip_codes.append(codes.codes_for(clip, sample_id=sample.sample_id))
+        if clip_codes[-1].shape[1] == 0:
+            raise SampleError(sample.sample_id, clip, "audio too short to yield one codec frame")
     return builder.build(sample, *clip_codes)

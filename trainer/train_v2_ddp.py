@@ -17,18 +17,38 @@ import torch
 from trainer.torchaudio_standin import install_if_missing
 
 install_if_missing()  # before transformers is imported: it caches whether torchaudio exists
-from transformers import AutoTokenizer, HfArgumentParser, HiggsAudioV2TokenizerModel, TrainingArguments  # noqa: E402
+from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments  # noqa: E402
+from transformers.trainer_utils import IntervalStrategy  # noqa: E402
 
-from trainer.arguments import DataArguments, ModelArguments  # noqa: E402
-from trainer.audio_codes import AudioCodeCache  # noqa: E402
+from trainer.adaptation import AdaptationArguments, adapt_model, trainable_summary  # noqa: E402
+from trainer.arguments import DataArguments, ModelArguments, RunArguments  # noqa: E402
 from trainer.batching import VoiceCloningCollator, VoiceCloningDataset  # noqa: E402
+from trainer.data_setup import load_training_data  # noqa: E402
 from trainer.model import HiggsVoiceCloningModel  # noqa: E402
-from trainer.preparation import prepare_examples  # noqa: E402
-from trainer.samples import SampleError, load_samples  # noqa: E402
+from trainer.preparation import BadSamplesError  # noqa: E402
+from trainer.sample_ids import SampleIdRecorder  # noqa: E402
 from trainer.sequences import AudioTokenIds, SequenceBuilder  # noqa: E402
 from trainer.strategic.arguments import StrategicLoggingArguments  # noqa: E402
 from trainer.strategic.setup import build_strategic_logging  # noqa: E402
 from trainer.voice_cloning_trainer import VoiceCloningTrainer  # noqa: E402
+
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, AdaptationArguments, RunArguments, StrategicLoggingArguments, TrainingArguments)
+
+
+def configure_run(training_args: TrainingArguments, run_args: RunArguments, has_eval: bool) -> None:
+    """Settings Trainer's defaults get wrong for this model, each set deliberately."""
+    training_args.remove_unused_columns = False  # the collator's sample_meta must reach the model call
+    training_args.prediction_loss_only = True  # eval reports losses; our outputs are not logits to gather
+    if training_args.ddp_find_unused_parameters is None:
+        # Every batch uses every trainable parameter: each sequence has text and audio positions
+        # (both DualFFN paths run) and both heads are applied even to zero labelled positions
+        # (tests/trainer/test_unused_parameters.py). So skip DDP's extra graph traversal.
+        training_args.ddp_find_unused_parameters = False
+    if not has_eval:
+        training_args.eval_strategy = IntervalStrategy.NO
+    if run_args.logging_dir:
+        Path(run_args.logging_dir).mkdir(parents=True, exist_ok=True)
+        os.environ["TENSORBOARD_LOGGING_DIR"] = run_args.logging_dir  # transformers 5's TensorBoardCallback reads this
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,39 +56,39 @@ def main(argv: list[str] | None = None) -> int:
         # Accelerate treats torchrun ranks as DDP processes only when told they are CPU ranks;
         # otherwise each rank would train alone. CPU DDP then uses gloo.
         os.environ.setdefault("ACCELERATE_USE_CPU", "true")
-    parser = HfArgumentParser((ModelArguments, DataArguments, StrategicLoggingArguments, TrainingArguments))
-    model_args, data_args, logging_args, training_args = parser.parse_args_into_dataclasses(args=argv)
-    training_args.remove_unused_columns = False  # the collator's sample_meta must reach the model call
+    parser = HfArgumentParser(ARGUMENT_CLASSES)
+    model_args, data_args, adaptation_args, run_args, logging_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    is_main = training_args.process_index == 0
 
     tokenizer = AutoTokenizer.from_pretrained(model_args.model_path)
     model = HiggsVoiceCloningModel.from_pretrained(model_args.model_path, use_text_head=True)
     ids = AudioTokenIds.from_config(model.config)
-    cache_dir = Path(data_args.audio_codes_cache or Path(training_args.output_dir).parent / "audio-codes-cache")
     try:
-        with training_args.main_process_first(desc="audio codes"):  # rank 0 encodes, the others read the cache
-            codes = AudioCodeCache(HiggsAudioV2TokenizerModel.from_pretrained(model_args.audio_tokenizer_path),
-                                   Path(model_args.audio_tokenizer_path), cache_dir)
-            prepared = prepare_examples(
-                load_samples(data_args.train_data_file), codes, SequenceBuilder(tokenizer, ids),
-                max_audio_seconds=data_args.max_audio_seconds, skip_bad_samples=data_args.skip_bad_samples,
-                show_progress=training_args.process_index == 0,
-            )
-    except SampleError as error:
-        print(f"error: bad training sample: {error}\n(use --skip_bad_samples to skip and count such samples)", file=sys.stderr)
+        data = load_training_data(model_args, data_args, training_args, SequenceBuilder(tokenizer, ids))
+    except BadSamplesError as error:
+        print(f"error: {error}\n(use --skip_bad_samples to skip and count such samples)", file=sys.stderr)
         return 2
-    if prepared.skipped and training_args.process_index == 0:
-        print(f"skipped {len(prepared.skipped)} bad samples:", file=sys.stderr)
-        for error in prepared.skipped:
-            print(f"  - {error}", file=sys.stderr)
+    if is_main:
+        for prepared, name in ((data.train, "training"), (data.eval, "evaluation")):
+            for line in (prepared.notes if prepared else []):
+                print(line, file=sys.stderr)
+            if prepared and prepared.skipped:
+                print(f"{name} data: {prepared.skip_summary()}", file=sys.stderr)
+    model = adapt_model(model, adaptation_args)
+    if is_main:
+        print(trainable_summary(model), file=sys.stderr)
+    configure_run(training_args, run_args, has_eval=data.eval is not None)
 
     publisher, callbacks = None, []
     if logging_args.enable_strategic_logging:
         publisher, callbacks = build_strategic_logging(
             logging_args, model_path=model_args.model_path, audio_tokenizer_path=model_args.audio_tokenizer_path
         )
+    recorder = SampleIdRecorder(training_args.output_dir, training_args.process_index) if run_args.record_sample_ids else None
     trainer = VoiceCloningTrainer(
-        model=model, args=training_args, train_dataset=VoiceCloningDataset(prepared.examples),
-        data_collator=VoiceCloningCollator(ids), callbacks=callbacks,
+        model=model, args=training_args, train_dataset=VoiceCloningDataset(data.train.examples),
+        eval_dataset=VoiceCloningDataset(data.eval.examples) if data.eval else None,
+        data_collator=VoiceCloningCollator(ids), callbacks=callbacks, sample_id_recorder=recorder,
         text_loss_weight=model_args.text_loss_weight, audio_loss_weight=model_args.audio_loss_weight,
     )
     status = "failed"

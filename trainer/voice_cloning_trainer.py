@@ -1,7 +1,9 @@
 """`Trainer` with our loss, and the loss parts added to every log record.
 
-The per-part losses are accumulated as detached tensors and turned into numbers only when
-`Trainer` logs (one `.item()` per value per logging step: each is a device sync).
+The per-part losses (text, audio, and each codebook's) are accumulated as detached tensors and
+turned into numbers only when `Trainer` logs (one `.item()` per logging step: a device sync).
+`num_items_in_batch` is ignored on purpose: our loss is already a mean per part, and Trainer
+divides by the gradient-accumulation steps itself (`loss_is_scaled_for_ga = False`).
 """
 
 from __future__ import annotations
@@ -10,31 +12,37 @@ import torch
 from transformers import Trainer
 
 from trainer.loss import compute_loss
+from trainer.sample_ids import SampleIdRecorder
 
 
 class VoiceCloningTrainer(Trainer):
     loss_is_scaled_for_ga = False  # our loss is a per-micro-batch mean; Trainer divides by GA steps
 
-    def __init__(self, *args, text_loss_weight: float = 1.0, audio_loss_weight: float = 1.0, **kwargs):
+    def __init__(self, *args, text_loss_weight: float = 1.0, audio_loss_weight: float = 1.0,
+                 sample_id_recorder: SampleIdRecorder | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.text_loss_weight = text_loss_weight
         self.audio_loss_weight = audio_loss_weight
-        self._part_sums: dict[str, torch.Tensor] = {}
+        self.sample_id_recorder = sample_id_recorder
+        self._part_sums: torch.Tensor | None = None  # [text, audio, codebook 0..K-1]
         self._part_count = 0
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)
         losses = compute_loss(outputs, self.text_loss_weight, self.audio_loss_weight)
         if model.training:
-            for name, value in (("text_loss", losses.text), ("audio_loss", losses.audio)):
-                detached = value.detach()
-                self._part_sums[name] = self._part_sums[name] + detached if name in self._part_sums else detached
+            parts = torch.cat([losses.text.detach()[None], losses.audio.detach()[None], losses.per_codebook.detach()])
+            self._part_sums = parts if self._part_sums is None else self._part_sums + parts
             self._part_count += 1
+            if self.sample_id_recorder is not None:
+                self.sample_id_recorder.record(self.state.global_step + 1, inputs["sample_meta"])
         return (losses.total, outputs) if return_outputs else losses.total
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._part_count:
-            for name, total in self._part_sums.items():
-                logs[name] = round((total / self._part_count).item(), 4)  # .item(): device sync, once per log
-            self._part_sums, self._part_count = {}, 0
+            means = (self._part_sums / self._part_count).tolist()  # one device sync per log
+            logs["text_loss"], logs["audio_loss"] = round(means[0], 4), round(means[1], 4)
+            for codebook, value in enumerate(means[2:]):
+                logs[f"audio_loss_codebook_{codebook}"] = round(value, 4)
+            self._part_sums, self._part_count = None, 0
         super().log(logs, start_time)
