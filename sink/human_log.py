@@ -1,4 +1,4 @@
-"""The human log: the seed's tree format, one entry per snapshot, per step and rank.
+"""The human log: the seed's tree format, one entry per step and rank, with the findings.
 
     === Zero-Shot Voice Cloning Training Log - Step 100 ===
     Timestamp: 2023-08-15 14:32:45 UTC
@@ -6,8 +6,14 @@
 
     Input Sequence Analysis:
     ├── Tokenized Input Shape: torch.Size([4, 512])
+    ├── ...
+    └── [OK] truncation: the first sample ends with <|eot_id|> at position 511
+
+    Output Analysis:
     ...
 
+Each snapshot kind renders one tree (a "section"); `sink.log_entries` gathers the sections of
+one step of one rank under one header. Stream and metrics findings are one-line notices.
 Times come from the message (the rank's clock), never from the sink's, so replaying a
 recording writes the same text as the live run did.
 """
@@ -17,19 +23,28 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime, timezone
 
-from protocol import ErrorEvent, InputSnapshot, RunEnd, RunStart
+import numpy as np
+
+from protocol import AttentionSnapshot, InputSnapshot, OutputSnapshot, RunEnd, RunStart, ZeroShotSnapshot
+from sink.analysis.zero_shot import effects
+from sink.findings import Finding
+
+SHOWN_TEXT = 300
+"""Decoded texts longer than this are cut in the log (the JSONL and dashboard keep the ids)."""
 
 
 def timestamp(unix_time: float) -> str:
     return datetime.fromtimestamp(unix_time, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def one_line(text: str) -> str:
+def one_line(text: str, limit: int | None = None) -> str:
     """Newlines in decoded text (the chat template has them) would break the tree: escape them."""
-    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return text if limit is None or len(text) <= limit else text[:limit] + "…"
 
 
-def tree(title: str, rows: list[tuple[str, str]]) -> str:
+def tree(title: str, rows: list[tuple[str, str]], findings: list[Finding]) -> str:
+    rows = rows + [(f"[{f.severity}] {f.check}", f.reason) for f in findings]
     lines = [f"{title}:"]
     for index, (label, value) in enumerate(rows):
         branch = "└──" if index == len(rows) - 1 else "├──"
@@ -45,13 +60,16 @@ def entry_header(message) -> str:
     )
 
 
-def input_entry(message: InputSnapshot, decoded_text: str) -> str:
+def _first_last(values: list, count: int = 10) -> str:
+    return str(values) if len(values) <= 2 * count else f"{values[:count]} ... {values[-count:]}"
+
+
+def input_section(message: InputSnapshot, decoded_text: str, findings: list[Finding]) -> str:
     ids = message.input_ids.to_numpy().tolist()
     by_name = {tensor.name: tensor for tensor in message.tensors}
     input_shape = by_name["input_ids"].shape if "input_ids" in by_name else [len(ids)]
     first = [segment for segment in message.segments if segment.sample == 0]
-    frames = Counter()
-    counts = Counter()
+    frames, counts = Counter(), Counter()
     for segment in message.segments:
         frames[segment.role] += segment.frames
         counts[segment.role] += 1
@@ -60,23 +78,91 @@ def input_entry(message: InputSnapshot, decoded_text: str) -> str:
         ("Tensors", ", ".join(f"{t.name} {list(t.shape)} {t.dtype}" for t in message.tensors)),
         ("Decoded Text (first sample)", f'"{one_line(decoded_text)}"'),
         ("Sample input_ids (first 20)", f"{ids[:20]}{' ...' if len(ids) > 20 else ''}"),
-        (
-            "Audio Tokens",
-            ", ".join(f"{role} audio: {counts[role]} segment(s), {frames[role]} frames" for role in ("reference", "target")),
-        ),
-        (
-            "Audio Segments (first sample)",
-            "; ".join(f"{s.role} tokens {s.start}-{s.end} ({s.frames} frames)" for s in first) or "none",
-        ),
-        (
-            "Samples",
-            ", ".join(
-                f"{sample_id} ({speaker}, {language})"
-                for sample_id, speaker, language in zip(message.sample_ids, message.speakers, message.languages)
-            ) or "no sample metadata",
-        ),
+        ("Audio Tokens", ", ".join(f"{role} audio: {counts[role]} segment(s), {frames[role]} frames"
+                                   for role in ("reference", "target"))),
+        ("Audio Segments (first sample)",
+         "; ".join(f"{s.role} tokens {s.start}-{s.end} ({s.frames} frames)" for s in first) or "none"),
+        ("Samples", ", ".join(f"{sample_id} ({speaker}, {language})" for sample_id, speaker, language
+                              in zip(message.sample_ids, message.speakers, message.languages)) or "no sample metadata"),
     ]
-    return entry_header(message) + "\n" + tree("Input Sequence Analysis", rows) + "\n\n"
+    return tree("Input Sequence Analysis", rows, findings)
+
+
+def output_section(message: OutputSnapshot, target_text: str, predicted_text: str, findings: list[Finding]) -> str:
+    labels = message.text_labels.to_numpy().tolist()
+    predictions = message.text_predictions.to_numpy().tolist()
+    audio_labels = message.audio_labels.to_numpy()
+    audio_predictions = message.audio_predictions.to_numpy()
+    codebook_rows = [
+        (f"Audio Codebook {k} (predicted vs label)",
+         f"{_first_last(audio_predictions[k].tolist())} vs {_first_last(audio_labels[k].tolist())}")
+        for k in range(min(len(audio_labels), len(audio_predictions)))
+    ]
+    rows = [
+        ("Losses", f"text {message.text_loss:.4f}, audio {message.audio_loss:.4f}, per codebook "
+                   f"{np.round(message.codebook_losses.to_numpy().astype(float), 4).tolist()}"),
+        ("Accuracy", f"text {message.text_accuracy:.2%} of {message.text_label_count} label positions, audio "
+                     f"{message.audio_accuracy:.2%} (per codebook "
+                     f"{np.round(message.codebook_accuracies.to_numpy().astype(float), 4).tolist()})"),
+        ("Text Predictions (first and last 10)", _first_last(predictions)),
+        ("Text Labels (first and last 10)", _first_last(labels)),
+        ("Decoded Target Text", f'"{one_line(target_text, SHOWN_TEXT)}"'),
+        ("Decoded Predicted Text", f'"{one_line(predicted_text, SHOWN_TEXT)}"'),
+        ("Audio Frames Shown", f"{_first_last(message.audio_frames.to_numpy().tolist())} of "
+                               f"{message.audio_frame_count} target frames"),
+        *codebook_rows,
+    ]
+    return tree("Output Analysis", rows, findings)
+
+
+def _spread(table) -> str:
+    values = table.to_numpy().astype(float)
+    if values.size == 0:
+        return "none"
+    return f"mean {np.nanmean(values):.4f} (min {np.nanmin(values):.4f}, max {np.nanmax(values):.4f})"
+
+
+def attention_section(message: AttentionSnapshot, findings: list[Finding]) -> str:
+    histogram = message.max_weight_histogram.to_numpy()
+    summed = histogram.reshape(-1, histogram.shape[-1]).sum(axis=0).tolist() if histogram.ndim >= 1 and histogram.size else []
+    rows = [
+        ("Sampled Heads", f"layers {message.layers} x heads {message.heads} (sample {message.sample})"),
+        ("Text -> Audio Attention Mass", _spread(message.text_to_audio)),
+        ("Audio -> Text Attention Mass", _spread(message.audio_to_text)),
+        ("Target -> Reference Attention Mass", _spread(message.target_to_reference)),
+        ("Attention Entropy (nats)", _spread(message.entropy)),
+        ("Max Attention Weight", _spread(message.max_weight)),
+        ("Max-Weight Histogram (all heads, bins over [0, 1])", str(summed)),
+        ("DualFFN Layers", str(message.ffn_layers)),
+        ("Text FFN Grad Norm", _spread(message.text_ffn_grad_norm)),
+        ("Audio FFN Grad Norm", _spread(message.audio_ffn_grad_norm)),
+        ("Text FFN Update Ratio", _spread(message.text_ffn_update_ratio)),
+        ("Audio FFN Update Ratio", _spread(message.audio_ffn_update_ratio)),
+    ]
+    return tree("Shared Attention / DualFFN Analysis", rows, findings)
+
+
+def zero_shot_section(message: ZeroShotSnapshot, findings: list[Finding]) -> str:
+    rows_effect = effects(message)
+    true = message.true_reference_loss.to_numpy().astype(float)
+    swapped = message.swapped_reference_loss.to_numpy().astype(float)
+    rows = [
+        (f"Sample {sample_id}",
+         f"{speaker} ({language}) with {swapped_speaker}'s reference ({swapped_language}): true {true[i]:.4f}, "
+         f"swapped {swapped[i]:.4f}, effect {rows_effect[i]:+.4f}")
+        for i, (sample_id, speaker, swapped_speaker, language, swapped_language) in enumerate(zip(
+            message.sample_ids, message.speakers, message.swapped_speakers, message.languages,
+            message.swapped_languages)) if i < len(rows_effect)
+    ]
+    if message.skipped_reason:
+        rows.append(("Skipped", message.skipped_reason))
+    return tree("Zero-Shot Verification", rows, findings)
+
+
+def notice(finding: Finding) -> str:
+    """A stream or metrics finding as a one-line notice between entries."""
+    where = f"rank {finding.rank}, step {finding.step}" if finding.rank is not None else "stream"
+    return f"[{finding.severity}] {finding.analysis}.{finding.check} ({where}): {finding.reason}\n\n"
 
 
 def run_start_entry(message: RunStart) -> str:
@@ -92,11 +178,4 @@ def run_end_entry(message: RunEnd) -> str:
     return (
         f"=== Run {message.run_id} ended on rank {message.rank}: {message.status} at step {message.step} "
         f"({message.messages_sent} messages sent, {message.messages_dropped} dropped) ===\n\n"
-    )
-
-
-def error_entry(message: ErrorEvent) -> str:
-    return (
-        f"!!! Capture error on rank {message.rank} at step {message.step} in {message.where}: "
-        f"{message.error_type}: {message.message} (failure #{message.count})\n\n"
     )

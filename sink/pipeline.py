@@ -1,82 +1,206 @@
-"""One frame in, everything out: record, decode, update state, write logs, notify viewers.
+"""One frame in, everything out: record, decode, analyse, update state, write logs.
 
 The live sink and replay both feed frames through `SinkPipeline.handle`, which is why a
-replayed recording produces the same log files as the live run. A frame that fails to decode
-is recorded anyway (the recording is the raw stream), counted by reason and never stops it.
+replayed recording produces the same findings and logs as the live run. Time in the pipeline
+is the frames' recorded receive time: `advance_clock` (called before each frame, and on the
+live sink's idle ticks) finds stalls and completes quiet log entries from it, never from a
+clock of its own. A frame that fails to decode is recorded anyway (the recording is the raw
+stream), counted by reason, reported as a finding, and never stops the sink; nor does an
+analysis that fails on a strange snapshot.
 """
 
 from __future__ import annotations
 
-import sys
+import time
 from pathlib import Path
 
-from protocol import ErrorEvent, InputSnapshot, Metrics, ProtocolError, RecordingWriter, RunEnd, RunStart, decode
+from protocol import (
+    AttentionSnapshot,
+    ErrorEvent,
+    InputSnapshot,
+    MessageDecoder,
+    Metrics,
+    OutputSnapshot,
+    ProtocolError,
+    RecordingWriter,
+    RunEnd,
+    RunStart,
+    ZeroShotSnapshot,
+    kind_of,
+)
 from sink import human_log
+from sink.analysis import attention, stream
+from sink.analysis.input import InputAnalysis
+from sink.analysis.metrics import MetricsHealth
+from sink.analysis.output import OutputAnalysis
+from sink.analysis.run_context import RunContext, SpecialTokenIds
+from sink.analysis.zero_shot import ZeroShotAnalysis
+from sink.fanout import FramePublisher
+from sink.findings import WARN, Finding
+from sink.log_entries import EntryBuffer
 from sink.log_files import LogFiles
 from sink.state import RunState
-from sink.token_decoding import TokenDecoder
+from sink.token_decoding import DecoderCache
+
+SNAPSHOTS = (InputSnapshot, OutputSnapshot, AttentionSnapshot, ZeroShotSnapshot)
 
 
 class SinkPipeline:
-    def __init__(self, log_dir: Path, *, recorder: RecordingWriter | None = None, tokenizer_path: str | None = None):
-        self.files = LogFiles(log_dir)
+    def __init__(self, log_dir: Path, *, recorder: RecordingWriter | None = None, tokenizer_path: str | None = None,
+                 stall_after_s: float | None = None, rotate_bytes: int | None = None,
+                 publisher: FramePublisher | None = None):
+        """`stall_after_s` None: STALL_HEARTBEATS x each rank's heartbeat interval."""
+        self.files = LogFiles(log_dir, rotate_bytes=rotate_bytes)
         self.recorder = recorder
+        self.publisher = publisher
+        self.stall_after_s = stall_after_s
         self.state = RunState()
-        self._tokenizer_override = tokenizer_path
-        self._decoders: dict[str, TokenDecoder | None] = {}
-        self._run_tokenizer: dict[str, str] = {}
+        self.decoders = DecoderCache(tokenizer_path)
+        self.contexts: dict[str, RunContext] = {}
+        self.entries = EntryBuffer()
+        self._decoder = MessageDecoder()
+        self._metrics = MetricsHealth()
+        self._input = InputAnalysis()
+        self._output = OutputAnalysis()
+        self._zero_shot = ZeroShotAnalysis()
+        self._sequence_length: dict[tuple[str, int], tuple[int, int]] = {}
+        """(run, rank) -> (step, padded sequence length) of the latest input snapshot."""
 
     def handle(self, frame: bytes, received_at: float):
         """Returns the decoded message, or None for a bad frame."""
+        self.advance_clock(received_at)
+        if self.publisher is not None:
+            self.publisher.publish(frame)
         try:
-            message = decode(frame)
+            message = self._decoder.decode(frame)
         except ProtocolError as error:
-            if self.recorder is not None:
-                self.recorder.write(frame, received_at=received_at)
-            reason = type(error).__name__
-            self.state.count_bad_frame(reason)
-            self.files.write_event({"event": "bad_frame", "reason": reason, "detail": str(error)[:500], "bytes": len(frame)})
+            self._bad_frame(frame, received_at, error)
             return None
         if self.recorder is not None:
             self.recorder.write(frame, received_at=received_at, step=message.step)
-        decoded_input = ""
-        if isinstance(message, RunStart):
-            self._run_tokenizer[message.run_id] = message.tokenizer_path
-            self.files.write_human(human_log.run_start_entry(message))
-        elif isinstance(message, Metrics):
-            self.files.write_metrics({"run_id": message.run_id, "rank": message.rank, "step": message.step,
-                                      "time": message.time, **message.values})
-        elif isinstance(message, InputSnapshot):
-            decoded_input = self.decode_ids(message.run_id, message.input_ids.to_numpy().tolist())
-            self.files.write_human(human_log.input_entry(message, decoded_input))
-        elif isinstance(message, ErrorEvent):
-            self.files.write_human(human_log.error_entry(message))
-            self.files.write_event({"event": "capture_error", "rank": message.rank, "step": message.step,
-                                    "where": message.where, "error_type": message.error_type, "message": message.message})
-        elif isinstance(message, RunEnd):
-            self.files.write_human(human_log.run_end_entry(message))
-        self.state.apply(message, received_at, decoded_input)
+        context = self._context(message)
+        decoded_input = self.render(context, message.input_ids.to_numpy()) if isinstance(message, InputSnapshot) else ""
+        delivery = self.state.apply(message, received_at, decoded_input)
+        key = (message.run_id, message.rank)
+        if not isinstance(message, SNAPSHOTS):
+            self._write_entries(self.entries.rank_moved(key, message.step, ended=isinstance(message, RunEnd)))
+        notices = stream.delivery_findings(message, delivery)
+        if isinstance(message, SNAPSHOTS):
+            findings, section = self._analyse_snapshot(message, context, decoded_input)
+            self._report(notices, as_notices=True)
+            self._report(findings, as_notices=False)
+            self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind_of(message),
+                                                 section, received_at))
+        else:
+            notices += self._analyse_event(message, context, delivery.rank)
+            self._report(notices, as_notices=True)
+        self.files.flush_if_due()
         return message
 
-    def decode_ids(self, run_id: str, ids: list[int]) -> str:
-        decoder = self._decoder_for(run_id)
+    def advance_clock(self, now: float) -> None:
+        """Time passed up to `now` (a receive time, or the wall clock on a live idle tick)."""
+        for rank, limit in self.state.find_stalls(now, self.stall_after_s):
+            self._report([stream.stall_finding(self.state.run_id, rank, limit)], as_notices=True)
+        self._write_entries(self.entries.due(now))
+
+    def tick(self) -> None:
+        """The live sink's idle tick: let time pass and flush the files when due."""
+        self.advance_clock(time.time())
+        self.files.flush_if_due()
+
+    def render(self, context: RunContext, ids) -> str:
+        decoder = self.decoders.get(context.tokenizer_path)
         if decoder is None:
-            return f"<no tokenizer for run {run_id}: ids shown raw> {ids}"
+            return f"<no tokenizer for run {context.run_id}: ids shown raw> {list(map(int, ids))}"
         return decoder.render(ids)
 
-    def _decoder_for(self, run_id: str) -> TokenDecoder | None:
-        path = self._tokenizer_override or self._run_tokenizer.get(run_id)
-        if not path:
-            return None
-        if path not in self._decoders:
-            try:
-                self._decoders[path] = TokenDecoder.from_path(path)
-            except Exception as error:  # noqa: BLE001 - a bad tokenizer must not stop the sink
-                print(f"[sink] cannot load tokenizer from {path}: {error}", file=sys.stderr)
-                self._decoders[path] = None
-        return self._decoders[path]
+    def _context(self, message) -> RunContext:
+        if isinstance(message, RunStart):
+            context = self.contexts[message.run_id] = RunContext.from_run_start(message)
+        else:
+            context = self.contexts.get(message.run_id)
+            if context is None:
+                context = self.contexts[message.run_id] = RunContext(message.run_id)
+        if context.tokens is None and not context.tokenizer_checked:
+            context.tokenizer_checked = True
+            decoder = self.decoders.get(context.tokenizer_path)
+            if decoder is not None:
+                context.tokens = SpecialTokenIds.from_vocabulary(decoder.special_ids, context.model_config)
+        return context
+
+    def _analyse_snapshot(self, message, context: RunContext, decoded_input: str) -> tuple[list[Finding], str]:
+        key = (message.run_id, message.rank)
+        if isinstance(message, InputSnapshot):
+            by_name = {tensor.name: tensor.shape for tensor in message.tensors}
+            length = by_name.get("input_ids", [len(message.input_ids.to_numpy())])[-1]
+            self._sequence_length[key] = (message.step, int(length))
+            findings = self._guarded("input", message, lambda: self._input.evaluate(message, context))
+            return findings, human_log.input_section(message, decoded_input, findings)
+        if isinstance(message, OutputSnapshot):
+            target = self.render(context, message.target_text_ids.to_numpy())
+            predicted = self.render(context, message.predicted_text_ids.to_numpy())
+            findings = self._guarded("output", message, lambda: self._output.evaluate(message, context, predicted))
+            return findings, human_log.output_section(message, target, predicted, findings)
+        if isinstance(message, AttentionSnapshot):
+            step, length = self._sequence_length.get(key, (None, None))
+            findings = self._guarded("attention", message,
+                                     lambda: attention.evaluate(message, length if step == message.step else None))
+            return findings, human_log.attention_section(message, findings)
+        findings = self._guarded("zero_shot", message, lambda: self._zero_shot.evaluate(message))
+        return findings, human_log.zero_shot_section(message, findings)
+
+    def _analyse_event(self, message, context: RunContext, rank) -> list[Finding]:
+        if isinstance(message, RunStart):
+            self.files.write_human(human_log.run_start_entry(message))
+            return [stream.run_start_finding(message)]
+        if isinstance(message, Metrics):
+            self.files.write_metrics({"run_id": message.run_id, "rank": message.rank, "step": message.step,
+                                      "time": message.time, **message.values})
+            return self._guarded("metrics", message, lambda: self._metrics.evaluate(message, context))
+        if isinstance(message, ErrorEvent):
+            self.files.write_event({"event": "capture_error", "rank": message.rank, "step": message.step,
+                                    "where": message.where, "error_type": message.error_type, "message": message.message})
+            return [stream.capture_error_finding(message)]
+        if isinstance(message, RunEnd):
+            self.files.write_human(human_log.run_end_entry(message))
+            return [stream.run_end_finding(message, rank)]
+        return []
+
+    @staticmethod
+    def _guarded(analysis: str, message, evaluate) -> list[Finding]:
+        """An analysis that fails on a strange snapshot becomes a finding, not a dead sink."""
+        try:
+            return evaluate()
+        except Exception as error:  # noqa: BLE001 - by design: one bad snapshot must not stop the sink
+            return [Finding(message.run_id, message.rank, message.step, analysis, "analysis_error", WARN,
+                            f"the {analysis} analysis failed on this {kind_of(message)}: {type(error).__name__}: "
+                            f"{error}; the snapshot is inconsistent (sender bug) or the sink has a bug")]
+
+    def _bad_frame(self, frame: bytes, received_at: float, error: ProtocolError) -> None:
+        if self.recorder is not None:
+            self.recorder.write(frame, received_at=received_at)
+        reason = type(error).__name__
+        self.state.count_bad_frame(reason)
+        self.files.write_event({"event": "bad_frame", "reason": reason, "detail": str(error)[:500], "bytes": len(frame)})
+        self._report([stream.bad_frame_finding(reason, str(error)[:200], len(frame))], as_notices=True)
+
+    def _report(self, findings: list[Finding], *, as_notices: bool) -> None:
+        if not findings:
+            return
+        for finding in findings:
+            self.files.write_finding(finding)
+            if as_notices:
+                self.files.write_human(human_log.notice(finding))
+        self.state.record_findings(findings)
+
+    def _write_entries(self, texts: list[str]) -> None:
+        for text in texts:
+            self.files.write_human(text)
 
     def close(self) -> None:
+        self._write_entries(self.entries.drain())
         if self.recorder is not None:
             self.recorder.close()
+        if self.publisher is not None:
+            self.publisher.close()
         self.files.close()

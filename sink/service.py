@@ -1,7 +1,8 @@
 """The live sink loop: receive frames until told to stop (or, optionally, until the run ends).
 
 It runs in the main thread when headless, or in a background thread beside the dashboard;
-`stop()` is safe to call from any thread or a signal handler.
+`stop()` is safe to call from any thread or a signal handler. When no frame arrives for 100 ms
+the loop ticks the pipeline, so stalls are found and files flushed while the ranks are quiet.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class SinkService:
             received = self.receiver.receive(timeout_ms=100)
             if received is not None:
                 self.pipeline.handle(*received)
+            else:
+                self.pipeline.tick()
             if until_run_end and self.pipeline.state.finished:
                 break
             if should_stop is not None and should_stop():

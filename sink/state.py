@@ -1,36 +1,63 @@
 """What the sink knows about the runs it receives: the data model behind logs and dashboard.
 
-Per rank it tracks the sequence numbers (a jump is a gap: messages lost in transit), the drops
-the rank itself reported, the last message time (a quiet rank is stalled), the latest step,
-metrics and decoded input. Frames that fail to decode are counted by reason. Nothing here
-knows about Textual; a dashboard reads `RunState` under its lock.
+Per rank it tracks the sequence numbers (a jump is a gap: messages missing), the drops the
+rank itself reported, the last receive time (a quiet rank is stalled), the latest step,
+metrics, decoded input and latest findings. Frames that fail to decode are counted by reason.
+`apply` and `find_stalls` return what changed so `sink.analysis.stream` can turn it into
+findings; times are the recorded receive times, never a clock read here. Nothing here knows
+about Textual; a dashboard reads `RunState` under its lock.
 """
 
 from __future__ import annotations
 
 import threading
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from protocol import Heartbeat, InputSnapshot, Metrics, RunEnd, RunStart
+from protocol import InputSnapshot, Metrics, RunEnd, RunStart
+from sink.findings import Finding
+from sink.thresholds import STALL_HEARTBEATS
+
+RECENT_FINDINGS = 500
+"""Findings kept in memory for viewers (the full list is in findings.jsonl)."""
 
 
 @dataclass
 class RankState:
     rank: int
     next_seq: int = 0
+    received: int = 0
+    """Messages received from this rank (this run start on)."""
     gaps: int = 0
-    """Messages missing from the sequence (lost between the rank's socket and ours)."""
+    """Messages missing from the sequence: dropped by the rank or lost in transit."""
     reported_drops: int = 0
     """Messages the rank says it dropped before sending (queue full / high-water mark)."""
     last_message_time: float = 0.0
-    """Sink clock (received_at) of the rank's latest message."""
+    """Receive time (sink clock, as recorded) of the rank's latest message."""
+    heartbeat_interval_s: float = 5.0
+    stalled: bool = False
     step: int = 0
     ended: str = ""
     """Run-end status once received ("completed", "failed", "interrupted")."""
     metrics: dict[str, float] = field(default_factory=dict)
     decoded_input: str = ""
     input_step: int = 0
+    findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
+    """Latest finding per (analysis, check)."""
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What one message told about its rank's stream."""
+
+    rank: RankState
+    missing: int = 0
+    """Sequence numbers skipped since the rank's previous message."""
+    dropped: int = 0
+    """Of those, how many the rank says it dropped itself."""
+    restarted: bool = False
+    silent_for_s: float | None = None
+    """Set when the message ends a stall: how long the rank was silent."""
 
 
 @dataclass
@@ -41,6 +68,7 @@ class RunState:
     ranks: dict[int, RankState] = field(default_factory=dict)
     bad_frames: Counter = field(default_factory=Counter)
     messages: int = 0
+    recent_findings: deque = field(default_factory=lambda: deque(maxlen=RECENT_FINDINGS))
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     version: int = 0
     """Bumped on every change, so a dashboard redraws only when something happened."""
@@ -59,7 +87,7 @@ class RunState:
             self.bad_frames[reason] += 1
             self.version += 1
 
-    def apply(self, message, received_at: float, decoded_input: str = "") -> None:
+    def apply(self, message, received_at: float, decoded_input: str = "") -> Delivery:
         with self.lock:
             self.messages += 1
             self.version += 1
@@ -67,19 +95,48 @@ class RunState:
                 self.run_id = message.run_id
             self.world_size = max(self.world_size, message.world_size)
             rank = self.ranks.setdefault(message.rank, RankState(message.rank))
-            if message.seq > rank.next_seq:
-                rank.gaps += message.seq - rank.next_seq
+            restarted = isinstance(message, RunStart) and message.seq == 0 and rank.received > 0
+            if restarted:
+                rank.next_seq, rank.received, rank.ended = 0, 0, ""
+            missing = max(message.seq - rank.next_seq, 0)
+            rank.gaps += missing
             rank.next_seq = max(rank.next_seq, message.seq + 1)
+            rank.received += 1
             rank.reported_drops += message.dropped
+            silent_for = received_at - rank.last_message_time if rank.stalled else None
+            rank.stalled = False
             rank.last_message_time = received_at
             rank.step = max(rank.step, message.step)
             if isinstance(message, RunStart):
                 self.model_path = message.model_path
+                rank.heartbeat_interval_s = message.heartbeat_interval_s
             elif isinstance(message, Metrics):
                 rank.metrics = dict(message.values)
             elif isinstance(message, InputSnapshot):
                 rank.decoded_input, rank.input_step = decoded_input, message.step
             elif isinstance(message, RunEnd):
                 rank.ended = message.status
-            elif isinstance(message, Heartbeat):
-                pass
+            return Delivery(rank, missing, message.dropped, restarted, silent_for)
+
+    def find_stalls(self, now: float, stall_after_s: float | None) -> list[tuple[RankState, float]]:
+        """Ranks that have just become stalled at time `now`: silent for longer than
+        `stall_after_s` (None: STALL_HEARTBEATS x the rank's heartbeat interval), not ended;
+        each with the silence limit it broke."""
+        stalled = []
+        with self.lock:
+            for rank in self.ranks.values():
+                limit = stall_after_s if stall_after_s is not None else STALL_HEARTBEATS * rank.heartbeat_interval_s
+                if not rank.ended and not rank.stalled and now - rank.last_message_time > limit:
+                    rank.stalled = True
+                    stalled.append((rank, limit))
+            if stalled:
+                self.version += 1
+        return sorted(stalled, key=lambda item: (item[0].last_message_time, item[0].rank))
+
+    def record_findings(self, findings: list[Finding]) -> None:
+        with self.lock:
+            for finding in findings:
+                self.recent_findings.append(finding)
+                if finding.rank is not None and finding.rank in self.ranks:
+                    self.ranks[finding.rank].findings[(finding.analysis, finding.check)] = finding
+            self.version += 1

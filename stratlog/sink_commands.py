@@ -1,4 +1,8 @@
-"""`stratlog sink` and `stratlog replay`: the sink's two front doors over one pipeline."""
+"""`stratlog sink` and `stratlog replay`: the sink's two front doors over one pipeline.
+
+Both take the options that change what the pipeline writes (`--stall-after`, `--tokenizer`),
+so a replay given the live sink's options reproduces its findings byte for byte.
+"""
 
 from __future__ import annotations
 
@@ -10,21 +14,43 @@ import time
 from pathlib import Path
 
 from protocol import RecordingWriter
+from sink.fanout import FramePublisher
 from sink.pipeline import SinkPipeline
 from sink.receiver import DEFAULT_BIND, FrameReceiver
 from sink.replay import replay_recording
 from sink.service import SinkService
 
 
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shared by sink and replay: they change what the pipeline writes."""
+    parser.add_argument("--tokenizer", default=None, help="Tokenizer folder or tokenizer.json (default: the one named by the run).")
+    parser.add_argument("--stall-after", type=positive_float, default=None, metavar="SECONDS",
+                        help="Report a rank as stalled after this many seconds without a message "
+                             "(default: 3 x the run's heartbeat interval). Replay with the same value as the live sink.")
+    parser.add_argument("--rotate-mb", type=positive_float, default=None, metavar="MB",
+                        help="Start a new log file (NAME.1, NAME.2, ...) and recording file past this size (default: never).")
+    parser.add_argument("--tui", action="store_true", help="Show the dashboard.")
+    parser.add_argument("--headless", action="store_true", help="No dashboard (the default; for scripts and servers).")
+
+
 def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bind", default=DEFAULT_BIND, help=f"ZeroMQ endpoint to bind (default {DEFAULT_BIND}; port 0 picks one).")
-    parser.add_argument("--log-dir", type=Path, required=True, help="Folder for strategic_log.txt, metrics.jsonl, events.jsonl.")
+    parser.add_argument("--log-dir", type=Path, required=True,
+                        help="Folder for strategic_log.txt, findings.jsonl, metrics.jsonl, events.jsonl.")
     parser.add_argument("--record", type=Path, default=None, help="Recording file (default: <log-dir>/stream.stratrec).")
-    parser.add_argument("--tokenizer", default=None, help="Tokenizer folder or tokenizer.json (default: the one named by the run).")
-    parser.add_argument("--tui", action="store_true", help="Show the live dashboard.")
-    parser.add_argument("--headless", action="store_true", help="No dashboard (the default; for scripts and servers).")
+    parser.add_argument("--publish", default=None, metavar="ADDR",
+                        help="Also re-publish every received frame on this PUB endpoint for extra viewers (lossy: "
+                             "viewers miss frames sent before they subscribe; default: off).")
     parser.add_argument("--exit-after-run", action="store_true", help="Stop once every rank of the run has ended.")
     parser.add_argument("--address-file", type=Path, default=None, help="Write the bound address here once listening.")
+    add_pipeline_arguments(parser)
 
 
 def default_recording_path(log_dir: Path) -> Path:
@@ -33,12 +59,20 @@ def default_recording_path(log_dir: Path) -> Path:
     return path if not path.exists() else log_dir / time.strftime("stream-%Y%m%d-%H%M%S.stratrec")
 
 
+def _rotate_bytes(args: argparse.Namespace) -> int | None:
+    return int(args.rotate_mb * 1024 * 1024) if args.rotate_mb else None
+
+
 def run_sink(args: argparse.Namespace) -> int:
     args.log_dir.mkdir(parents=True, exist_ok=True)
     receiver = FrameReceiver(args.bind)
-    recorder = RecordingWriter(args.record or default_recording_path(args.log_dir))
-    service = SinkService(receiver, SinkPipeline(args.log_dir, recorder=recorder, tokenizer_path=args.tokenizer))
-    print(f"sink listening on {receiver.address}; logs in {args.log_dir}", flush=True)
+    recorder = RecordingWriter(args.record or default_recording_path(args.log_dir), rotate_bytes=_rotate_bytes(args))
+    publisher = FramePublisher(args.publish) if args.publish else None
+    pipeline = SinkPipeline(args.log_dir, recorder=recorder, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
+                            rotate_bytes=_rotate_bytes(args), publisher=publisher)
+    service = SinkService(receiver, pipeline)
+    published = f"; publishing on {publisher.address}" if publisher else ""
+    print(f"sink listening on {receiver.address}; logs in {args.log_dir}{published}", flush=True)
     if args.address_file:
         args.address_file.write_text(receiver.address)
     try:
@@ -61,24 +95,33 @@ def run_sink(args: argparse.Namespace) -> int:
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recording", type=Path, help="A recording written by the sink.")
+    parser.add_argument("recording", type=Path, help="A recording written by the sink (rotated parts are read too).")
     parser.add_argument("--log-dir", type=Path, default=None, help="Where to write the logs (default: <recording>.replay/).")
     parser.add_argument("--speed", default="max", help="Playback speed factor, or 'max' (default) for as fast as possible.")
-    parser.add_argument("--tokenizer", default=None, help="Tokenizer folder or tokenizer.json (default: the one named by the run).")
-    parser.add_argument("--tui", action="store_true", help="Show the dashboard while replaying.")
-    parser.add_argument("--headless", action="store_true", help="No dashboard (the default).")
+    add_pipeline_arguments(parser)
+
+
+def parse_speed(text: str) -> float | None:
+    if text == "max":
+        return None
+    try:
+        return positive_float(text)
+    except (ValueError, argparse.ArgumentTypeError):
+        raise ValueError(f"--speed must be a number > 0 or 'max', got {text!r}") from None
 
 
 def run_replay(args: argparse.Namespace) -> int:
     if not args.recording.is_file():
         print(f"error: recording not found: {args.recording}", file=sys.stderr)
         return 2
-    speed = None if args.speed == "max" else float(args.speed)
-    if speed is not None and speed <= 0:
-        print(f"error: --speed must be > 0 or 'max', got {args.speed}", file=sys.stderr)
+    try:
+        speed = parse_speed(args.speed)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     log_dir = args.log_dir or args.recording.with_name(args.recording.name + ".replay")
-    pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer)
+    pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
+                            rotate_bytes=_rotate_bytes(args))
     try:
         if args.tui:
             from tui.app import DashboardApp

@@ -1,0 +1,144 @@
+"""Shared attention / DualFFN analysis: does text attend to audio and audio to text, does the
+target audio look at the reference, are heads dead or uniform, and do both FFN paths of every
+DualFFN layer receive gradient and update?
+
+Uniform attention is judged against causal attention's own uniform entropy, the mean of
+log(t) over query positions t = 1..n (= lgamma(n + 1) / n), with n the padded sequence length
+from the same step's input snapshot; without one the check says it could not judge.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from protocol import AttentionSnapshot
+from sink.findings import FAIL, OK, WARN, Finding, rounded
+from sink.thresholds import (
+    ATTENTION_MASS_MIN,
+    DEAD_HEAD_MAX_WEIGHT,
+    FFN_UPDATE_RATIO_MAX,
+    UNIFORM_ENTROPY_FRACTION,
+    UNIFORM_HEADS_WARN_SHARE,
+)
+
+ANALYSIS = "attention"
+SHOWN_HEADS = 5
+
+
+def evaluate(message: AttentionSnapshot, sequence_length: int | None) -> list[Finding]:
+    verdicts = [
+        text_audio_mass(message),
+        reference_attention(message),
+        dead_heads(message),
+        uniform_heads(message, sequence_length),
+        *dual_ffn(message),
+    ]
+    return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
+            for check, severity, reason, value in filter(None, verdicts)]
+
+
+def _mean(table) -> float:
+    values = table.to_numpy().astype(float)
+    finite = values[np.isfinite(values)]
+    return float(finite.mean()) if finite.size else float("nan")
+
+
+def text_audio_mass(message: AttentionSnapshot):
+    to_audio, to_text = _mean(message.text_to_audio), _mean(message.audio_to_text)
+    value = {"text_to_audio": rounded(to_audio), "audio_to_text": rounded(to_text)}
+    weak = []
+    if not to_audio >= ATTENTION_MASS_MIN:
+        weak.append(f"text queries put {to_audio:.2%} of their attention on audio (the text stream ignores the audio)")
+    if not to_text >= ATTENTION_MASS_MIN:
+        weak.append(f"audio queries put {to_text:.2%} on text (the audio stream does not read the transcript)")
+    if weak:
+        return ("text_audio_mass", WARN, "; ".join(weak) + ": shared attention is not mixing the modalities; check the "
+                "attention mask and that text and audio share one sequence", value)
+    return ("text_audio_mass", OK, f"text->audio {to_audio:.1%}, audio->text {to_text:.1%} of attention mass", value)
+
+
+def reference_attention(message: AttentionSnapshot):
+    mass = _mean(message.target_to_reference)
+    if not mass >= ATTENTION_MASS_MIN:
+        return ("reference_attention", WARN, f"target audio puts {mass:.2%} of its attention on the reference clip: the "
+                "model cannot copy the voice from it; check the reference precedes the target in the same sequence "
+                "and is not masked", rounded(mass))
+    return ("reference_attention", OK, f"target audio puts {mass:.1%} of its attention on the reference clip", rounded(mass))
+
+
+def _heads(message: AttentionSnapshot, mask: np.ndarray) -> list[str]:
+    rows, cols = np.nonzero(mask)
+    return [f"L{message.layers[r]}H{message.heads[c]}" if r < len(message.layers) and c < len(message.heads)
+            else f"L?H?" for r, c in zip(rows.tolist(), cols.tolist())]
+
+
+def dead_heads(message: AttentionSnapshot):
+    max_weight = message.max_weight.to_numpy().astype(float)
+    entropy = message.entropy.to_numpy().astype(float)
+    dead = ~(max_weight >= DEAD_HEAD_MAX_WEIGHT) | ~np.isfinite(entropy)
+    names = _heads(message, dead)
+    if names:
+        more = f" (+{len(names) - SHOWN_HEADS} more)" if len(names) > SHOWN_HEADS else ""
+        return ("dead_heads", FAIL, f"{len(names)} of {max_weight.size} sampled heads are dead (largest weight ~0 or "
+                f"NaN): {', '.join(names[:SHOWN_HEADS])}{more}; their rows are fully masked or overflowed; check the "
+                "attention mask and fp16 overflow", len(names))
+    return ("dead_heads", OK, f"none of {max_weight.size} sampled heads is dead", 0)
+
+
+def uniform_heads(message: AttentionSnapshot, sequence_length: int | None):
+    if not sequence_length:
+        return ("uniform_heads", OK, "not judged: no input snapshot of this step gives the sequence length", None)
+    uniform_entropy = math.lgamma(sequence_length + 1) / sequence_length
+    entropy = message.entropy.to_numpy().astype(float)
+    uniform = entropy >= UNIFORM_ENTROPY_FRACTION * uniform_entropy
+    share = float(uniform.mean()) if uniform.size else 0.0
+    detail = f"{int(uniform.sum())} of {uniform.size} sampled heads ({share:.0%}) spread attention uniformly"
+    if share >= UNIFORM_HEADS_WARN_SHARE:
+        return ("uniform_heads", WARN, f"{detail} (entropy >= {UNIFORM_ENTROPY_FRACTION:.0%} of {uniform_entropy:.2f} "
+                "nats): attention is not selective; normal right after initialisation, a problem if it persists "
+                "(check the learning rate and the attention scaling)", rounded(share))
+    return ("uniform_heads", OK, detail, rounded(share))
+
+
+def dual_ffn(message: AttentionSnapshot):
+    if not message.ffn_layers:
+        return [("dual_ffn_gradient", WARN, "no DualFFN layers in the snapshot: the model config lists none "
+                 "(audio_dual_ffn_layers) or capture skipped them, so both-path training cannot be verified", None)]
+    layers = message.ffn_layers
+    tables = {
+        ("text", "grad"): message.text_ffn_grad_norm, ("audio", "grad"): message.audio_ffn_grad_norm,
+        ("text", "update"): message.text_ffn_update_ratio, ("audio", "update"): message.audio_ffn_update_ratio,
+    }
+    values = {key: table.to_numpy().astype(float) for key, table in tables.items()}
+    no_gradient = {path: [layers[i] for i in np.flatnonzero(~(values[(path, "grad")] > 0)) if i < len(layers)]
+                   for path in ("text", "audio")}
+    frozen = {path: [layers[i] for i in np.flatnonzero(~(values[(path, "update")] > 0)) if i < len(layers)]
+              for path in ("text", "audio")}
+    too_fast = {path: [layers[i] for i in np.flatnonzero(values[(path, "update")] > FFN_UPDATE_RATIO_MAX) if i < len(layers)]
+                for path in ("text", "audio")}
+    grad_summary = {path: rounded(float(np.nanmin(values[(path, "grad")]))) for path in ("text", "audio")}
+    update_summary = {path: rounded(float(np.nanmax(values[(path, "update")]))) for path in ("text", "audio")}
+    if any(no_gradient.values()):
+        gradient = ("dual_ffn_gradient", FAIL, "; ".join(
+            f"the {path} FFN of layers {bad} got no gradient" for path, bad in no_gradient.items() if bad)
+            + ": that path is unused in the step (no text or no audio labels in the batch) or frozen; check the batch "
+            "and requires_grad", grad_summary)
+    else:
+        gradient = ("dual_ffn_gradient", OK, f"both FFN paths receive gradient in all {len(layers)} DualFFN layers "
+                    f"(smallest norm: text {grad_summary['text']:.3g}, audio {grad_summary['audio']:.3g})", grad_summary)
+    if any(frozen.values()):
+        update = ("dual_ffn_update", FAIL, "; ".join(
+            f"the {path} FFN of layers {bad} did not change" for path, bad in frozen.items() if bad)
+            + ": those weights are not in the optimizer (param groups, requires_grad) or the learning rate is 0",
+            update_summary)
+    elif any(too_fast.values()):
+        update = ("dual_ffn_update", WARN, "; ".join(
+            f"the {path} FFN of layers {bad} moved by more than {FFN_UPDATE_RATIO_MAX:.0%} of its norm" for path, bad in
+            too_fast.items() if bad) + " in one step: it is being overwritten, not fine-tuned; lower the learning rate",
+            update_summary)
+    else:
+        update = ("dual_ffn_update", OK, f"both FFN paths update in every DualFFN layer (largest ratio: text "
+                  f"{update_summary['text']:.2g}, audio {update_summary['audio']:.2g})", update_summary)
+    return [gradient, update]

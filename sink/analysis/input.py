@@ -1,0 +1,155 @@
+"""Input analysis: is the reference audio there, is the token structure what Higgs expects,
+was anything truncated, and do the ranks train on different data?
+
+Structure follows the Higgs chat template as the trainer expands it: ``<|begin_of_text|>``
+first, balanced header tokens, every audio run ``<|audio_out_bos|> <|AUDIO_OUT|> x(T+2)
+<|reserved_special_token_6|> x(num_codebooks-1) <|audio_eos|>`` (``<|audio_bos|>`` and
+``<|AUDIO|>`` for audio given as input), and ``<|eot_id|>`` last before any padding.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from protocol import InputSnapshot
+from sink.analysis.run_context import RunContext, SpecialTokenIds
+from sink.findings import FAIL, OK, WARN, Finding
+from sink.thresholds import DATA_OVERLAP_WARN, RANK_STEPS_REMEMBERED
+
+ANALYSIS = "input"
+SHOWN_PROBLEMS = 3
+
+
+class InputAnalysis:
+    """Judges input snapshots; remembers recent sample ids per step to compare ranks."""
+
+    def __init__(self) -> None:
+        self._samples_by_step: OrderedDict[tuple[str, int], dict[int, tuple[str, ...]]] = OrderedDict()
+
+    def evaluate(self, message: InputSnapshot, context: RunContext) -> list[Finding]:
+        ids = message.input_ids.to_numpy()
+        verdicts = [reference_audio(message)]
+        if context.tokens is None:
+            verdicts.append(("special_tokens", WARN, "not checked: no Higgs text tokenizer for this run (the run_start's "
+                             "tokenizer_path cannot be read here); pass --tokenizer", None))
+        else:
+            verdicts.append(special_tokens(ids, context.tokens, context.num_codebooks))
+            verdicts.append(truncation(ids, context.tokens))
+        verdicts.append(self._rank_data(message))
+        return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
+                for check, severity, reason, value in filter(None, verdicts)]
+
+    def _rank_data(self, message: InputSnapshot):
+        if message.world_size < 2 or not message.sample_ids:
+            return None
+        key = (message.run_id, message.step)
+        seen = self._samples_by_step.setdefault(key, {})
+        while len(self._samples_by_step) > RANK_STEPS_REMEMBERED:
+            self._samples_by_step.popitem(last=False)
+        mine = tuple(message.sample_ids)
+        seen[message.rank] = mine
+        others = {rank: ids for rank, ids in sorted(seen.items()) if rank != message.rank}
+        if not others:
+            return None
+        overlaps = {rank: len(set(mine) & set(ids)) / len(set(mine)) for rank, ids in others.items()}
+        rank, share = max(overlaps.items(), key=lambda item: (item[1], -item[0]))
+        if share >= 1.0:
+            return ("rank_data", FAIL, f"rank {message.rank} got the same samples as rank {rank} at step {message.step} "
+                    f"({', '.join(mine[:3])}...): every rank trains on the same data; the DistributedSampler is missing "
+                    "(a custom dataloader or IterableDataset without sharding)", share)
+        if share > DATA_OVERLAP_WARN:
+            return ("rank_data", WARN, f"rank {message.rank} shares {share:.0%} of its samples with rank {rank} at step "
+                    f"{message.step}: check that the sampler shards the data set per rank", share)
+        return ("rank_data", OK, f"no more than {share:.0%} of the samples shared with ranks "
+                f"{', '.join(map(str, others))} at this step", share)
+
+
+def reference_audio(message: InputSnapshot):
+    """Every sample needs a non-empty reference clip that comes before its target."""
+    count = max(len(message.sample_ids), max((s.sample + 1 for s in message.segments), default=0))
+    if count == 0:
+        return ("reference_audio", FAIL, "the batch has no samples and no audio segments: the snapshot is empty", 0)
+    problems = []
+    reference_frames = []
+    for sample in range(count):
+        name = message.sample_ids[sample] if sample < len(message.sample_ids) else f"#{sample}"
+        segments = [s for s in message.segments if s.sample == sample]
+        references = [s for s in segments if s.role == "reference"]
+        targets = [s for s in segments if s.role == "target"]
+        if not references:
+            problems.append(f"sample {name} has no reference audio (the collator dropped the reference clip, or "
+                            "labels it as a target; check the user turn's audio item)")
+        elif references[0].frames == 0:
+            problems.append(f"sample {name} has an empty reference clip (0 frames; check the audio file)")
+        elif targets and references[0].start >= targets[0].start:
+            problems.append(f"sample {name} has its reference after the target (positions {references[0].start} vs "
+                            f"{targets[0].start}; the conversation order is wrong)")
+        if not targets:
+            problems.append(f"sample {name} has no target audio (nothing to clone into)")
+        if references:
+            reference_frames.append(references[0].frames)
+    if problems:
+        more = f" (+{len(problems) - SHOWN_PROBLEMS} more)" if len(problems) > SHOWN_PROBLEMS else ""
+        return ("reference_audio", FAIL, "; ".join(problems[:SHOWN_PROBLEMS]) + more, len(problems))
+    mean = sum(reference_frames) / len(reference_frames)
+    return ("reference_audio", OK, f"all {count} samples have a non-empty reference clip (mean {mean:.0f} frames) "
+            "before their target", round(mean, 1))
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+
+
+def _content_end(ids: np.ndarray, tokens: SpecialTokenIds) -> int:
+    """One past the last token that is not trailing batch padding."""
+    end = len(ids)
+    while end > 0 and int(ids[end - 1]) in tokens.padding:
+        end -= 1
+    return end
+
+
+def special_tokens(ids: np.ndarray, tokens: SpecialTokenIds, num_codebooks: int | None):
+    problems = []
+    if len(ids) == 0 or int(ids[0]) != tokens.begin_of_text:
+        first = tokens.name_of(int(ids[0])) if len(ids) else "nothing"
+        problems.append(f"the sequence starts with {first}, not <|begin_of_text|> (the chat template was not applied, "
+                        "or a BOS was added twice)")
+    starts, ends = int((ids == tokens.start_header).sum()), int((ids == tokens.end_header).sum())
+    if starts == 0 or starts != ends:
+        problems.append(f"{starts} <|start_header_id|> vs {ends} <|end_header_id|> (role headers are broken)")
+    end = _content_end(ids, tokens)
+    delay = (num_codebooks or 1) - 1
+    runs = _runs((ids == tokens.audio_out) | (ids == tokens.audio_in))
+    for start, stop in runs:
+        if stop + delay + 1 > end:
+            continue  # runs into the end of the sequence: the truncation check reports it
+        bos = tokens.audio_out_bos if int(ids[start]) == tokens.audio_out else tokens.audio_in_bos
+        if start == 0 or int(ids[start - 1]) != bos:
+            problems.append(f"audio run at {start}-{stop} is not preceded by {tokens.name_of(bos)}")
+        if num_codebooks is not None and not (ids[stop:stop + delay] == tokens.audio_delay).all():
+            problems.append(f"audio run at {start}-{stop} is not followed by {delay} delay tokens (num_codebooks - 1); "
+                            "the delay pattern expansion is wrong")
+        if int(ids[stop + delay]) != tokens.audio_eos:
+            problems.append(f"audio run at {start}-{stop} does not end with <|audio_eos|> after its delay tokens")
+    if problems:
+        more = f" (+{len(problems) - SHOWN_PROBLEMS} more)" if len(problems) > SHOWN_PROBLEMS else ""
+        return ("special_tokens", FAIL, "; ".join(problems[:SHOWN_PROBLEMS]) + more, len(problems))
+    return ("special_tokens", OK, f"<|begin_of_text|> first, {starts} balanced role headers, {len(runs)} audio runs "
+            f"each wrapped in bos / {delay} delay tokens / <|audio_eos|>", len(runs))
+
+
+def truncation(ids: np.ndarray, tokens: SpecialTokenIds):
+    end = _content_end(ids, tokens)
+    if end == 0:
+        return ("truncation", FAIL, "the first sample is all padding", None)
+    last = int(ids[end - 1])
+    if last == tokens.end_of_turn:
+        return ("truncation", OK, f"the first sample ends with <|eot_id|> at position {end - 1}", end)
+    if last in (tokens.audio_out, tokens.audio_in, tokens.audio_delay):
+        return ("truncation", FAIL, f"the sequence ends inside an audio segment at position {end - 1} (no "
+                "<|audio_eos|>): the sample was cut at the maximum length; raise it or drop longer samples", end)
+    return ("truncation", FAIL, f"the sequence ends with {tokens.name_of(last)} instead of <|eot_id|>: the sample was "
+            "truncated; raise the maximum sequence length or drop samples longer than it", end)

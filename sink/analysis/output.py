@@ -1,0 +1,162 @@
+"""Output analysis: text and per-codebook audio accuracy and their trend, label alignment,
+whether the audio stream EOS is trained, and the decoded prediction against the target.
+
+Accuracy at the first capture is a baseline (a fresh model is near chance); from the third
+capture on it must have risen. Chance for a codebook is 1 / codec size (the model's
+codebook_size minus its stream BOS and EOS).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+import numpy as np
+
+from protocol import OutputSnapshot
+from sink.analysis.history import SeriesBook
+from sink.analysis.run_context import RunContext
+from sink.findings import FAIL, OK, WARN, Finding, rounded
+from sink.thresholds import (
+    ACCURACY_RISE_MIN,
+    CHANCE_MULTIPLE,
+    COLLAPSE_MIN_POSITIONS,
+    COLLAPSE_SHARE,
+    OFF_BY_ONE_MATCH_MIN,
+    TREND_MIN_CAPTURES,
+)
+
+ANALYSIS = "output"
+
+
+class OutputAnalysis:
+    """Judges output snapshots; keeps each rank's accuracy series for the trend."""
+
+    def __init__(self) -> None:
+        self._history = SeriesBook()
+
+    def evaluate(self, message: OutputSnapshot, context: RunContext, predicted_text: str = "") -> list[Finding]:
+        series = self._history.add((message.run_id, message.rank), message.step, message.text_accuracy)
+        verdicts = [
+            text_accuracy(message, series),
+            codebook_accuracy(message, series.count, context.codec_size),
+            label_alignment(message),
+            audio_eos(message, context.stream_eos),
+            decoded_text(message, predicted_text),
+        ]
+        return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
+                for check, severity, reason, value in filter(None, verdicts)]
+
+
+def text_accuracy(message: OutputSnapshot, series):
+    accuracy = message.text_accuracy
+    if message.text_label_count == 0:
+        return ("text_accuracy", FAIL, "the sample has no text label positions: every text label is masked, so the "
+                "text head gets no training signal; check the collator's label mask", 0)
+    if not math.isfinite(message.text_loss):
+        return ("text_accuracy", FAIL, f"text loss is {message.text_loss}: the text head's logits overflowed; lower "
+                "the learning rate", message.text_loss)
+    if series.count < TREND_MIN_CAPTURES:
+        return ("text_accuracy", OK, f"{accuracy:.1%} (baseline from step {series.first_step}; the trend is judged from "
+                f"capture {TREND_MIN_CAPTURES} on)", rounded(accuracy))
+    if accuracy < series.first + ACCURACY_RISE_MIN:
+        return ("text_accuracy", WARN, f"{accuracy:.1%}, not above the {series.first:.1%} of step {series.first_step} "
+                f"after {series.count} captures: the text head is not learning; check the learning rate and that the "
+                "text labels are the next tokens", rounded(accuracy))
+    return ("text_accuracy", OK, f"{accuracy:.1%}, up from {series.first:.1%} at step {series.first_step}", rounded(accuracy))
+
+
+def codebook_accuracy(message: OutputSnapshot, captures: int, codec_size: int | None):
+    accuracies = message.codebook_accuracies.to_numpy().astype(float)
+    losses = message.codebook_losses.to_numpy().astype(float)
+    shown = [rounded(float(a)) for a in accuracies]
+    bad_losses = [k for k, loss in enumerate(losses) if not math.isfinite(loss)]
+    if bad_losses:
+        return ("codebook_accuracy", FAIL, f"codebooks {bad_losses} have a non-finite loss: their audio logits "
+                "overflowed; lower the learning rate", shown)
+    if codec_size is None:
+        return ("codebook_accuracy", OK, f"accuracies {shown}; chance level unknown (no codebook_size in run_start)", shown)
+    chance = 1.0 / codec_size
+    at_chance = [k for k, accuracy in enumerate(accuracies) if accuracy <= CHANCE_MULTIPLE * chance]
+    if captures < TREND_MIN_CAPTURES:
+        return ("codebook_accuracy", OK, f"mean {message.audio_accuracy:.2%} (chance {chance:.2%}); baseline, judged "
+                f"from capture {TREND_MIN_CAPTURES} on", shown)
+    if at_chance:
+        return ("codebook_accuracy", WARN, f"codebooks {at_chance} are still at chance (<= {CHANCE_MULTIPLE:g} x "
+                f"1/{codec_size}) after {captures} captures: their audio heads are not learning; check that the audio "
+                "labels are not all masked and that the audio loss is part of the training loss", shown)
+    return ("codebook_accuracy", OK, f"every codebook above chance ({chance:.2%}); mean {message.audio_accuracy:.2%}", shown)
+
+
+def _shift_match(predictions: np.ndarray, labels: np.ndarray, positions: np.ndarray) -> tuple[float, float, int]:
+    """(match rate of a prediction with the next label, with the previous label, adjacent pairs)."""
+    adjacent = np.flatnonzero(np.diff(positions) == 1)
+    if len(adjacent) == 0:
+        return 0.0, 0.0, 0
+    ahead = float((predictions[adjacent] == labels[adjacent + 1]).mean())
+    behind = float((predictions[adjacent + 1] == labels[adjacent]).mean())
+    return ahead, behind, len(adjacent)
+
+
+def label_alignment(message: OutputSnapshot):
+    labels = message.text_labels.to_numpy().astype(np.int64)
+    predictions = message.text_predictions.to_numpy().astype(np.int64)
+    positions = message.text_positions.to_numpy().astype(np.int64)
+    match = message.text_match.to_numpy().astype(bool)
+    if not (len(labels) == len(predictions) == len(positions) == len(match)):
+        return ("label_alignment", FAIL, f"text tables differ in length (labels {len(labels)}, predictions "
+                f"{len(predictions)}, positions {len(positions)}, match {len(match)}): a capture bug in the sender", None)
+    if (labels == -100).any():
+        return ("label_alignment", FAIL, f"{int((labels == -100).sum())} shown label positions hold -100: the capture "
+                "shows masked positions as labels; its label mask is wrong", None)
+    disagree = int((match != (predictions == labels)).sum())
+    if disagree:
+        return ("label_alignment", FAIL, f"text_match disagrees with predictions == labels at {disagree} positions: "
+                "a capture bug in the sender", disagree)
+    in_place = float(match.mean()) if len(match) else 0.0
+    ahead, behind, pairs = _shift_match(predictions, labels, positions)
+    shifted = max(ahead, behind)
+    if pairs >= 4 and shifted >= OFF_BY_ONE_MATCH_MIN and shifted >= 2 * in_place:
+        direction = "next" if ahead >= behind else "previous"
+        return ("label_alignment", FAIL, f"predictions equal the {direction} position's label at {shifted:.0%} of "
+                f"adjacent positions but their own label at only {in_place:.0%}: labels are off by one; the shift is "
+                "applied twice or not at all (transformers shifts inside the loss; the collator must not)",
+                rounded(shifted))
+    return ("label_alignment", OK, f"predictions match their own labels ({in_place:.0%}) more than shifted ones "
+            f"({shifted:.0%})", rounded(in_place))
+
+
+def audio_eos(message: OutputSnapshot, stream_eos: int | None):
+    if message.audio_frame_count == 0:
+        return ("audio_eos", WARN, "the sample has no target-audio label frames: the audio heads get no training signal "
+                "from it (target audio missing or masked)", 0)
+    if stream_eos is None:
+        return ("audio_eos", WARN, "not checked: the run_start has no audio_stream_eos_id or codebook_size", None)
+    labels = message.audio_labels.to_numpy()
+    if (labels == stream_eos).any():
+        return ("audio_eos", OK, f"the audio stream EOS (code {stream_eos}) is a label in the last frames: the model "
+                "learns to stop", stream_eos)
+    return ("audio_eos", FAIL, f"the audio stream EOS (code {stream_eos}) is never a label in the shown frames: EOS is "
+            "masked (transformers' processor output_labels=True does this), so the model never learns to stop; "
+            "keep EOS in audio_labels and mask only the stream BOS", stream_eos)
+
+
+def decoded_text(message: OutputSnapshot, predicted_text: str):
+    predicted = message.predicted_text_ids.to_numpy().tolist()
+    target = message.target_text_ids.to_numpy().tolist()
+    if len(predicted) != len(target):
+        return ("decoded_text", FAIL, f"{len(predicted)} predicted ids for {len(target)} target ids: the capture "
+                "misaligned the decoded texts", None)
+    if not target:
+        return None
+    matching = sum(p == t for p, t in zip(predicted, target)) / len(target)
+    if len(predicted) >= COLLAPSE_MIN_POSITIONS:
+        token, count = Counter(predicted).most_common(1)[0]
+        target_share = Counter(target).most_common(1)[0][1] / len(target)
+        share = count / len(predicted)
+        if share >= COLLAPSE_SHARE and target_share < COLLAPSE_SHARE:
+            return ("decoded_text", WARN, f"the prediction is one token (id {token}) at {share:.0%} of the positions "
+                    f"(\"{predicted_text[:60]}\"): the text head collapsed onto a frequent token; usual causes are a "
+                    "too-high learning rate or labels that are mostly one token", rounded(share))
+    return ("decoded_text", OK, f"prediction matches the target at {matching:.0%} of {len(target)} text tokens",
+            rounded(matching))

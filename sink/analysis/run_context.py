@@ -1,0 +1,128 @@
+"""What the analyses need to know about a run, from its `run_start` (and the text tokenizer).
+
+Checks that need a fact the run did not give (no tokenizer, no codec size) say so in their
+finding instead of guessing. Token ids are looked up by name in the run's own tokenizer, so a
+real Higgs checkpoint and the embedded tiny one are handled alike.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from protocol import RunStart
+from sink.thresholds import LR_DECAY_TAIL_FRACTION
+
+
+@dataclass(frozen=True)
+class SpecialTokenIds:
+    """Ids of the Higgs chat-template tokens the input structure check looks for."""
+
+    begin_of_text: int
+    start_header: int
+    end_header: int
+    end_of_turn: int
+    audio_out: int
+    """``<|AUDIO_OUT|>``: one per frame of generated (assistant) audio."""
+    audio_out_bos: int
+    audio_in: int
+    """``<|AUDIO|>``: one per frame of audio given as input."""
+    audio_in_bos: int
+    audio_eos: int
+    audio_delay: int
+    """Fills the num_codebooks - 1 delay-pattern positions after each audio run."""
+    padding: frozenset[int] = frozenset()
+    """Ids that may trail a sample as batch padding."""
+
+    NAMES = {
+        "begin_of_text": "<|begin_of_text|>", "start_header": "<|start_header_id|>",
+        "end_header": "<|end_header_id|>", "end_of_turn": "<|eot_id|>", "audio_out": "<|AUDIO_OUT|>",
+        "audio_out_bos": "<|audio_out_bos|>", "audio_in": "<|AUDIO|>", "audio_in_bos": "<|audio_bos|>",
+        "audio_eos": "<|audio_eos|>", "audio_delay": "<|reserved_special_token_6|>",
+    }
+
+    @classmethod
+    def from_vocabulary(cls, special: dict[str, int], model_config: dict[str, Any]) -> SpecialTokenIds | None:
+        """None when the tokenizer lacks one of the names (not a Higgs tokenizer)."""
+        ids = {field_name: special.get(token) for field_name, token in cls.NAMES.items()}
+        if isinstance(model_config.get("audio_delay_token_id"), int):
+            ids["audio_delay"] = model_config["audio_delay_token_id"]
+        if any(value is None for value in ids.values()):
+            return None
+        padding = {special[name] for name in ("<|end_of_text|>",) if name in special}
+        if isinstance(model_config.get("pad_token_id"), int):
+            padding.add(model_config["pad_token_id"])
+        return cls(**ids, padding=frozenset(padding))
+
+    def name_of(self, token: int) -> str:
+        for field_name, name in self.NAMES.items():
+            if getattr(self, field_name) == token:
+                return name
+        return f"id {token}"
+
+
+@dataclass
+class RunContext:
+    """Per-run facts; a run whose `run_start` never arrived gets the defaults (unknowns)."""
+
+    run_id: str
+    heartbeat_interval_s: float = 5.0
+    model_config: dict[str, Any] = field(default_factory=dict)
+    training_args: dict[str, Any] = field(default_factory=dict)
+    tokenizer_path: str = ""
+    tokens: SpecialTokenIds | None = None
+    """None when no Higgs tokenizer could be loaded for the run."""
+    tokenizer_checked: bool = False
+
+    @classmethod
+    def from_run_start(cls, message: RunStart) -> RunContext:
+        return cls(run_id=message.run_id, heartbeat_interval_s=message.heartbeat_interval_s,
+                   model_config=dict(message.model_config), training_args=dict(message.training_args),
+                   tokenizer_path=message.tokenizer_path)
+
+    @property
+    def num_codebooks(self) -> int | None:
+        return _int(self.model_config.get("num_codebooks"))
+
+    @property
+    def codec_size(self) -> int | None:
+        """Codes per codebook of the codec: the model's codebook_size holds 2 more (stream BOS, EOS)."""
+        size = _int(self.model_config.get("codebook_size"))
+        return size - 2 if size and size > 2 else None
+
+    @property
+    def stream_eos(self) -> int | None:
+        eos = _int(self.model_config.get("audio_stream_eos_id"))
+        if eos is None and self.codec_size is not None:
+            eos = self.codec_size + 1
+        return eos
+
+    @property
+    def peak_learning_rate(self) -> float | None:
+        value = self.training_args.get("learning_rate")
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
+    @property
+    def max_steps(self) -> int | None:
+        steps = _int(self.training_args.get("max_steps"))
+        return steps if steps and steps > 0 else None
+
+    @property
+    def warmup_steps(self) -> int:
+        """Trainer's rule: warmup_steps (a fraction of max_steps when below 1, as transformers 5
+        allows), else ceil(warmup_ratio * max_steps)."""
+        steps = self.training_args.get("warmup_steps") or 0
+        ratio = self.training_args.get("warmup_ratio") or 0
+        if isinstance(steps, float) and 0 < steps < 1:
+            steps, ratio = 0, steps
+        if steps <= 0 and isinstance(ratio, (int, float)) and ratio > 0 and self.max_steps:
+            steps = math.ceil(ratio * self.max_steps)
+        return max(int(steps), 0)
+
+    def in_decay_tail(self, step: int) -> bool:
+        return self.max_steps is not None and step > (1 - LR_DECAY_TAIL_FRACTION) * self.max_steps
+
+
+def _int(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

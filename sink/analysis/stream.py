@@ -1,0 +1,90 @@
+"""Stream health findings: run start and end, sequence gaps, drops, stalls, bad frames, and
+capture errors the ranks reported.
+
+`RunState` does the bookkeeping (sequence numbers, receive times); this module words what it
+saw as findings a person can act on. Stalls are found from recorded receive times only (the
+pipeline's clock advances with each frame, and on idle ticks when live), so a replay finds the
+same stalls at the same place in the stream.
+"""
+
+from __future__ import annotations
+
+from protocol import ErrorEvent, RunEnd, RunStart
+from sink.findings import FAIL, OK, WARN, Finding
+from sink.state import Delivery, RankState
+
+ANALYSIS = "stream"
+
+
+def _finding(message, check: str, severity: str, reason: str, value=None) -> Finding:
+    return Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
+
+
+def delivery_findings(message, delivery: Delivery) -> list[Finding]:
+    """Findings about how this message arrived (gaps, drops, restart, end of a stall)."""
+    findings = []
+    rank = message.rank
+    if delivery.restarted:
+        findings.append(_finding(message, "restart", WARN,
+                                 f"rank {rank} sent a new run start (seq 0): the rank restarted (torchrun elastic "
+                                 "restart or a crash); check its log for the error that ended the previous attempt"))
+    if delivery.silent_for_s is not None:
+        findings.append(_finding(message, "stall", OK, f"rank {rank} resumed after {delivery.silent_for_s:.1f} s of silence",
+                                 round(delivery.silent_for_s, 3)))
+    if delivery.missing or delivery.dropped:
+        dropped = min(delivery.dropped, delivery.missing) if delivery.missing else delivery.dropped
+        lost = max(delivery.missing - delivery.dropped, 0)
+        first = message.seq - delivery.missing
+        parts = []
+        if dropped:
+            parts.append(f"{dropped} dropped by the rank itself (its send queue was full: the sink is too slow "
+                         "or was unreachable; check the sink's CPU load and that it was up)")
+        if lost:
+            parts.append(f"{lost} lost in transit (sent but never received: the sink restarted, or refused frames; "
+                         "check events.jsonl for bad frames)")
+        span = f" (seq {first}..{message.seq - 1})" if delivery.missing else ""
+        findings.append(_finding(message, "sequence_gap", WARN,
+                                 f"{delivery.missing or dropped} message(s) missing from rank {rank}{span}: " + "; ".join(parts),
+                                 {"missing": delivery.missing, "dropped_by_rank": dropped, "lost_in_transit": lost}))
+    return findings
+
+
+def run_start_finding(message: RunStart) -> Finding:
+    return _finding(message, "run_start", OK,
+                    f"rank {message.rank} of {message.world_size} started on {message.hostname} (pid {message.pid}), "
+                    f"capturing every {message.capture_interval} steps, heartbeat every {message.heartbeat_interval_s:g} s")
+
+
+def run_end_finding(message: RunEnd, rank: RankState) -> Finding:
+    received_before = rank.received - 1
+    lost = max(message.messages_sent - received_before, 0)
+    totals = (f"{message.messages_sent} sent, {message.messages_dropped} dropped by the rank, "
+              f"{lost} lost in transit")
+    value = {"status": message.status, "sent": message.messages_sent, "dropped": message.messages_dropped, "lost": lost}
+    if message.status == "completed":
+        return _finding(message, "run_end", WARN if lost or message.messages_dropped else OK,
+                        f"rank {message.rank} completed at step {message.step} ({totals})", value)
+    severity = FAIL if message.status == "failed" else WARN
+    return _finding(message, "run_end", severity,
+                    f"rank {message.rank} ended '{message.status}' at step {message.step} ({totals}): "
+                    "training did not complete; check the rank's log for the exception or signal", value)
+
+
+def stall_finding(run_id: str, rank: RankState, silent_after_s: float) -> Finding:
+    return Finding(run_id, rank.rank, rank.step, ANALYSIS, "stall", FAIL,
+                   f"rank {rank.rank} sent nothing, not even a heartbeat, for more than {silent_after_s:g} s after "
+                   f"step {rank.step}: the rank hung or died; check its process (py-spy dump), NCCL timeouts, "
+                   "and the network path to the sink", silent_after_s)
+
+
+def bad_frame_finding(reason: str, detail: str, size: int) -> Finding:
+    return Finding(None, None, None, ANALYSIS, "bad_frame", WARN,
+                   f"a frame of {size} bytes was refused ({reason}: {detail}); the sink goes on. A sender of another "
+                   "protocol version or corrupted traffic; check the senders' stratlog versions", size)
+
+
+def capture_error_finding(message: ErrorEvent) -> Finding:
+    return _finding(message, "capture_error", WARN,
+                    f"capture '{message.where}' failed on rank {message.rank}: {message.error_type}: {message.message} "
+                    f"(failure #{message.count}); training went on without that snapshot; fix the capture code",
+                    message.count)

@@ -1,0 +1,71 @@
+"""Findings: the sink's verdicts, one per check, each OK / WARN / FAIL with a reason.
+
+Every analysis (stream health, metrics, input, output, attention / DualFFN, zero-shot) returns
+`Finding`s. A finding is what a person acts on, so its `reason` names the cause and what to
+check; `value` is the measurement behind it (a number, or a small JSON-able table). The JSON
+form is one line of `findings.jsonl`; it holds nothing from the sink's wall clock, so replaying
+a recording writes the same bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+OK = "OK"
+WARN = "WARN"
+FAIL = "FAIL"
+SEVERITY_ORDER = {OK: 0, WARN: 1, FAIL: 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One verdict of one check about one rank (or about the stream, rank None) at one step."""
+
+    run_id: str | None
+    rank: int | None
+    step: int | None
+    analysis: str
+    """``stream``, ``metrics``, ``input``, ``output``, ``attention``, ``zero_shot``."""
+    check: str
+    """Stable name of the check within its analysis, e.g. ``reference_audio``."""
+    severity: str
+    """OK, WARN or FAIL."""
+    reason: str
+    """What was seen, its likely cause, and what to check."""
+    value: Any = None
+    """The measurement behind the verdict (JSON-able), or None."""
+
+    def to_json(self) -> str:
+        record = {
+            "run_id": self.run_id, "rank": self.rank, "step": self.step, "analysis": self.analysis,
+            "check": self.check, "severity": self.severity, "reason": self.reason, "value": json_safe(self.value),
+        }
+        return json.dumps(record, ensure_ascii=False, allow_nan=False)
+
+    def log_line(self) -> str:
+        """The finding as the human log shows it inside an analysis tree."""
+        return f"[{self.severity}] {self.check}: {self.reason}"
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities are not JSON: spell them as strings ("nan", "inf", "-inf")."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, dict):
+        return {str(key): json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(item) for item in value]
+    return value
+
+
+def worst(findings: list[Finding]) -> str:
+    """The most severe verdict among `findings` (OK when empty)."""
+    return max((f.severity for f in findings), key=SEVERITY_ORDER.__getitem__, default=OK)
+
+
+def rounded(value: float, digits: int = 4) -> float:
+    """Values in findings are rounded so the JSON stays readable; NaN/inf pass through."""
+    return round(value, digits) if math.isfinite(value) else value

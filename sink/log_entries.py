@@ -1,0 +1,68 @@
+"""Gathers the snapshots of one step of one rank into one human-log entry.
+
+A rank sends its input, output, attention and zero-shot snapshots of a step as separate
+messages, and other ranks' messages arrive in between, so each rank's sections wait here
+until the entry is complete: when that rank sends anything of a later step, ends, or
+ENTRY_GRACE_S after its last snapshot (recorded receive times). Sections are written in the
+seed's order (input, output, attention, zero-shot) whatever order they arrived in. Every
+decision depends on the message order and recorded times only, so replay writes the same log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sink.thresholds import ENTRY_GRACE_S
+
+SECTION_ORDER = ("input_snapshot", "output_snapshot", "attention_snapshot", "zero_shot_snapshot")
+
+
+@dataclass
+class PendingEntry:
+    header: str
+    step: int
+    last_received: float
+    sections: dict[str, list[str]] = field(default_factory=dict)
+
+    def text(self) -> str:
+        ordered = [text for kind in SECTION_ORDER for text in self.sections.get(kind, [])]
+        return self.header + "\n" + "\n\n".join(ordered) + "\n\n"
+
+    @property
+    def due(self) -> float:
+        return self.last_received + ENTRY_GRACE_S
+
+
+class EntryBuffer:
+    """Pending entries by (run, rank); each method returns the entries' texts now complete."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, int], PendingEntry] = {}
+
+    def add(self, key: tuple[str, int], step: int, header: str, kind: str, section: str, received_at: float) -> list[str]:
+        done = self.rank_moved(key, step)
+        entry = self._pending.get(key)
+        if entry is None:
+            entry = self._pending[key] = PendingEntry(header, step, received_at)
+        entry.sections.setdefault(kind, []).append(section)
+        entry.last_received = received_at
+        return done
+
+    def rank_moved(self, key: tuple[str, int], step: int, ended: bool = False) -> list[str]:
+        """The rank sent a message of `step` (or its run end): an entry of an earlier step is complete."""
+        entry = self._pending.get(key)
+        if entry is not None and (ended or step != entry.step):
+            del self._pending[key]
+            return [entry.text()]
+        return []
+
+    def due(self, now: float) -> list[str]:
+        """Entries whose rank has been quiet for ENTRY_GRACE_S, oldest first."""
+        return self._take([key for key, entry in self._pending.items() if entry.due < now])
+
+    def drain(self) -> list[str]:
+        return self._take(list(self._pending))
+
+    def _take(self, keys: list[tuple[str, int]]) -> list[str]:
+        keys.sort(key=lambda key: (self._pending[key].due, key))
+        return [self._pending.pop(key).text() for key in keys]

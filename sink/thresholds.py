@@ -1,0 +1,126 @@
+"""Every threshold the sink's analyses use, in one place, with the reasoning behind it.
+
+The same values apply to every run and every test: a threshold is moved only with a reason
+written here, never to make one run pass. `sink/README.md` shows them as a table.
+"""
+
+from __future__ import annotations
+
+# --- Stream health --------------------------------------------------------------------------
+
+STALL_HEARTBEATS = 3.0
+"""A rank is stalled after this many heartbeat intervals without any message (PROTOCOL.md §2).
+One missed heartbeat is scheduling noise (a long capture step, a GC pause); three in a row
+means the rank's sending thread, or the rank, is stuck or dead."""
+
+ENTRY_GRACE_S = 2.0
+"""The snapshots of one step of one rank arrive as a burst; the human log writes them as one
+entry once the rank moves on, ends, or this long (recorded receive times) after its last
+snapshot. Capture of a step takes well under a second even at full size (notes: 85-231 ms for
+attention, 70-100 ms for the swapped-reference forward), so two seconds never splits an entry
+while still writing it out promptly when a rank goes quiet."""
+
+# --- Trends ---------------------------------------------------------------------------------
+
+TREND_MIN_CAPTURES = 3
+"""A trend is judged only from the third capture of a series on: the first capture is the
+baseline, and a change between two captures is as likely noise as learning."""
+
+# --- Metrics health -------------------------------------------------------------------------
+
+LOSS_SMOOTHING = 0.1
+"""Divergence compares an exponential moving average of the loss (weight 0.1 per logging step,
+about the last 10 steps) with its running minimum, so one hard batch does not read as
+divergence: single-batch losses of small batches swing by tens of percent."""
+
+DIVERGENCE_WARN_FACTOR = 1.5
+"""Smoothed loss 50 % above its running minimum: no schedule or data order explains a rise that
+large once smoothed; it is the usual first sign of a too-high learning rate."""
+
+DIVERGENCE_FAIL_FACTOR = 3.0
+"""Smoothed loss three times its running minimum: training has thrown away most of what it
+learned; stop and restart from a checkpoint with a lower learning rate."""
+
+LR_FLOOR_FRACTION = 0.01
+"""Outside warmup, a learning rate below 1 % of the configured peak is too low to train:
+linear and cosine schedules stay above it until their last ~10 % of steps (cosine is at 2.4 %
+at 90 % of training)."""
+
+LR_DECAY_TAIL_FRACTION = 0.1
+"""The last 10 % of max_steps, where decaying schedules legitimately approach 0: not judged."""
+
+LR_ABSOLUTE_FLOOR = 1e-8
+"""Without the run's training arguments, a learning rate below 1e-8 is too low for any
+fine-tuning of a model this size (AdamW updates of ~lr per step would take 1e8 steps)."""
+
+# --- Input ----------------------------------------------------------------------------------
+
+DATA_OVERLAP_WARN = 0.5
+"""Two ranks sharing more than half of their sample ids at one step: more than chance for any
+real dataset; all of them shared means the distributed sampler is missing (FAIL)."""
+
+RANK_STEPS_REMEMBERED = 64
+"""Steps whose sample ids are kept to compare ranks (ranks may lag each other a little)."""
+
+# --- Output ---------------------------------------------------------------------------------
+
+ACCURACY_RISE_MIN = 0.01
+"""From the third capture on, text accuracy should be at least one point above its first
+capture; a model that learns anything moves that much within a few hundred steps."""
+
+CHANCE_MULTIPLE = 2.0
+"""A codebook whose accuracy is at most twice chance (1 / codec size) predicts codes no better
+than guessing; from the third capture on that codebook's head is not learning."""
+
+OFF_BY_ONE_MATCH_MIN = 0.5
+"""Off-by-one labels: predictions equal the neighbouring label at >= 50 % of adjacent shown
+positions, and at least twice as often as they equal their own label."""
+
+COLLAPSE_SHARE = 0.8
+"""A predicted text where one token takes >= 80 % of the positions (and the target has no such
+token) has collapsed onto a frequent token; real text never has one token that dominant."""
+
+COLLAPSE_MIN_POSITIONS = 8
+"""Collapse is judged only with at least 8 text positions (fewer are too few to call)."""
+
+# --- Shared attention / DualFFN ---------------------------------------------------------------
+
+ATTENTION_MASS_MIN = 0.01
+"""Mean attention mass below 1 % between text and audio (or from target to reference audio)
+means that path is practically disconnected: even uniform attention over a sequence where the
+other kind is a tenth of the keys puts ~10 % on it."""
+
+DEAD_HEAD_MAX_WEIGHT = 1e-6
+"""Softmax rows sum to 1, so a head's largest weight is at least 1 / keys (>= 5e-4 at 2 048
+tokens); below 1e-6 (or not finite) its output is zero or NaN: masked-out rows or overflow."""
+
+UNIFORM_ENTROPY_FRACTION = 0.95
+"""A head whose mean entropy reaches 95 % of uniform causal attention's (mean of log t over
+query positions t) does not select anything. Padding makes the true uniform value lower, so
+this errs towards calling a head selective."""
+
+UNIFORM_HEADS_WARN_SHARE = 0.5
+"""Half of the sampled heads uniform: attention is not selective; expected at initialisation,
+a problem when it persists (learning rate, attention scaling)."""
+
+FFN_UPDATE_RATIO_MAX = 0.1
+"""An FFN whose weights move by more than 10 % of their norm in one step is being overwritten,
+not fine-tuned (typical AdamW steps move weights by 1e-4 to 1e-2 of their norm)."""
+
+# --- Zero-shot --------------------------------------------------------------------------------
+
+CONDITIONING_EFFECT_MIN = 0.01
+"""Swapped-reference loss minus true-reference loss, in nats: above 0.01 the model measurably
+uses the reference voice; at or below it the reference makes no difference (yet)."""
+
+CONDITIONING_EFFECT_FAIL = -0.05
+"""A mean effect below -0.05 nats from the third capture on: the "true" references fit worse
+than other speakers' clips, which points at mispaired reference / target samples."""
+
+CONDITIONING_DROP_WARN = 0.05
+"""The effect falling by more than 0.05 nats from its first capture means the model is
+learning to ignore the reference."""
+
+CONDITIONING_WINDOW = 5
+"""Per-speaker and per-language-pair effects are means over the latest 5 measurements of that
+group, so a single 4-sample batch does not decide a speaker's verdict."""
