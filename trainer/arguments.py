@@ -9,8 +9,12 @@
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass, field
 from pathlib import Path
+
+DEFAULT_MAX_AUDIO_SECONDS = 30.0
+DEFAULT_MIN_AUDIO_SECONDS = 0.1
 
 
 @dataclass
@@ -41,8 +45,8 @@ class DataArguments:
         default="", metadata={"help": "Folder for cached audio codes ('' = $STRATLOG_CACHE/audio-codes, as `stratlog tokenize`)."}
     )
     skip_bad_samples: bool = field(default=False, metadata={"help": "Skip and count unusable samples instead of stopping."})
-    max_audio_seconds: float = field(default=30.0, metadata={"help": "Longest clip accepted, in seconds."})
-    min_audio_seconds: float = field(default=0.1, metadata={"help": "Shortest clip accepted, in seconds (0 = any with one codec frame)."})
+    max_audio_seconds: float = field(default=DEFAULT_MAX_AUDIO_SECONDS, metadata={"help": "Longest clip accepted, in seconds."})
+    min_audio_seconds: float = field(default=DEFAULT_MIN_AUDIO_SECONDS, metadata={"help": "Shortest clip accepted, in seconds (0 = any with one codec frame)."})
 
     def __post_init__(self):
         for name in ("train_data_file", "eval_data_file"):
@@ -64,3 +68,13 @@ class RunArguments:
         default=False,
         metadata={"help": "Debug: append the sample ids of every training micro-batch to <output_dir>/sample_ids/rank<R>.jsonl."},
     )
+
+
+def add_tokenize_arguments(parser: argparse.ArgumentParser) -> None:
+    """Flags of `stratlog tokenize` (kept here, torch-free, so `stratlog sink` never loads torch)."""
+    parser.add_argument("data_file", type=Path, help="ChatML JSON array (.json) or JSONL manifest.")
+    parser.add_argument("--audio_tokenizer_path", type=Path, required=True, help="Local HiggsAudioV2TokenizerModel folder.")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="Audio-code cache folder (default: $STRATLOG_CACHE/audio-codes, the same as training's).")
+    parser.add_argument("--max_audio_seconds", type=float, default=DEFAULT_MAX_AUDIO_SECONDS, help="Longest clip accepted, in seconds.")
+    parser.add_argument("--min_audio_seconds", type=float, default=DEFAULT_MIN_AUDIO_SECONDS, help="Shortest clip accepted, in seconds.")
