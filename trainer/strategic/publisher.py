@@ -54,7 +54,7 @@ class PublisherConfig:
 class SnapshotPublisher:
     def __init__(self, config: PublisherConfig):
         self.config = config
-        self._queue: collections.deque[tuple[bytes, int]] = collections.deque()
+        self._queue: collections.deque[tuple[bytes, int, int]] = collections.deque()  # frame, step, drops it carries
         self._ready = threading.Condition(threading.Lock())  # guards everything below
         self._queued_bytes = 0
         self._next_seq = 0
@@ -74,35 +74,39 @@ class SnapshotPublisher:
             self._thread = threading.Thread(target=self._run, name=f"stratlog-publisher-rank{self.config.rank}", daemon=True)
             self._thread.start()
         with self._ready:
-            frame = self._encode(message_type, step, fields)
+            frame, carried = self._encode(message_type, step, fields)
             if self._queued_bytes + len(frame) > self.config.max_queued_bytes:
-                self._count_drop()
+                self._count_drop(carried)
                 return False
-            self._queue.append((frame, step))
+            self._queue.append((frame, step, carried))
             self._queued_bytes += len(frame)
             self._ready.notify()
         return True
 
-    def _encode(self, message_type, step: int, fields: dict) -> bytes:
+    def _encode(self, message_type, step: int, fields: dict) -> tuple[bytes, int]:
         """Called with the lock held: seq and the drop count are taken atomically, and only
-        once the message encoded (a malformed one raises and consumes no seq)."""
+        once the message encoded (a malformed one raises and consumes no seq). Returns the
+        frame and the drop count it carries (given back if the frame itself is dropped)."""
+        carried = self._dropped_unreported
         frame = encode(message_type(
             run_id=self.config.run_id, rank=self.config.rank, world_size=self.config.world_size,
-            seq=self._next_seq, step=step, time=time.time(), dropped=self._dropped_unreported, **fields,
+            seq=self._next_seq, step=step, time=time.time(), dropped=carried, **fields,
         ))
         self._next_seq += 1
         self._latest_step = max(self._latest_step, step)
         self._dropped_unreported = 0
-        return frame
+        return frame, carried
 
     def close(self, status: str = "completed") -> None:
         """Send the run end and stop the thread, within `close_timeout_s` in all cases."""
         if self._closed:
             return
         if self._thread is not None:
-            # messages_sent counts every message this rank tried to send, this one included
-            self.send(RunEnd, step=self._latest_step, status=status, messages_sent=self._next_seq + 1,
-                      messages_dropped=self.dropped)
+            # PROTOCOL.md: seq of the run end = messages_sent + messages_dropped (queued ones
+            # still go out before it: the queue is FIFO)
+            with self._ready:
+                sent, dropped = self._next_seq - self.dropped, self.dropped
+            self.send(RunEnd, step=self._latest_step, status=status, messages_sent=sent, messages_dropped=dropped)
             self._closed = True
             with self._ready:
                 self._stopping = True
@@ -110,9 +114,10 @@ class SnapshotPublisher:
             self._thread.join(self.config.close_timeout_s)
         self._closed = True
 
-    def _count_drop(self) -> None:
+    def _count_drop(self, carried: int) -> None:
+        """One more drop, plus the earlier drops the lost frame was carrying (lock held)."""
         self.dropped += 1
-        self._dropped_unreported += 1
+        self._dropped_unreported += 1 + carried
 
     def _run(self) -> None:
         context = zmq.Context()
@@ -130,12 +135,13 @@ class SnapshotPublisher:
                     if not self._queue and not self._stopping:
                         self._ready.wait(self.config.heartbeat_interval_s)
                     if self._queue:
-                        frame, step = self._queue.popleft()
+                        frame, step, carried = self._queue.popleft()
                         self._queued_bytes -= len(frame)
                     elif self._stopping:
                         break
                     else:
-                        frame, step = self._encode(Heartbeat, self._latest_step, {"queue_depth": 0}), self._latest_step
+                        step = self._latest_step
+                        frame, carried = self._encode(Heartbeat, step, {"queue_depth": 0})
                 if spool is not None:
                     spool.write(frame, received_at=time.time(), step=step)
                 try:
@@ -143,7 +149,7 @@ class SnapshotPublisher:
                     self.sent += 1
                 except zmq.Again:
                     with self._ready:
-                        self._count_drop()
+                        self._count_drop(carried)
         finally:
             if spool is not None:
                 spool.close()
