@@ -48,15 +48,16 @@ def full_size_config(tokenizer_dir: Path, audio_tokenizer_dir: Path, **overrides
         if reference is None:
             raise ValueError(f"{tokenizer_dir} has no config.json to take {name} from")
         ids[name] = getattr(reference, name)
-    vocab_size = max(HiggsAudioV2Config().vocab_size, len(tokenizer))
+    settings = {"vocab_size": max(HiggsAudioV2Config().vocab_size, len(tokenizer)), **overrides}
+    if settings["vocab_size"] < len(tokenizer):
+        raise ValueError(f"vocab_size {settings['vocab_size']} is smaller than the text tokenizer ({len(tokenizer)} tokens)")
     return HiggsAudioV2Config(
         **ids,
-        vocab_size=vocab_size,
         num_codebooks=codec.num_quantizers,
         codebook_size=codec.codebook_size + 2,
         audio_stream_bos_id=codec.codebook_size,
         audio_stream_eos_id=codec.codebook_size + 1,
-        **overrides,
+        **settings,
     )
 
 
