@@ -1,0 +1,79 @@
+"""Shared attention / DualFFN analysis on hand-built snapshots.
+Run: ./run-tests tests/sink/analysis/test_attention.py"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from sink.analysis import attention
+from tests.sink.builders import _float, attention_snapshot
+
+SEQUENCE = 200
+UNIFORM_ENTROPY = math.lgamma(SEQUENCE + 1) / SEQUENCE
+
+
+def verdicts(message, sequence_length=SEQUENCE) -> dict:
+    return {finding.check: finding for finding in attention.evaluate(message, sequence_length)}
+
+
+def test_healthy_attention_is_ok_everywhere():
+    assert {c: f.severity for c, f in verdicts(attention_snapshot()).items()} == {
+        "text_audio_mass": "OK", "reference_attention": "OK", "dead_heads": "OK", "uniform_heads": "OK",
+        "dual_ffn_gradient": "OK", "dual_ffn_update": "OK"}
+
+
+def test_audio_that_ignores_text_warns():
+    found = verdicts(attention_snapshot(audio_to_text=_float(np.full((2, 4), 0.001))))
+    assert found["text_audio_mass"].severity == "WARN"
+    assert "audio queries put 0.10% on text" in found["text_audio_mass"].reason
+
+
+def test_target_that_ignores_the_reference_warns():
+    found = verdicts(attention_snapshot(target_to_reference=_float(np.zeros((2, 4)))))
+    assert found["reference_attention"].severity == "WARN" and "cannot copy the voice" in found["reference_attention"].reason
+
+
+def test_dead_heads_fail_and_are_named():
+    max_weight = np.full((2, 4), 0.6)
+    max_weight[1, 2] = 0.0
+    entropy = np.ones((2, 4))
+    entropy[0, 3] = np.nan
+    found = verdicts(attention_snapshot(max_weight=_float(max_weight), entropy=_float(entropy)))
+    assert found["dead_heads"].severity == "FAIL"
+    assert "2 of 8 sampled heads are dead" in found["dead_heads"].reason and "L0H3, L1H2" in found["dead_heads"].reason
+
+
+def test_mostly_uniform_heads_warn():
+    entropy = np.full((2, 4), UNIFORM_ENTROPY)
+    found = verdicts(attention_snapshot(entropy=_float(entropy)))
+    assert found["uniform_heads"].severity == "WARN" and "8 of 8" in found["uniform_heads"].reason
+
+
+def test_uniform_heads_are_not_judged_without_a_sequence_length():
+    found = verdicts(attention_snapshot(), sequence_length=None)
+    assert found["uniform_heads"].severity == "OK" and "not judged" in found["uniform_heads"].reason
+
+
+def test_an_audio_ffn_without_gradient_fails():
+    found = verdicts(attention_snapshot(audio_ffn_grad_norm=_float([0.7, 0.0])))
+    assert found["dual_ffn_gradient"].severity == "FAIL"
+    assert "the audio FFN of layers [1] got no gradient" in found["dual_ffn_gradient"].reason
+
+
+def test_a_frozen_text_ffn_fails_and_a_runaway_update_warns():
+    frozen = verdicts(attention_snapshot(text_ffn_update_ratio=_float([0.0, 0.0])))
+    assert frozen["dual_ffn_update"].severity == "FAIL"
+    assert "the text FFN of layers [0, 1] did not change" in frozen["dual_ffn_update"].reason
+    runaway = verdicts(attention_snapshot(audio_ffn_update_ratio=_float([0.5, 0.001])))
+    assert runaway["dual_ffn_update"].severity == "WARN" and "lower the learning rate" in runaway["dual_ffn_update"].reason
+
+
+def test_inconsistent_tables_become_an_analysis_error_finding_not_an_exception():
+    from sink.pipeline import SinkPipeline
+
+    message = attention_snapshot(text_ffn_grad_norm=_float([]), text_ffn_update_ratio=_float([]))
+    findings = SinkPipeline._guarded("attention", message, lambda: attention.evaluate(message, SEQUENCE))
+    assert [(f.check, f.severity) for f in findings] == [("analysis_error", "WARN")]
+    assert "ValueError" in findings[0].reason

@@ -1,0 +1,55 @@
+"""Metrics health: NaN loss, zero grad norm, warmup vs a too-low lr, divergence; verdicts are
+reported when they change. Run: ./run-tests tests/sink/analysis/test_metrics.py"""
+
+from __future__ import annotations
+
+from sink.analysis.metrics import MetricsHealth
+from tests.sink import builders
+from tests.sink.builders import metrics
+
+
+def run(*messages) -> list:
+    health, context = MetricsHealth(), builders.context()
+    return [finding for message in messages for finding in health.evaluate(message, context)]
+
+
+def latest(findings: list, check: str):
+    return [finding for finding in findings if finding.check == check][-1]
+
+
+def test_a_healthy_step_reports_each_check_once_then_stays_quiet():
+    findings = run(metrics(10, loss=5.0, grad_norm=1.0, learning_rate=1e-3), metrics(11, loss=4.9, grad_norm=1.0, learning_rate=1e-3))
+    assert [(f.check, f.severity, f.step) for f in findings] == [
+        ("loss_finite", "OK", 10), ("grad_norm", "OK", 10), ("learning_rate", "OK", 10), ("divergence", "OK", 10)]
+
+
+def test_nan_loss_fails():
+    finding = latest(run(metrics(10, loss=5.0), metrics(11, loss=float("nan"))), "loss_finite")
+    assert finding.severity == "FAIL" and "loss = nan" in finding.reason and finding.step == 11
+
+
+def test_zero_grad_norm_fails_as_a_step_without_backward():
+    finding = latest(run(metrics(10, grad_norm=0.0)), "grad_norm")
+    assert finding.severity == "FAIL" and "without gradients" in finding.reason
+
+
+def test_a_low_lr_is_fine_in_warmup_but_not_after_it():
+    findings = run(metrics(2, learning_rate=1e-6), metrics(50, learning_rate=1e-6))
+    warmup, after = [f for f in findings if f.check == "learning_rate"]
+    assert warmup.severity == "OK" and "warmup (step 2 of 5)" in warmup.reason
+    assert after.severity == "WARN" and "below 1% of the configured 0.002" in after.reason
+
+
+def test_the_decay_tail_may_approach_zero():
+    finding = latest(run(metrics(95, learning_rate=1e-7)), "learning_rate")
+    assert finding.severity == "OK" and "final decay" in finding.reason
+
+
+def test_a_climbing_loss_warns_then_fails_then_recovers():
+    steps = [metrics(s, loss=2.0) for s in range(1, 20)]
+    steps += [metrics(s, loss=4.0) for s in range(20, 30)]
+    steps += [metrics(s, loss=40.0) for s in range(30, 60)]
+    steps += [metrics(s, loss=2.0) for s in range(60, 120)]
+    divergence = [(f.severity, f.step) for f in run(*steps) if f.check == "divergence"]
+    assert [severity for severity, _ in divergence] == ["OK", "WARN", "FAIL", "WARN", "OK"]
+    assert "too-high learning rate" in latest(run(*steps[:29]), "divergence").reason

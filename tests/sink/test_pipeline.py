@@ -1,0 +1,74 @@
+"""The pipeline on hand-built frames: one log entry per step and rank with every analysis tree,
+findings.jsonl, and time taken only from receive times. Run: ./run-tests tests/sink/test_pipeline.py"""
+
+from __future__ import annotations
+
+import json
+
+from protocol import Heartbeat, encode
+from sink.pipeline import SinkPipeline
+from tests.sink.builders import (
+    attention_snapshot,
+    envelope,
+    input_snapshot,
+    metrics,
+    output_snapshot,
+    run_start,
+    zero_shot_snapshot,
+)
+
+T0 = 1_700_000_000.0
+
+
+def snapshots(rank: int, step: int, first_seq: int) -> list:
+    builders = (input_snapshot, output_snapshot, attention_snapshot, zero_shot_snapshot)
+    return [build(rank=rank, step=step, seq=first_seq + offset) for offset, build in enumerate(builders)]
+
+
+def feed(pipeline: SinkPipeline, timed_messages) -> None:
+    for received_at, message in timed_messages:
+        pipeline.handle(encode(message), received_at)
+
+
+def test_interleaved_ranks_get_one_entry_each_with_all_four_trees(tmp_path):
+    pipeline = SinkPipeline(tmp_path)
+    rank0, rank1 = snapshots(0, 10, 1), snapshots(1, 10, 1)
+    interleaved = [message for pair in zip(rank0, rank1) for message in pair]
+    feed(pipeline, [(T0, run_start(rank=0)), (T0, run_start(rank=1))])
+    feed(pipeline, [(T0 + 1 + i * 0.01, message) for i, message in enumerate(interleaved)])
+    pipeline.close()
+    log = (tmp_path / "strategic_log.txt").read_text()
+    assert log.count("=== Zero-Shot Voice Cloning Training Log - Step 10 ===") == 2
+    for rank in (0, 1):
+        entry = log.split(f"Rank: {rank} of 2")[1].split("===")[0]
+        titles = [line for line in entry.splitlines() if line.endswith(":") and not line.startswith(("├", "└"))]
+        assert titles == ["Input Sequence Analysis:", "Output Analysis:", "Shared Attention / DualFFN Analysis:",
+                          "Zero-Shot Verification:"]
+        assert "[OK] reference_audio:" in entry and "[OK] dual_ffn_gradient:" in entry
+    findings = [json.loads(line) for line in (tmp_path / "findings.jsonl").read_text().splitlines()]
+    assert {f["analysis"] for f in findings} == {"stream", "input", "output", "attention", "zero_shot"}
+    assert set(findings[0]) == {"run_id", "rank", "step", "analysis", "check", "severity", "reason", "value"}
+
+
+def test_an_entry_is_written_once_its_rank_goes_quiet_by_receive_time(tmp_path):
+    pipeline = SinkPipeline(tmp_path)
+    feed(pipeline, [(T0, run_start()), (T0 + 1, input_snapshot(seq=1))])
+    pipeline.advance_clock(T0 + 2)
+    pipeline.files.flush()
+    assert "Input Sequence Analysis" not in (tmp_path / "strategic_log.txt").read_text()
+    pipeline.advance_clock(T0 + 3.5)  # ENTRY_GRACE_S after the snapshot
+    pipeline.files.flush()
+    assert "Input Sequence Analysis" in (tmp_path / "strategic_log.txt").read_text()
+    pipeline.close()
+
+
+def test_stalls_come_from_receive_times_not_from_the_clock(tmp_path):
+    """3 x a 2 s heartbeat: rank 1 silent from T0 + 1 is stalled when a frame arrives at T0 + 8."""
+    pipeline = SinkPipeline(tmp_path)
+    feed(pipeline, [(T0, run_start(rank=0)), (T0 + 1, run_start(rank=1))])
+    feed(pipeline, [(T0 + 2 * i, Heartbeat(**envelope(rank=0, seq=i, step=0))) for i in range(1, 4)])
+    assert not [f for f in pipeline.state.recent_findings if f.check == "stall"]
+    feed(pipeline, [(T0 + 8, metrics(1, loss=3.0))])
+    stalls = [f for f in pipeline.state.recent_findings if f.check == "stall"]
+    assert [(f.rank, f.severity, f.value) for f in stalls] == [(1, "FAIL", 6.0)]
+    pipeline.close()
