@@ -144,7 +144,8 @@ class SinkPipeline:
         if isinstance(message, AttentionSnapshot):
             step, length = self._sequence_length.get(key, (None, None))
             findings = self._guarded("attention", message,
-                                     lambda: attention.evaluate(message, length if step == message.step else None))
+                                     lambda: attention.evaluate(message, length if step == message.step else None,
+                                                                context.warmup_steps))
             return findings, human_log.attention_section(message, findings)
         findings = self._guarded("zero_shot", message, lambda: self._zero_shot.evaluate(message))
         return findings, human_log.zero_shot_section(message, findings)

@@ -27,13 +27,14 @@ ANALYSIS = "attention"
 SHOWN_HEADS = 5
 
 
-def evaluate(message: AttentionSnapshot, sequence_length: int | None) -> list[Finding]:
+def evaluate(message: AttentionSnapshot, sequence_length: int | None, warmup_steps: int = 0) -> list[Finding]:
+    """`warmup_steps` > 0 means the schedule starts at lr 0: step 1 updates nothing, by design."""
     verdicts = [
         text_audio_mass(message),
         reference_attention(message),
         dead_heads(message),
         uniform_heads(message, sequence_length),
-        *dual_ffn(message),
+        *dual_ffn(message, first_step_at_zero_lr=message.step == 1 and warmup_steps > 0),
     ]
     return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
             for check, severity, reason, value in filter(None, verdicts)]
@@ -102,7 +103,7 @@ def uniform_heads(message: AttentionSnapshot, sequence_length: int | None):
     return ("uniform_heads", OK, detail, rounded(share))
 
 
-def dual_ffn(message: AttentionSnapshot):
+def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False):
     if not message.ffn_layers:
         return [("dual_ffn_gradient", WARN, "no DualFFN layers in the snapshot: the model config lists none "
                  "(audio_dual_ffn_layers) or capture skipped them, so both-path training cannot be verified", None)]
@@ -128,7 +129,10 @@ def dual_ffn(message: AttentionSnapshot):
     else:
         gradient = ("dual_ffn_gradient", OK, f"both FFN paths receive gradient in all {len(layers)} DualFFN layers "
                     f"(smallest norm: text {grad_summary['text']:.3g}, audio {grad_summary['audio']:.3g})", grad_summary)
-    if any(frozen.values()):
+    if any(frozen.values()) and first_step_at_zero_lr:
+        update = ("dual_ffn_update", OK, "no FFN weight changed on step 1, as expected: linear warmup starts at "
+                  "learning rate 0", update_summary)
+    elif any(frozen.values()):
         update = ("dual_ffn_update", FAIL, "; ".join(
             f"the {path} FFN of layers {bad} did not change" for path, bad in frozen.items() if bad)
             + ": those weights are not in the optimizer (param groups, requires_grad) or the learning rate is 0",

@@ -14,8 +14,8 @@ SEQUENCE = 200
 UNIFORM_ENTROPY = math.lgamma(SEQUENCE + 1) / SEQUENCE
 
 
-def verdicts(message, sequence_length=SEQUENCE) -> dict:
-    return {finding.check: finding for finding in attention.evaluate(message, sequence_length)}
+def verdicts(message, sequence_length=SEQUENCE, warmup_steps=0) -> dict:
+    return {finding.check: finding for finding in attention.evaluate(message, sequence_length, warmup_steps)}
 
 
 def test_healthy_attention_is_ok_everywhere():
@@ -66,6 +66,8 @@ def test_a_frozen_text_ffn_fails_and_a_runaway_update_warns():
     frozen = verdicts(attention_snapshot(text_ffn_update_ratio=_float([0.0, 0.0])))
     assert frozen["dual_ffn_update"].severity == "FAIL"
     assert "the text FFN of layers [0, 1] did not change" in frozen["dual_ffn_update"].reason
+    first_warmup_step = verdicts(attention_snapshot(step=1, text_ffn_update_ratio=_float([0.0, 0.0])), warmup_steps=5)
+    assert first_warmup_step["dual_ffn_update"].severity == "OK" and "warmup" in first_warmup_step["dual_ffn_update"].reason
     runaway = verdicts(attention_snapshot(audio_ffn_update_ratio=_float([0.5, 0.001])))
     assert runaway["dual_ffn_update"].severity == "WARN" and "lower the learning rate" in runaway["dual_ffn_update"].reason
 
