@@ -17,7 +17,6 @@ from typing import Any
 OK = "OK"
 WARN = "WARN"
 FAIL = "FAIL"
-SEVERITY_ORDER = {OK: 0, WARN: 1, FAIL: 2}
 
 
 @dataclass(frozen=True)
@@ -59,11 +58,6 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(item) for item in value]
     return value
-
-
-def worst(findings: list[Finding]) -> str:
-    """The most severe verdict among `findings` (OK when empty)."""
-    return max((f.severity for f in findings), key=SEVERITY_ORDER.__getitem__, default=OK)
 
 
 def rounded(value: float, digits: int = 4) -> float:
