@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from protocol import InputSnapshot, Metrics, RunEnd, RunStart
 from sink.findings import Finding
@@ -60,6 +61,15 @@ class Delivery:
     """Set when the message ends a stall: how long the rank was silent."""
 
 
+class RunObserver(Protocol):
+    """Told of every applied message and recorded finding, under the state's lock, in the
+    receiving thread: a viewer's history (sink.dashboard_model) keeps what RunState does not."""
+
+    def message_applied(self, message, received_at: float, decoded_input: str) -> None: ...
+
+    def findings_recorded(self, findings: list[Finding]) -> None: ...
+
+
 @dataclass
 class RunState:
     run_id: str = ""
@@ -72,6 +82,8 @@ class RunState:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     version: int = 0
     """Bumped on every change, so a dashboard redraws only when something happened."""
+    observer: RunObserver | None = field(default=None, repr=False)
+    """None when headless; a dashboard's history otherwise."""
 
     @property
     def step(self) -> int:
@@ -116,6 +128,8 @@ class RunState:
                 rank.decoded_input, rank.input_step = decoded_input, message.step
             elif isinstance(message, RunEnd):
                 rank.ended = message.status
+            if self.observer is not None:
+                self.observer.message_applied(message, received_at, decoded_input)
             return Delivery(rank, missing, message.dropped, restarted, silent_for)
 
     def find_stalls(self, now: float, stall_after_s: float | None) -> list[tuple[RankState, float]]:
@@ -139,4 +153,6 @@ class RunState:
                 self.recent_findings.append(finding)
                 if finding.rank is not None and finding.rank in self.ranks:
                     self.ranks[finding.rank].findings[(finding.analysis, finding.check)] = finding
+            if self.observer is not None:
+                self.observer.findings_recorded(findings)
             self.version += 1

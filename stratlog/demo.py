@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from protocol import RecordingWriter
+from sink.dashboard_model import DashboardModel
 from sink.pipeline import SinkPipeline
 from sink.receiver import FrameReceiver
 from sink.service import SinkService
@@ -90,6 +91,7 @@ def run_demo(config: DemoConfig) -> int:
 def _run_with_dashboard(service: SinkService, training: TrainingProcess, training_done, config: DemoConfig) -> None:
     from tui.app import DashboardApp
 
+    model = DashboardModel.attach(service.pipeline)  # before the first frame: the history starts at the run start
     receiving = threading.Thread(target=service.run, name="sink-receiver", daemon=True)
     receiving.start()
 
@@ -98,7 +100,7 @@ def _run_with_dashboard(service: SinkService, training: TrainingProcess, trainin
         return "training running" if code is None else f"training finished (exit code {code})" + (
             " — press q to quit" if config.keep_open else "")
 
-    app = DashboardApp(service.pipeline.state, source=f"live {service.receiver.address}", status=status)
+    app = DashboardApp(model, source=f"live {service.receiver.address}", status=status)
 
     def exit_when_done() -> None:
         if not config.keep_open and training_done():

@@ -14,10 +14,11 @@ import time
 from pathlib import Path
 
 from protocol import RecordingWriter
+from sink.dashboard_model import DashboardModel
 from sink.fanout import FramePublisher
 from sink.pipeline import SinkPipeline
 from sink.receiver import DEFAULT_BIND, FrameReceiver
-from sink.replay import replay_recording
+from sink.replay import ReplayPlayer, replay_recording
 from sink.service import SinkService
 
 
@@ -79,9 +80,10 @@ def run_sink(args: argparse.Namespace) -> int:
         if args.tui:
             from tui.app import DashboardApp
 
+            model = DashboardModel.attach(pipeline)  # before the first frame: the history starts at the run start
             thread = threading.Thread(target=service.run, kwargs={"until_run_end": args.exit_after_run}, daemon=True)
             thread.start()
-            DashboardApp(service.pipeline.state, source=f"live {receiver.address}").run()
+            DashboardApp(model, source=f"live {receiver.address}").run()
             service.stop()
             thread.join(timeout=5)
         else:
@@ -126,11 +128,12 @@ def run_replay(args: argparse.Namespace) -> int:
         if args.tui:
             from tui.app import DashboardApp
 
+            model = DashboardModel.attach(pipeline)
+            player = ReplayPlayer(args.recording, pipeline, speed=speed)
             stop = threading.Event()
-            thread = threading.Thread(target=replay_recording, args=(args.recording, pipeline),
-                                      kwargs={"speed": speed, "stop": stop}, daemon=True)
+            thread = threading.Thread(target=player.run, args=(stop,), name="replay", daemon=True)
             thread.start()
-            DashboardApp(pipeline.state, source=f"replay {args.recording}").run()
+            DashboardApp(model, source=f"replay {args.recording.name}", player=player).run()
             stop.set()
             thread.join(timeout=5)
         else:

@@ -1,9 +1,9 @@
-"""`DashboardApp`: run header, per-rank table (step, loss, drops, gaps), latest decoded input.
+"""`DashboardApp`: the optional Textual front end of the sink, live or replayed.
 
-It never blocks the sink: the receiving thread only updates `RunState` (under its lock) and
-the app polls the state's `version` on a 10 Hz timer, redrawing only when it changed. So a
-burst of messages costs the UI at most ten redraws a second, and a slow terminal never
-slows the sink.
+Thin on purpose: it wires a `DashboardModel` (sink/, no Textual) to the `DashboardScreen`,
+knows the few app-wide keys (quit, help), and describes its source for the header. The sink
+never waits for it: the receiving thread only updates the model, and the model's listener
+posts one collapsible message to the screen (see tui/feed.py).
 """
 
 from __future__ import annotations
@@ -11,83 +11,49 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from rich.text import Text
-from textual.app import App, ComposeResult
+from textual.app import App
 from textual.binding import Binding
-from textual.widgets import DataTable, Footer, Static
 
-from sink.state import RunState
-
-STALL_AFTER_S = 10.0
+from sink.dashboard_model import DashboardModel
+from sink.replay import ReplayPlayer
+from tui.screens.dashboard import DashboardScreen
+from tui.screens.help import HelpScreen
 
 
 class DashboardApp(App):
     CSS_PATH = "dashboard.tcss"
     TITLE = "stratlog"
+    ENABLE_COMMAND_PALETTE = False
+    """Every action has its own key; the palette would only take room in the footer."""
     BINDINGS = [
-        Binding("q", "quit", "Quit"),
-        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
+        Binding("q", "quit", "Quit", tooltip="Quit (the demo stops its trainer too)"),
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit, from anywhere"),
+        Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="This help"),
     ]
 
-    def __init__(self, state: RunState, *, source: str, status: Callable[[], str] | None = None):
+    def __init__(self, model: DashboardModel, *, source: str, player: ReplayPlayer | None = None,
+                 status: Callable[[], str] | None = None, clock: Callable[[], float] | None = None):
+        """`source` names where data comes from ("live tcp://..." or "replay FILE"); `status`
+        adds a word about it (the demo's training state); `clock` is "now" for message ages:
+        the wall clock live, the replay's position by default when replaying."""
         super().__init__()
-        self.state = state
-        self.source = source
-        self.status = status or (lambda: "")
-        self._drawn_version = -1
+        self.model = model
+        self.player = player
+        self._source = source
+        self._status = status
+        self._clock = clock or (player.clock if player is not None else time.time)
 
-    def compose(self) -> ComposeResult:
-        yield Static(id="run-header")
-        table = DataTable(id="ranks", cursor_type="none")
-        table.border_title = "Ranks"
-        yield table
-        decoded = Static(id="decoded-input")
-        decoded.border_title = "Latest decoded input (rank 0)"
-        yield decoded
-        yield Footer()
+    def get_default_screen(self) -> DashboardScreen:
+        return DashboardScreen(self.model, source=self.describe_source, clock=self._clock, player=self.player)
 
-    def on_mount(self) -> None:
-        self.query_one(DataTable).add_columns("rank", "step", "loss", "text loss", "audio loss", "lr", "drops", "gaps", "state")
-        self.redraw()
-        self.set_interval(0.1, self.redraw)
+    def describe_source(self) -> str:
+        parts = [self._source]
+        if self.player is not None:
+            parts.append(self.player.status().describe())
+        if self._status is not None and (status := self._status()):
+            parts.append(status)
+        return " · ".join(parts)
 
-    def redraw(self) -> None:
-        state = self.state
-        with state.lock:
-            if state.version == self._drawn_version and not self.status():
-                return
-            self._drawn_version = state.version
-            ranks = sorted(state.ranks.values(), key=lambda r: r.rank)
-            header = (
-                f"run [b]{state.run_id or '—'}[/b]   step [b]{state.step}[/b]   "
-                f"ranks {len(ranks)}/{state.world_size or '?'}   messages {state.messages}   "
-                f"bad frames {sum(state.bad_frames.values())}\nsource {self.source}   {self.status()}"
-            )
-            rows = [
-                (
-                    str(r.rank), str(r.step), _fmt(r.metrics.get("loss")), _fmt(r.metrics.get("text_loss")),
-                    _fmt(r.metrics.get("audio_loss")), _fmt(r.metrics.get("learning_rate"), ".2e"),
-                    str(r.reported_drops), str(r.gaps), _rank_state(r.ended, r.last_message_time),
-                )
-                for r in ranks
-            ]
-            first = ranks[0] if ranks else None
-            decoded = f"step {first.input_step}: {first.decoded_input}" if first and first.decoded_input else "waiting for an input snapshot…"
-        self.query_one("#run-header", Static).update(header)
-        table = self.query_one(DataTable)
-        table.clear()
-        for row in rows:
-            table.add_row(*row)
-        self.query_one("#decoded-input", Static).update(Text(decoded))
-
-
-def _fmt(value: float | None, spec: str = ".4f") -> str:
-    return "—" if value is None else format(value, spec)
-
-
-def _rank_state(ended: str, last_message_time: float) -> str:
-    if ended:
-        return ended
-    if last_message_time and time.time() - last_message_time > STALL_AFTER_S:
-        return "stalled"
-    return "live"
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen([*self.BINDINGS, *DashboardScreen.BINDINGS]))

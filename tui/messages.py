@@ -1,0 +1,13 @@
+"""Messages of the dashboard: small events named for what happened."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class DataChanged(Message):
+    """The sink's state changed (posted from the receiving thread). Bursts collapse: a queued
+    DataChanged replaces an older one still waiting, so the screen redraws once for them all."""
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, DataChanged)

@@ -1,0 +1,209 @@
+"""`DashboardScreen`: the main screen: header, tabs (overview and one per analysis), footer.
+
+It draws `DashboardView`s of the model and owns what the user is looking at: the rank, the
+capture step (None follows the latest) and the tab. Redraws are throttled: a `DataChanged`
+from the receiving thread schedules one redraw no sooner than REDRAW_INTERVAL_S after the
+previous one, so at most about 20 a second however fast messages arrive; each widget then
+re-renders only what its data changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Grid, VerticalScroll
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, TabbedContent, TabPane
+
+from sink.dashboard_model import CHART_METRICS, DashboardModel
+from sink.dashboard_view import PANELS, DashboardView
+from sink.replay import ReplayPlayer
+from tui.feed import ChangeNotifier
+from tui.messages import DataChanged
+from tui.screens.seek import SeekScreen
+from tui.widgets.attention.attention_heatmap import AttentionHeatmap
+from tui.widgets.attention.dual_ffn_table import DualFfnTable
+from tui.widgets.header.run_header import RunHeader
+from tui.widgets.history.findings_history import FindingsHistory
+from tui.widgets.input.token_view import TokenView
+from tui.widgets.output.codebook_bars import CodebookBars
+from tui.widgets.overview.findings_panel import FindingsPanel
+from tui.widgets.overview.metric_chart import MetricChart
+from tui.widgets.zero_shot.zero_shot_table import ZeroShotTable
+
+REDRAW_INTERVAL_S = 0.05
+"""At most 20 redraws a second: smooth to the eye, a small share of one core."""
+TABS = ("overview", "input", "output", "attention", "zero-shot", "history")
+REPLAY_ACTIONS = {"toggle_pause", "faster", "slower"}
+
+
+class DashboardScreen(Screen):
+    BINDINGS = [
+        # The footer shows one key of each pair so that it fits 80 columns; the help screen
+        # lists every key with its tooltip.
+        Binding("left", "step(-1)", "Step", key_display="←→", priority=True,
+                tooltip="Show the previous capture step of this rank (from history)"),
+        Binding("right", "step(1)", "Step forward", priority=True, show=False,
+                tooltip="Show the next capture step; past the last one, follow the latest again"),
+        Binding("home", "oldest_step", "Oldest step", show=False, tooltip="Show the oldest capture step kept"),
+        Binding("end", "follow", "Latest", tooltip="Follow the latest capture step as it arrives"),
+        Binding("r", "rank(1)", "Rank", tooltip="Show the next rank"),
+        Binding("R", "rank(-1)", "Previous rank", show=False, tooltip="Show the previous rank"),
+        Binding("g", "seek", "Go to step", tooltip="Replay: play on to a later step; otherwise show a kept step"),
+        Binding("space", "toggle_pause", "Pause", tooltip="Replay: pause or resume"),
+        Binding("plus,equals_sign", "faster", "Speed", key_display="+-", tooltip="Replay: faster"),
+        Binding("minus", "slower", "Slower", show=False, tooltip="Replay: slower"),
+        Binding("a", "next_table", "Heatmap statistic", show=False,
+                tooltip="Attention tab: show the next statistic in the heatmap"),
+        *(Binding(str(number), f"tab('{tab}')", f"{tab.capitalize()} tab", show=False, tooltip=f"Show the {tab} tab")
+          for number, tab in enumerate(TABS, start=1)),
+    ]
+
+    def __init__(self, model: DashboardModel, *, source: Callable[[], str], clock: Callable[[], float],
+                 player: ReplayPlayer | None = None):
+        super().__init__()
+        self.model = model
+        self.source = source
+        self.clock = clock
+        self.player = player
+        self.rank: int | None = None
+        self.step: int | None = None
+        """The capture step shown; None follows the latest."""
+        self.redraws = 0
+        self.view: DashboardView | None = None
+        self._notifier = ChangeNotifier(self)
+        self._redraw_timer: Timer | None = None
+        self._last_redraw = 0.0
+
+    def compose(self) -> ComposeResult:
+        yield RunHeader(self.source, id="run-header")
+        with TabbedContent(initial="overview"):
+            with TabPane("1 Overview", id="overview"):
+                with Grid(id="charts") as charts:
+                    charts.border_title = "Metrics"
+                    for metric in CHART_METRICS:
+                        yield MetricChart(metric)
+                with Grid(id="summaries"):
+                    for key, title in PANELS:
+                        yield FindingsPanel(key, title, compact=True)
+            with TabPane("2 Input", id="input"):
+                yield _scrolling(FindingsPanel("input", "", compact=False), "Input findings", "findings-frame")
+                yield _scrolling(TokenView(id="token-view"), "Decoded input (sample 0)")
+            with TabPane("3 Output", id="output"):
+                yield _scrolling(FindingsPanel("output", "", compact=False), "Output findings", "findings-frame")
+                yield _scrolling(CodebookBars(id="codebook-bars"), "Per-codebook accuracy")
+            with TabPane("4 Attention", id="attention"):
+                yield _scrolling(FindingsPanel("attention", "", compact=False), "Attention / DualFFN findings", "findings-frame")
+                yield _scrolling(AttentionHeatmap(id="attention-heatmap"), "Heatmap: layers x heads")
+                yield _scrolling(DualFfnTable(id="dual-ffn"), "DualFFN")
+            with TabPane("5 Zero-shot", id="zero-shot"):
+                yield _scrolling(FindingsPanel("zero_shot", "", compact=False), "Zero-shot findings", "findings-frame")
+                yield _scrolling(ZeroShotTable(id="zero-shot-table"), "True vs swapped reference")
+            with TabPane("6 History", id="history"):
+                yield FindingsHistory(id="findings-history")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.model.listener = self._notifier
+        self._redraw()
+        self.set_interval(1.0, self._schedule_redraw)  # ages and replay status move without messages
+
+    def on_unmount(self) -> None:
+        self.model.listener = None
+
+    def on_data_changed(self, _: DataChanged) -> None:
+        self._schedule_redraw()
+
+    def _schedule_redraw(self) -> None:
+        if self._redraw_timer is None:
+            wait = max(0.0, self._last_redraw + REDRAW_INTERVAL_S - time.monotonic())
+            self._redraw_timer = self.set_timer(max(wait, 0.001), self._redraw)  # a 0 s timer is not allowed
+
+    def _redraw(self) -> None:
+        self._redraw_timer = None
+        self._last_redraw = time.monotonic()
+        self._notifier.taken()  # before reading: any later change posts a new DataChanged
+        view = self.view = self.model.view(self.rank, self.step, now=self.clock())
+        self.rank = view.rank
+        self.redraws += 1
+        self.query_one(RunHeader).show(view)
+        for widget in self.query(".follows-view, MetricChart, FindingsPanel, FindingsHistory"):
+            widget.show(view)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """Replay controls exist only when a replay feeds the dashboard (hidden otherwise)."""
+        return self.player is not None or action not in REPLAY_ACTIONS
+
+    def action_step(self, delta: int) -> None:
+        steps = self.view.capture_steps if self.view else ()
+        if not steps:
+            return
+        index = len(steps) - 1 if self.step not in steps else steps.index(self.step)
+        index = min(max(index + delta, 0), len(steps) - 1)
+        self.step = None if index == len(steps) - 1 else steps[index]
+        self._redraw()
+
+    def action_oldest_step(self) -> None:
+        if self.view and self.view.capture_steps:
+            self.step = self.view.capture_steps[0]
+            self._redraw()
+
+    def action_follow(self) -> None:
+        self.step = None
+        self._redraw()
+
+    def action_rank(self, delta: int) -> None:
+        ranks = [summary.rank for summary in self.view.ranks] if self.view else []
+        if ranks:
+            index = ranks.index(self.rank) if self.rank in ranks else 0
+            self.rank = ranks[(index + delta) % len(ranks)]
+            self._redraw()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_next_table(self) -> None:
+        self.query_one(AttentionHeatmap).next_table()
+        self._redraw()
+
+    def action_toggle_pause(self) -> None:
+        self.player.toggle_pause()
+        self._redraw()
+
+    def action_faster(self) -> None:
+        self.player.faster()
+        self._redraw()
+
+    def action_slower(self) -> None:
+        self.player.slower()
+        self._redraw()
+
+    def action_seek(self) -> None:
+        hint = ("A later step plays the replay on to it; an earlier one shows it from history."
+                if self.player else "Shows the latest kept capture at or before that step.")
+        self.app.push_screen(SeekScreen(hint), self._seek_to)
+
+    def _seek_to(self, step: int | None) -> None:
+        if step is None:
+            return
+        if self.player is not None and self.player.seek(step):
+            self.step = None  # follow the replay as it arrives there
+        else:
+            kept = [capture for capture in (self.view.capture_steps if self.view else ()) if capture <= step]
+            if not kept:
+                self.notify(f"step {step} is not in the history kept for this rank", severity="warning")
+                return
+            self.step = kept[-1]
+        self._redraw()
+
+
+def _scrolling(widget, title: str, classes: str = "detail") -> VerticalScroll:
+    """A detail widget in a titled, scrollable frame: full-size tables outgrow small terminals."""
+    widget.add_class("follows-view")
+    frame = VerticalScroll(widget, classes=classes)
+    frame.border_title = title
+    return frame

@@ -1,0 +1,79 @@
+"""`RunHeader`: the run at a glance: run, step, ranks, source and its state, stream health,
+and which rank and capture step the panels below show."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.console import Group
+from rich.text import Text
+
+from sink.dashboard_view import DashboardView
+from tui.widgets.view_widget import ViewWidget
+
+RANK_STYLE = {"live": "green", "stalled": "bold white on red", "completed": "dim", "failed": "bold red",
+              "interrupted": "yellow"}
+STEPS_AROUND = 3
+"""Capture steps shown either side of the current one: the line must fit 80 columns."""
+
+
+class RunHeader(ViewWidget):
+    def __init__(self, source: Callable[[], str], *, id: str | None = None):
+        """`source` describes where the data comes from and its state (listening address,
+        replay file, paused / speed, training status); it is asked at every redraw."""
+        super().__init__(id=id)
+        self.source = source
+
+    def key_of(self, view: DashboardView):
+        age = None if view.last_message_age_s is None else round(view.last_message_age_s, 1)
+        return (view.run_id, view.ranks, view.messages, view.drops, view.gaps, view.bad_frames, age, view.rank,
+                view.shown_step, view.capture_steps, view.following, self.source())
+
+    def render_view(self, view: DashboardView) -> Group:
+        return Group(_run_line(view), _health_line(view, self.source()), _position_line(view))
+
+
+def _line() -> Text:
+    return Text(no_wrap=True, overflow="ellipsis")
+
+
+def _run_line(view: DashboardView) -> Text:
+    line = _line()
+    line.append("run ", style="dim").append(view.run_id[:8] or "—", style="bold")
+    line.append("  step ", style="dim").append(str(view.step), style="bold")
+    line.append("  ranks ", style="dim").append(f"{len(view.ranks)}/{view.world_size or '?'}", style="bold")
+    line.append("  messages ", style="dim").append(str(view.messages))
+    if view.last_message_age_s is not None:
+        line.append("  last message ", style="dim").append(f"{view.last_message_age_s:.1f} s ago")
+    return line
+
+
+def _health_line(view: DashboardView, source: str) -> Text:
+    line = _line()
+    for label, count in (("drops", view.drops), ("gaps", view.gaps), ("bad frames", view.bad_frames)):
+        line.append(f"{label} ", style="dim").append(str(count), style="bold red" if count else "green").append("  ")
+    line.append(source)
+    return line
+
+
+def _position_line(view: DashboardView) -> Text:
+    line = _line()
+    line.append("rank ", style="dim")
+    for summary in view.ranks:
+        style = RANK_STYLE.get(summary.status, "")
+        label = f"[{summary.rank}]" if summary.rank == view.rank else f" {summary.rank} "
+        line.append(label, style=f"{style} reverse" if summary.rank == view.rank else style)
+    line.append("   capture ", style="dim")
+    if view.shown_step is None:
+        return line.append("none yet")
+    index = view.capture_steps.index(view.shown_step)
+    window = view.capture_steps[max(index - STEPS_AROUND, 0): index + STEPS_AROUND + 1]
+    if window[0] != view.capture_steps[0]:
+        line.append(" …", style="dim")
+    for step in window:
+        line.append(f" [{step}]" if step == view.shown_step else f" {step}",
+                    style="bold reverse" if step == view.shown_step else "dim")
+    if window[-1] != view.capture_steps[-1]:
+        line.append(" …", style="dim")
+    line.append(f"  {index + 1}/{len(view.capture_steps)}", style="dim")
+    return line.append("  (following the latest)" if view.following else "  (held; end: latest)", style="dim")

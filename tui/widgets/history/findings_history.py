@@ -1,0 +1,27 @@
+"""`FindingsHistory`: every finding as it arrives, newest at the bottom, all ranks.
+
+A log, not a table: findings are appended, never redrawn, so a long run costs one line per
+finding; `max_lines` bounds it like the sink's own in-memory list (findings.jsonl has all).
+"""
+
+from __future__ import annotations
+
+from textual.widgets import RichLog
+
+from sink.dashboard_view import HISTORY_SHOWN, DashboardView
+from tui.styles import finding_line
+
+
+class FindingsHistory(RichLog):
+    def __init__(self, *, id: str | None = None):
+        super().__init__(id=id, max_lines=HISTORY_SHOWN, wrap=False, auto_scroll=True)
+        self.border_title = "Findings history (all ranks)"
+        self._written = 0
+
+    def show(self, view: DashboardView) -> None:
+        new = min(view.findings_total - self._written, len(view.recent_findings))
+        if new <= 0:
+            return
+        self._written = view.findings_total
+        for finding in view.recent_findings[-new:]:
+            self.write(finding_line(finding, with_origin=True))

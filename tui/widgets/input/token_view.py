@@ -1,0 +1,55 @@
+"""`TokenView`: the first sample's input as the model saw it, with its structure made visible.
+
+Special tokens are coloured, runs of audio placeholders are collapsed ("<|AUDIO_OUT|> x212"),
+and the reference audio (the voice to clone) and target audio (what the model learns to say)
+sit on distinct backgrounds behind a label, because a swapped or missing segment is the
+commonest data bug in voice cloning and is obvious only when you can see it.
+"""
+
+from __future__ import annotations
+
+from rich.console import Group
+from rich.text import Text
+
+from sink.dashboard_view import DashboardView
+from tui.widgets.view_widget import ViewWidget
+
+PIECE_STYLE = {"text": "", "special": "bold magenta", "audio": "bold", "ignored": "dim", "unknown": "bold red"}
+ROLE_STYLE = {"reference": "on dark_blue", "target": "on dark_green"}
+ROLE_LABEL = {"reference": " reference audio ", "target": " target audio "}
+
+
+class TokenView(ViewWidget):
+    def key_of(self, view: DashboardView):
+        capture = view.capture
+        return (view.rank, capture.step if capture else None, capture is not None and capture.input is not None)
+
+    def render_view(self, view: DashboardView) -> Group | Text:
+        capture = view.capture
+        if capture is None or capture.input is None:
+            return Text("no input snapshot at this step", style="dim")
+        snapshot = capture.input
+        about = Text(f"step {capture.step} · sample {snapshot.sample_ids[0] if snapshot.sample_ids else '?'}"
+                     f" · speaker {snapshot.speakers[0] if snapshot.speakers else '?'}"
+                     f" · {len(snapshot.input_ids.to_numpy())} tokens", style="dim")
+        return Group(legend(), about, token_text(capture.tokens))
+
+
+def legend() -> Text:
+    line = Text("special ", style=PIECE_STYLE["special"])
+    for role in ("reference", "target"):
+        line.append(ROLE_LABEL[role], style=ROLE_STYLE[role]).append(" ")
+    return line.append("<-100> masked", style=PIECE_STYLE["ignored"])
+
+
+def token_text(regions) -> Text:
+    text = Text()
+    for region in regions:
+        background = ROLE_STYLE.get(region.role, "")
+        if region.role:
+            text.append(f"▶{ROLE_LABEL[region.role]}", style=f"bold {background}")
+        for piece in region.pieces:
+            text.append(piece.text, style=f"{PIECE_STYLE.get(piece.kind, '')} {background}".strip())
+        if region.role:
+            text.append("◀", style=f"bold {background}")
+    return text

@@ -1,0 +1,38 @@
+"""`ViewWidget`: a Static that draws one part of a `DashboardView`, and only when it changed.
+
+The screen hands every view to every such widget up to 20 times a second; each widget names
+the few values its picture depends on (`key_of`) and re-renders only when they differ, so a
+burst of metrics redraws the charts and header but leaves the token view and heatmap alone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import RenderableType
+from textual.widgets import Static
+
+from sink.dashboard_view import DashboardView
+
+
+class ViewWidget(Static):
+    def __init__(self, *, title: str = "", id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.border_title = title
+        self._drawn_key: Any = object()
+
+    def show(self, view: DashboardView) -> None:
+        key = self.key_of(view)
+        if key != self._drawn_key:
+            self._drawn_key = key
+            self.update(self.render_view(view))
+
+    def redraw(self) -> None:
+        """Draw again at the next view even if the data did not change (a display option did)."""
+        self._drawn_key = object()
+
+    def key_of(self, view: DashboardView) -> Any:
+        raise NotImplementedError
+
+    def render_view(self, view: DashboardView) -> RenderableType:
+        raise NotImplementedError
