@@ -2,8 +2,8 @@
 
 Taken between backward and the optimizer step (gradient norms) and across the step (update
 ratios), on capture steps only. The update ratio ||W_after - W_before|| / ||W_before|| is
-measured on a fixed, seeded sample of at most SAMPLED_WEIGHTS elements per weight matrix
-(every element when the matrix is smaller, as in the demo model): copying the full FFNs of a
+measured on a fixed, seeded sample of SAMPLED_WEIGHTS elements (drawn with replacement) per
+weight matrix (every element when the matrix is smaller, as in the demo model): copying the full FFNs of a
 3B model every capture would cost gigabytes. The sample uses its own generator, so the
 training RNG stream is untouched.
 """
@@ -31,8 +31,9 @@ class DualFfnProbe:
         for params in self.paths["text"] + self.paths["audio"]:
             for param in params:
                 count = param.numel()
+                # randint, not randperm: a permutation of a 25M-element matrix costs ~0.3 s per matrix
                 self._samples[id(param)] = None if count <= SAMPLED_WEIGHTS else \
-                    torch.randperm(count, generator=generator)[:SAMPLED_WEIGHTS].to(param.device)
+                    torch.randint(0, count, (SAMPLED_WEIGHTS,), generator=generator).to(param.device)
         self._before: dict[int, torch.Tensor] = {}
         self.grad_norms: dict[str, torch.Tensor] = {}
 
