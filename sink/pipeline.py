@@ -64,6 +64,9 @@ class SinkPipeline:
         self._output = OutputAnalysis()
         self._zero_shot = ZeroShotAnalysis()
         self._sequence_length: dict[tuple[str, int], tuple[int, int]] = {}
+        self._first_input_ids: dict[tuple[str, int], tuple[int, object]] = {}
+        """(run, rank) -> (step, first sample's input ids) of the latest input snapshot: the
+        output analysis compares that step's labels with them."""
         """(run, rank) -> (step, padded sequence length) of the latest input snapshot."""
 
     def handle(self, frame: bytes, received_at: float):
@@ -134,12 +137,15 @@ class SinkPipeline:
             by_name = {tensor.name: tensor.shape for tensor in message.tensors}
             length = by_name.get("input_ids", [len(message.input_ids.to_numpy())])[-1]
             self._sequence_length[key] = (message.step, int(length))
+            self._first_input_ids[key] = (message.step, message.input_ids.to_numpy())
             findings = self._guarded("input", message, lambda: self._input.evaluate(message, context))
             return findings, human_log.input_section(message, decoded_input, findings)
         if isinstance(message, OutputSnapshot):
             target = self.render(context, message.target_text_ids.to_numpy())
             predicted = self.render(context, message.predicted_text_ids.to_numpy())
-            findings = self._guarded("output", message, lambda: self._output.evaluate(message, context, predicted))
+            step, ids = self._first_input_ids.get(key, (None, None))
+            findings = self._guarded("output", message, lambda: self._output.evaluate(
+                message, context, predicted, ids if step == message.step else None))
             return findings, human_log.output_section(message, target, predicted, findings)
         if isinstance(message, AttentionSnapshot):
             step, length = self._sequence_length.get(key, (None, None))

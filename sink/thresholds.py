@@ -46,6 +46,13 @@ LR_FLOOR_FRACTION = 0.01
 linear and cosine schedules stay above it until their last ~10 % of steps (cosine is at 2.4 %
 at 90 % of training)."""
 
+LR_FAIL_FRACTION = 0.001
+"""Outside warmup and the decay tail, a learning rate below 0.1 % of the configured peak is a
+FAIL, not a WARN: no schedule transformers offers is there before its final 10 % (cosine is
+at 2.4 % at 90 %; linear at 10 %), and AdamW steps of lr-size then change the weights by less
+than a thousandth of what the run was configured for: nothing trains (a scheduler that decays
+to ~0 right after warmup, a learning rate given in the wrong unit)."""
+
 LR_DECAY_TAIL_FRACTION = 0.1
 """The last 10 % of max_steps, where decaying schedules legitimately approach 0: not judged."""
 
@@ -75,6 +82,13 @@ than guessing; from the third capture on that codebook's head is not learning.""
 OFF_BY_ONE_MATCH_MIN = 0.5
 """Off-by-one labels: predictions equal the neighbouring label at >= 50 % of adjacent shown
 positions, and at least twice as often as they equal their own label."""
+
+LABEL_INPUT_MATCH_MIN = 0.9
+"""Text labels are the input tokens themselves (the model shifts inside its loss), so a shown
+label position p should hold input_ids[p] at (nearly) every position; at least 90 % of the
+shown positions must. When labels equal input_ids[p - 1] at >= OFF_BY_ONE_MATCH_MIN of them
+instead, the labels were shifted once too often: FAIL. Exact equality, not a trend, so it is
+judged from the first capture on and cannot be noise."""
 
 COLLAPSE_SHARE = 0.8
 """A predicted text where one token takes >= 80 % of the positions (and the target has no such

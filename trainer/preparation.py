@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
+from trainer import faults
 from trainer.audio_codes import AudioCodeCache
 from trainer.samples import SampleError, SampleSet, VoiceCloningSample
 from trainer.sequences import SequenceBuilder, TrainingExample
@@ -63,6 +64,7 @@ def prepare_examples(
     limits: ClipLimits,
     skip_bad_samples: bool,
     show_progress: bool = True,
+    plant_fault: str = "",
 ) -> PreparedData:
     report = validate_samples(sample_set, limits, codes.sample_rate)
     if report.rejected and not skip_bad_samples:
@@ -73,7 +75,7 @@ def prepare_examples(
         prepared.notes.append(note)
     for sample in tqdm(report.valid, desc="audio codes", unit="sample", disable=not show_progress):
         try:
-            prepared.examples.append(_build_one(sample, codes, builder))
+            prepared.examples.append(_build_one(sample, codes, builder, plant_fault))
         except SampleError as error:
             if not skip_bad_samples:
                 raise BadSamplesError([error]) from None
@@ -83,10 +85,12 @@ def prepare_examples(
     return prepared
 
 
-def _build_one(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder) -> TrainingExample:
+def _build_one(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder, plant_fault: str = "") -> TrainingExample:
     clip_codes = []
     for clip in (sample.ref_audio, sample.target_audio):
         clip_codes.append(codes.codes_for(clip, sample_id=sample.sample_id))
         if clip_codes[-1].shape[1] == 0:
             raise SampleError(sample.sample_id, clip, "audio too short to yield one codec frame")
+    if plant_fault:  # test-only planted fault (trainer/faults.py); '' in every real run
+        return faults.build_example(plant_fault, sample, *clip_codes, codes, builder)
     return builder.build(sample, *clip_codes)

@@ -77,12 +77,14 @@ def delay_pattern(codes: np.ndarray, ids: AudioTokenIds) -> np.ndarray:
     return delayed.T
 
 
-def conversation_for(sample: VoiceCloningSample) -> list[dict]:
-    """The 5-turn zero-shot conversation; audio items are placeholders the template renders."""
+def conversation_for(sample: VoiceCloningSample, include_reference_turn: bool = True) -> list[dict]:
+    """The 5-turn zero-shot conversation; audio items are placeholders the template renders.
+    (`include_reference_turn=False` is trainer/faults.py's missing_reference_turn, for tests.)"""
+    reference_turn = [{"role": "assistant", "content": [{"type": "audio"}]}] if include_reference_turn else []
     return [
         {"role": "system", "content": sample.system_prompt},
         {"role": "user", "content": sample.ref_text},
-        {"role": "assistant", "content": [{"type": "audio"}]},
+        *reference_turn,
         {"role": "user", "content": sample.target_text},
         {"role": "assistant", "content": [{"type": "audio"}]},
     ]
@@ -95,22 +97,26 @@ class SequenceBuilder:
         self.tokenizer = tokenizer
         self.ids = ids
         self._masked_text = {ids.audio_token, ids.audio_delay_token, ids.pad_token, ids.audio_bos_token}
+        # Both True in every real run; trainer/faults.py turns one off to plant a fault in tests.
+        self.include_reference_turn = True
+        self.train_audio_eos = True
 
     def build(self, sample: VoiceCloningSample, ref_codes: np.ndarray, target_codes: np.ndarray) -> TrainingExample:
-        text = self.tokenizer.apply_chat_template(conversation_for(sample), tokenize=False)
+        text = self.tokenizer.apply_chat_template(conversation_for(sample, self.include_reference_turn), tokenize=False)
         template_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         placeholders = [i for i, token in enumerate(template_ids) if token == self.ids.audio_token]
-        if len(placeholders) != 2:
+        clips = ((ref_codes, False), (target_codes, True)) if self.include_reference_turn else ((target_codes, True),)
+        if len(placeholders) != len(clips):
             raise ValueError(
                 f"chat template rendered {len(placeholders)} audio placeholders for sample "
-                f"{sample.sample_id!r}, expected 2 (reference and target)"
+                f"{sample.sample_id!r}, expected {len(clips)} (reference and target)"
             )
         input_ids: list[int] = []
         labels: list[int] = []
         audio_frames: list[np.ndarray] = []
         audio_labels: list[np.ndarray] = []
         cursor = 0
-        for placeholder, codes, is_target in zip(placeholders, (ref_codes, target_codes), (False, True)):
+        for placeholder, (codes, is_target) in zip(placeholders, clips):
             for token in template_ids[cursor:placeholder]:
                 input_ids.append(token)
                 labels.append(self._text_label(token))
@@ -140,4 +146,6 @@ class SequenceBuilder:
     def _audio_labels(self, frames: np.ndarray) -> np.ndarray:
         labels = frames.copy()
         labels[labels == self.ids.stream_bos] = IGNORE_INDEX
+        if not self.train_audio_eos:  # planted fault masked_audio_eos (tests only)
+            labels[labels == self.ids.stream_eos] = IGNORE_INDEX
         return labels

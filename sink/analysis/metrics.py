@@ -1,5 +1,5 @@
 """Metrics health: NaN/inf loss, a grad norm of exactly 0, a learning rate too low outside
-warmup, and divergence.
+warmup (WARN below 1 % of the peak, FAIL below 0.1 %), and divergence.
 
 Metrics arrive every logging step, so a check reports when its verdict changes (the first
 verdict, then every OK -> WARN -> FAIL -> OK transition), not on every step: the findings
@@ -19,6 +19,7 @@ from sink.thresholds import (
     DIVERGENCE_WARN_FACTOR,
     LOSS_SMOOTHING,
     LR_ABSOLUTE_FLOOR,
+    LR_FAIL_FRACTION,
     LR_FLOOR_FRACTION,
 )
 
@@ -92,6 +93,10 @@ class MetricsHealth:
         if lr <= 0:
             return ("learning_rate", FAIL, f"lr is {lr:g} outside warmup: nothing trains; check learning_rate and "
                     "lr_scheduler_type", lr)
+        if peak and lr < LR_FAIL_FRACTION * peak:
+            return ("learning_rate", FAIL, f"lr {lr:.3g} is {lr / peak:.1e} of the configured {peak:g}, below "
+                    f"{LR_FAIL_FRACTION:.1%} of it after warmup ({warmup} steps): nothing trains; the scheduler drops "
+                    "the lr to ~0 once warmup ends (check lr_scheduler_type, its kwargs and a custom scheduler)", lr)
         floor = LR_FLOOR_FRACTION * peak if peak else LR_ABSOLUTE_FLOOR
         if lr < floor:
             of_peak = f"{LR_FLOOR_FRACTION:.0%} of the configured {peak:g}" if peak else f"{floor:g}"

@@ -22,6 +22,7 @@ from sink.thresholds import (
     CHANCE_MULTIPLE,
     COLLAPSE_MIN_POSITIONS,
     COLLAPSE_SHARE,
+    LABEL_INPUT_MATCH_MIN,
     OFF_BY_ONE_MATCH_MIN,
     TREND_MIN_CAPTURES,
 )
@@ -35,12 +36,15 @@ class OutputAnalysis:
     def __init__(self) -> None:
         self._history = SeriesBook()
 
-    def evaluate(self, message: OutputSnapshot, context: RunContext, predicted_text: str = "") -> list[Finding]:
+    def evaluate(self, message: OutputSnapshot, context: RunContext, predicted_text: str = "",
+                 input_ids: np.ndarray | None = None) -> list[Finding]:
+        """`input_ids`: the first sample's ids from the same step's input snapshot, when there is one."""
         series = self._history.add((message.run_id, message.rank), message.step, message.text_accuracy)
         verdicts = [
             text_accuracy(message, series),
             codebook_accuracy(message, series.count, context.codec_size),
             label_alignment(message),
+            label_source(message, input_ids),
             audio_eos(message, context.stream_eos),
             decoded_text(message, predicted_text),
         ]
@@ -124,6 +128,32 @@ def label_alignment(message: OutputSnapshot):
                 rounded(shifted))
     return ("label_alignment", OK, f"predictions match their own labels ({in_place:.0%}) more than shifted ones "
             f"({shifted:.0%})", rounded(in_place))
+
+
+def label_source(message: OutputSnapshot, input_ids: np.ndarray | None):
+    """Are the text labels the input tokens at their own positions (the model shifts inside its
+    loss), or the tokens one position earlier (a second shift: the model learns to copy)?"""
+    if input_ids is None or message.sample != 0:
+        return None
+    labels = message.text_labels.to_numpy().astype(np.int64)
+    positions = message.text_positions.to_numpy().astype(np.int64)
+    inside = (positions >= 1) & (positions < len(input_ids))
+    if not inside.any():
+        return None
+    labels, positions = labels[inside], positions[inside]
+    own = float((labels == input_ids[positions]).mean())
+    previous = float((labels == input_ids[positions - 1]).mean())
+    value = {"own_position": rounded(own), "previous_position": rounded(previous)}
+    if own >= LABEL_INPUT_MATCH_MIN:
+        return ("label_source", OK, f"text labels are the input tokens at their own positions ({own:.0%} of "
+                f"{len(labels)} shown)", value)
+    if previous >= OFF_BY_ONE_MATCH_MIN and previous > own:
+        return ("label_source", FAIL, f"text labels equal the input token one position earlier at {previous:.0%} of "
+                f"{len(labels)} shown positions (their own position: {own:.0%}): labels are shifted one position "
+                "too far, so the model is trained to reproduce its current input instead of the next token; the shift "
+                "is applied twice (transformers shifts inside the loss; the collator must not)", value)
+    return ("label_source", WARN, f"text labels equal the input tokens at only {own:.0%} of {len(labels)} shown "
+            "positions: labels and input_ids disagree; check how the collator builds the labels", value)
 
 
 def audio_eos(message: OutputSnapshot, stream_eos: int | None):

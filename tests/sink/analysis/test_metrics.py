@@ -34,10 +34,15 @@ def test_zero_grad_norm_fails_as_a_step_without_backward():
 
 
 def test_a_low_lr_is_fine_in_warmup_but_not_after_it():
-    findings = run(metrics(2, learning_rate=1e-6), metrics(50, learning_rate=1e-6))
+    findings = run(metrics(2, learning_rate=1e-5), metrics(50, learning_rate=1e-5))
     warmup, after = [f for f in findings if f.check == "learning_rate"]
     assert warmup.severity == "OK" and "warmup (step 2 of 5)" in warmup.reason
     assert after.severity == "WARN" and "below 1% of the configured 0.002" in after.reason
+
+
+def test_a_vanishing_lr_after_warmup_fails():
+    finding = latest(run(metrics(6, learning_rate=1e-9)), "learning_rate")
+    assert finding.severity == "FAIL" and "after warmup" in finding.reason
 
 
 def test_the_decay_tail_may_approach_zero():
