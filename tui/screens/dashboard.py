@@ -121,10 +121,20 @@ class DashboardScreen(Screen):
     def _schedule_redraw(self) -> None:
         if self._redraw_timer is None:
             wait = max(0.0, self._last_redraw + REDRAW_INTERVAL_S - time.monotonic())
-            self._redraw_timer = self.set_timer(max(wait, 0.001), self._redraw)  # a 0 s timer is not allowed
+            self._redraw_timer = self.set_timer(max(wait, 0.001), self._scheduled_redraw)  # 0 s is not allowed
+
+    def _scheduled_redraw(self) -> None:
+        self._redraw_timer = None
+        self._redraw()
+
+    def _redraw_now(self) -> None:
+        """After a key: draw at once, and drop the pending redraw this one makes redundant."""
+        if self._redraw_timer is not None:
+            self._redraw_timer.stop()
+            self._redraw_timer = None
+        self._redraw()
 
     def _redraw(self) -> None:
-        self._redraw_timer = None
         self._last_redraw = time.monotonic()
         self._notifier.taken()  # before reading: any later change posts a new DataChanged
         view = self.view = self.model.view(self.rank, self.step, now=self.clock())
@@ -145,42 +155,42 @@ class DashboardScreen(Screen):
         index = len(steps) - 1 if self.step not in steps else steps.index(self.step)
         index = min(max(index + delta, 0), len(steps) - 1)
         self.step = None if index == len(steps) - 1 else steps[index]
-        self._redraw()
+        self._redraw_now()
 
     def action_oldest_step(self) -> None:
         if self.view and self.view.capture_steps:
             self.step = self.view.capture_steps[0]
-            self._redraw()
+            self._redraw_now()
 
     def action_follow(self) -> None:
         self.step = None
-        self._redraw()
+        self._redraw_now()
 
     def action_rank(self, delta: int) -> None:
         ranks = [summary.rank for summary in self.view.ranks] if self.view else []
         if ranks:
             index = ranks.index(self.rank) if self.rank in ranks else 0
             self.rank = ranks[(index + delta) % len(ranks)]
-            self._redraw()
+            self._redraw_now()
 
     def action_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
 
     def action_next_table(self) -> None:
         self.query_one(AttentionHeatmap).next_table()
-        self._redraw()
+        self._redraw_now()
 
     def action_toggle_pause(self) -> None:
         self.player.toggle_pause()
-        self._redraw()
+        self._redraw_now()
 
     def action_faster(self) -> None:
         self.player.faster()
-        self._redraw()
+        self._redraw_now()
 
     def action_slower(self) -> None:
         self.player.slower()
-        self._redraw()
+        self._redraw_now()
 
     def action_seek(self) -> None:
         hint = ("A later step plays the replay on to it; an earlier one shows it from history."
@@ -198,7 +208,7 @@ class DashboardScreen(Screen):
                 self.notify(f"step {step} is not in the history kept for this rank", severity="warning")
                 return
             self.step = kept[-1]
-        self._redraw()
+        self._redraw_now()
 
 
 def _scrolling(widget, title: str, classes: str = "detail") -> VerticalScroll:

@@ -1,0 +1,48 @@
+"""The dashboard's data model (no Textual): token regions by audio role, bounded histories,
+views of a chosen or the latest step, findings grouped per panel.
+Run: ./run-tests tests/sink/test_dashboard_model.py"""
+
+from __future__ import annotations
+
+from sink.dashboard_model import CAPTURE_STEPS, METRIC_POINTS, DashboardModel
+from sink.pipeline import SinkPipeline
+from tests.sink.builders import attention_snapshot, input_snapshot, metrics, run_start
+
+T0 = 1_700_000_000.0
+
+
+def model_fed(tmp_path, messages) -> tuple[DashboardModel, SinkPipeline]:
+    from protocol import encode
+
+    pipeline = SinkPipeline(tmp_path)
+    model = DashboardModel.attach(pipeline)
+    for index, message in enumerate(messages):
+        pipeline.handle(encode(message), T0 + index * 0.01)
+    return model, pipeline
+
+
+def test_input_is_cut_into_text_reference_and_target_regions(tmp_path):
+    model, _ = model_fed(tmp_path, [run_start(), input_snapshot(step=10)])
+    regions = model.view(now=T0).capture.tokens
+    assert [region.role for region in regions] == ["", "reference", "", "target", ""]
+
+
+def test_histories_are_ring_buffers(tmp_path):
+    steps = range(1, METRIC_POINTS + CAPTURE_STEPS + 10)
+    messages = [run_start()] + [metrics(step, loss=1.0) for step in steps]
+    messages += [attention_snapshot(step=step, seq=10_000 + step) for step in range(1, CAPTURE_STEPS + 6)]
+    model, _ = model_fed(tmp_path, messages)
+    history = model.ranks[0]
+    assert len(history.metrics["loss"]) == METRIC_POINTS and history.metrics["loss"][-1][0] == steps[-1]
+    assert list(history.captures) == list(range(6, CAPTURE_STEPS + 6)), "the oldest capture steps go first"
+
+
+def test_view_shows_the_chosen_step_or_the_latest_with_its_findings(tmp_path):
+    model, _ = model_fed(tmp_path, [run_start(), attention_snapshot(step=10, seq=1), attention_snapshot(step=20, seq=2)])
+    latest, chosen = model.view(now=T0 + 5), model.view(step=10, now=T0 + 5)
+    assert latest.following and latest.shown_step == 20 and latest.capture_steps == (10, 20)
+    assert not chosen.following and chosen.shown_step == 10
+    assert {f.check for f in chosen.panels["attention"]} >= {"dead_heads", "dual_ffn_gradient"}
+    assert {f.check for f in latest.panels["stream"]} == {"run_start"}
+    assert 4.9 < latest.last_message_age_s < 5.0
+    assert model.view(step=15, now=T0).shown_step == 20, "a step without a capture shows the latest"
