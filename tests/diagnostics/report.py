@@ -38,7 +38,7 @@ def markdown(records: list[dict]) -> str:
             captures = ", ".join(f"{r['captures']} (seed {r['seed']})" for r in runs)
             steps = ", ".join(str(r["step"]) for r in runs)
         else:
-            captures = "not caught: " + (first["xfail"] or "see the test log")
+            captures = first["xfail"] or "not caught (see the test log)"
             steps = "-"
         lines.append(f"| {fault} | {first['analysis']} | {first['check']} | {captures} | {steps} | "
                      f"<= {first['within_captures']} |")

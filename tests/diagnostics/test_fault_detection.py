@@ -43,7 +43,7 @@ CASES = [
          xfail="not caught: on the tiny demo a healthy run's conditioning effect stays ~0.01 nats within the "
                "test budget (the random-weight codec's codes carry little speaker identity), so 'no effect' cannot "
                "tell a silent reference from a healthy run without false alarms"),
-    Case("frozen_audio_ffn", "attention", "dual_ffn_gradient", "audio FFN", 1),
+    Case("frozen_audio_ffn", "attention", "dual_ffn_gradient", "audio FFN of layers [0, 1, 2, 3] got no gradient", 1),
     Case("missing_reference_turn", "input", "reference_audio", "no reference audio", 1),
     Case("masked_audio_eos", "output", "audio_eos", "EOS is masked", 1),
     Case("no_backward", "metrics", "grad_norm", "backward", 1),
