@@ -8,7 +8,6 @@ the loop ticks the pipeline, so stalls are found and files flushed while the ran
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 
 from sink.pipeline import SinkPipeline

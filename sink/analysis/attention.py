@@ -72,7 +72,7 @@ def reference_attention(message: AttentionSnapshot):
 def _heads(message: AttentionSnapshot, mask: np.ndarray) -> list[str]:
     rows, cols = np.nonzero(mask)
     return [f"L{message.layers[r]}H{message.heads[c]}" if r < len(message.layers) and c < len(message.heads)
-            else f"L?H?" for r, c in zip(rows.tolist(), cols.tolist())]
+            else "L?H?" for r, c in zip(rows.tolist(), cols.tolist())]
 
 
 def dead_heads(message: AttentionSnapshot):

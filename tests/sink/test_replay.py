@@ -3,7 +3,7 @@ log identical after the replay marker, stalls included. Run: ./run-tests tests/s
 
 from __future__ import annotations
 
-from protocol import Heartbeat, RecordingWriter, encode
+from protocol import Heartbeat, RecordingWriter
 from sink.pipeline import SinkPipeline
 from sink.replay import replay_recording
 from tests.sink.builders import envelope, metrics, run_start

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import torch
 from transformers import TrainerCallback
 
 from trainer.strategic.batch_layout import BatchLayout, batch_layout

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rich.console import RenderableType
+from rich.text import Text
 from textual.widgets import Static
 
 from sink.dashboard_view import DashboardView
@@ -35,4 +36,27 @@ class ViewWidget(Static):
         raise NotImplementedError
 
     def render_view(self, view: DashboardView) -> RenderableType:
+        raise NotImplementedError
+
+
+class CaptureWidget(ViewWidget):
+    """Draws one snapshot kind of the viewed capture step, or says that step has none."""
+
+    snapshot = ""
+    """The `CaptureView` attribute drawn: "input", "output", "attention" or "zero_shot"."""
+    missing = ""
+    """What to show when the viewed step has no such snapshot."""
+
+    def key_of(self, view: DashboardView) -> Any:
+        capture = view.capture
+        return (view.rank, capture.step if capture else None,
+                capture is not None and getattr(capture, self.snapshot) is not None)
+
+    def render_view(self, view: DashboardView) -> RenderableType:
+        snapshot = getattr(view.capture, self.snapshot) if view.capture is not None else None
+        if snapshot is None:
+            return Text(self.missing, style="dim")
+        return self.render_snapshot(view.capture, snapshot)
+
+    def render_snapshot(self, capture, snapshot) -> RenderableType:
         raise NotImplementedError

@@ -10,24 +10,18 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from sink.dashboard_view import DashboardView
 from sink.thresholds import FFN_UPDATE_RATIO_MAX
-from tui.widgets.view_widget import ViewWidget
+from tui.widgets.view_widget import CaptureWidget
 
 COLUMNS = (("text_ffn_grad_norm", "text grad"), ("audio_ffn_grad_norm", "audio grad"),
            ("text_ffn_update_ratio", "text update"), ("audio_ffn_update_ratio", "audio update"))
 
 
-class DualFfnTable(ViewWidget):
-    def key_of(self, view: DashboardView):
-        capture = view.capture
-        return (view.rank, capture.step if capture else None, capture is not None and capture.attention is not None)
+class DualFfnTable(CaptureWidget):
+    snapshot = "attention"
+    missing = "no DualFFN measurements at this step"
 
-    def render_view(self, view: DashboardView) -> Table | Text:
-        capture = view.capture
-        if capture is None or capture.attention is None:
-            return Text("no DualFFN measurements at this step", style="dim")
-        snapshot = capture.attention
+    def render_snapshot(self, capture, snapshot) -> Table | Text:
         table = Table(box=None, padding=(0, 1), header_style="bold")
         table.add_column("layer", justify="right")
         for _, label in COLUMNS:

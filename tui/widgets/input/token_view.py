@@ -11,24 +11,18 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from sink.dashboard_view import DashboardView
-from tui.widgets.view_widget import ViewWidget
+from tui.widgets.view_widget import CaptureWidget
 
 PIECE_STYLE = {"text": "", "special": "bold magenta", "audio": "bold", "ignored": "dim", "unknown": "bold red"}
 ROLE_STYLE = {"reference": "on dark_blue", "target": "on dark_green"}
 ROLE_LABEL = {"reference": " reference audio ", "target": " target audio "}
 
 
-class TokenView(ViewWidget):
-    def key_of(self, view: DashboardView):
-        capture = view.capture
-        return (view.rank, capture.step if capture else None, capture is not None and capture.input is not None)
+class TokenView(CaptureWidget):
+    snapshot = "input"
+    missing = "no input snapshot at this step"
 
-    def render_view(self, view: DashboardView) -> Group | Text:
-        capture = view.capture
-        if capture is None or capture.input is None:
-            return Text("no input snapshot at this step", style="dim")
-        snapshot = capture.input
+    def render_snapshot(self, capture, snapshot) -> Group | Text:
         about = Text(f"step {capture.step} · sample {snapshot.sample_ids[0] if snapshot.sample_ids else '?'}"
                      f" · speaker {snapshot.speakers[0] if snapshot.speakers else '?'}"
                      f" · {len(snapshot.input_ids.to_numpy())} tokens", style="dim")

@@ -11,22 +11,16 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from sink.dashboard_view import DashboardView
-from tui.widgets.view_widget import ViewWidget
+from tui.widgets.view_widget import CaptureWidget
 
 BAR_WIDTH = 40
 
 
-class CodebookBars(ViewWidget):
-    def key_of(self, view: DashboardView):
-        capture = view.capture
-        return (view.rank, capture.step if capture else None, capture is not None and capture.output is not None)
+class CodebookBars(CaptureWidget):
+    snapshot = "output"
+    missing = "no output snapshot at this step"
 
-    def render_view(self, view: DashboardView) -> Group | Text:
-        capture = view.capture
-        if capture is None or capture.output is None:
-            return Text("no output snapshot at this step", style="dim")
-        output = capture.output
+    def render_snapshot(self, capture, output) -> Group | Text:
         accuracies = output.codebook_accuracies.to_numpy().tolist()
         losses = output.codebook_losses.to_numpy().tolist()
         best = max(accuracies + [1e-9])

@@ -11,21 +11,15 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from sink.dashboard_view import DashboardView
 from sink.thresholds import CONDITIONING_EFFECT_FAIL, CONDITIONING_EFFECT_MIN
-from tui.widgets.view_widget import ViewWidget
+from tui.widgets.view_widget import CaptureWidget
 
 
-class ZeroShotTable(ViewWidget):
-    def key_of(self, view: DashboardView):
-        capture = view.capture
-        return (view.rank, capture.step if capture else None, capture is not None and capture.zero_shot is not None)
+class ZeroShotTable(CaptureWidget):
+    snapshot = "zero_shot"
+    missing = "no zero-shot snapshot at this step"
 
-    def render_view(self, view: DashboardView) -> Table | Text:
-        capture = view.capture
-        if capture is None or capture.zero_shot is None:
-            return Text("no zero-shot snapshot at this step", style="dim")
-        snapshot = capture.zero_shot
+    def render_snapshot(self, capture, snapshot) -> Table | Text:
         if snapshot.skipped_reason:
             return Text(f"skipped: {snapshot.skipped_reason}", style="yellow")
         table = Table(box=None, padding=(0, 1), header_style="bold")
