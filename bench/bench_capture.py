@@ -8,8 +8,11 @@
     process up, with no sink at all, and with the sink stopped by SIGSTOP.
 Goals: <= 2 % throughput cost at N=100 on CPU; hand-off p99 <= 200 µs in all three states.
 (c) The full-size model on a GPU is not measured here: this machine has none.
+(d) `--parts`: what each part of a capture step costs, in one process on one thread, against a
+    training step of the same tiny model and a 4-sample batch.
 
 Run:   python bench/bench_capture.py [--steps 300] [--write]
+       python bench/bench_capture.py --parts
 """
 
 from __future__ import annotations
@@ -99,6 +102,73 @@ def handoff_report() -> list[tuple[str, float, float, float]]:
     return rows
 
 
+def capture_parts() -> list[tuple[str, float]]:
+    """Milliseconds per call of each capture part, and of one training step, on one thread."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from trainer.batching import VoiceCloningCollator
+    from trainer.embedded import prepare_demo
+    from trainer.loss import compute_loss
+    from trainer.model import HiggsVoiceCloningModel
+    from trainer.samples import VoiceCloningSample
+    from trainer.sequences import AudioTokenIds, SequenceBuilder
+    from trainer.strategic.attention_capture import AttentionProbe
+    from trainer.strategic.batch_layout import batch_layout
+    from trainer.strategic.dualffn_capture import DualFfnProbe
+    from trainer.strategic.output_capture import output_snapshot_fields
+    from trainer.strategic.zero_shot_capture import zero_shot_snapshot_fields
+
+    torch.set_num_threads(1)
+    model_dir = prepare_demo().model_dir
+    model = HiggsVoiceCloningModel.from_pretrained(model_dir, use_text_head=True).train()
+    ids = AudioTokenIds.from_config(model.config)
+    builder, rng = SequenceBuilder(AutoTokenizer.from_pretrained(model_dir), ids), np.random.default_rng(0)
+    examples = [builder.build(VoiceCloningSample(f"s{i}", f"spk{i % 3}", "en", "Speak in the voice heard in the reference clip.",
+                                                 "the river was calm that morning", None, "bring the lantern up the hill", None),
+                              rng.integers(0, 1024, (8, 55)), rng.integers(0, 1024, (8, 52))) for i in range(4)]
+    batch = VoiceCloningCollator(ids)(examples)
+    audio_ids = (model.config.audio_token_id, model.config.audio_delay_token_id)
+    layout = batch_layout(batch, audio_ids, ids.num_codebooks)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    probe = AttentionProbe(model, [0, 1, 2, 3], [0, 1, 2, 3])
+    masks = {name: torch.from_numpy(mask) for name, mask in layout.position_masks(0).items()}
+    ffn = DualFfnProbe(model)
+
+    def training_step():
+        optimizer.zero_grad()
+        compute_loss(model(**batch)).total.backward()
+        optimizer.step()
+
+    def probed_forward():
+        probe.arm(0, masks)
+        with torch.no_grad():
+            model(**batch)
+        probe.disarm()
+
+    def plain_forward():
+        with torch.no_grad():
+            model(**batch)
+
+    def ms(function, calls: int = 20) -> float:
+        function()
+        start = time.perf_counter()
+        for _ in range(calls):
+            function()
+        return (time.perf_counter() - start) / calls * 1000
+
+    output = model(**batch)
+    training_step()  # leaves gradients for the DualFFN norms
+    return [
+        ("training step (forward, backward, AdamW)", ms(training_step)),
+        ("zero-shot: true + swapped reference forwards", ms(lambda: zero_shot_snapshot_fields(model, batch, layout, ids), 10)),
+        ("attention probe, 4 layers x 4 heads (over a no-grad forward)", ms(probed_forward) - ms(plain_forward)),
+        ("output tables", ms(lambda: output_snapshot_fields(output))),
+        ("DualFFN norms and update ratios", ms(lambda: (ffn.before_optimizer_step(), ffn.update_ratios()))),
+        ("batch layout", ms(lambda: batch_layout(batch, audio_ids, ids.num_codebooks))),
+    ]
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -113,7 +183,12 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--write", action="store_true", help="Replace the '## Capture' section of BENCHMARKS.md.")
+    parser.add_argument("--parts", action="store_true", help="Only time each part of a capture step (d).")
     args = parser.parse_args()
+    if args.parts:
+        for name, value in capture_parts():
+            print(f"| {name} | {value:.2f} ms |")
+        return
     from trainer.embedded import prepare_demo
 
     assets = prepare_demo()
