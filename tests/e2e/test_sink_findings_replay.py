@@ -31,9 +31,12 @@ def test_live_demo_and_its_replay_write_the_same_findings(process_group, demo_as
             for rank in (0, 1)} <= analyses
     latest = {(f["analysis"], f["check"], f["rank"]): f for f in findings}  # the last of each check
     for check in (("input", "reference_audio", 0), ("input", "special_tokens", 0), ("input", "truncation", 0),
-                  ("input", "rank_data", 1), ("output", "audio_eos", 0), ("attention", "dual_ffn_gradient", 0),
+                  ("output", "audio_eos", 0), ("attention", "dual_ffn_gradient", 0),
                   ("attention", "dual_ffn_update", 1), ("metrics", "grad_norm", 0)):
         assert latest[check]["severity"] == "OK", latest[check]
+    # the cross-rank check is judged on whichever rank's snapshot of a step arrives second
+    rank_data = [f for f in findings if f["check"] == "rank_data"]
+    assert rank_data and all(f["severity"] == "OK" for f in rank_data), rank_data
 
     log = (live / "strategic_log.txt").read_text()
     marker, _, rest = (replay_dir / "strategic_log.txt").read_text().partition("\n\n")
