@@ -78,17 +78,18 @@ def run_demo(config: DemoConfig) -> int:
         if config.headless:
             service.run(should_stop=training_done)
         else:
-            _run_with_dashboard(service, training, training_done, config)
+            interrupted = _run_with_dashboard(service, training, training_done, config)
     except KeyboardInterrupt:
         interrupted = True
     finally:
         code = training.stop()
         service.close()
-    print(f"{'interrupted; ' if interrupted else ''}training exit code {code}; logs in {log_dir}")
+    print(f"{'stopped before the end; ' if interrupted else ''}training exit code {code}; logs in {log_dir}")
     return 130 if interrupted else code
 
 
-def _run_with_dashboard(service: SinkService, training: TrainingProcess, training_done, config: DemoConfig) -> None:
+def _run_with_dashboard(service: SinkService, training: TrainingProcess, training_done, config: DemoConfig) -> bool:
+    """Runs the dashboard until it closes; True when the user closed it while training still ran."""
     from tui.app import DashboardApp
 
     model = DashboardModel.attach(service.pipeline)  # before the first frame: the history starts at the run start
@@ -108,8 +109,10 @@ def _run_with_dashboard(service: SinkService, training: TrainingProcess, trainin
 
     app.call_later(lambda: app.set_interval(1.0, exit_when_done))
     app.run()
+    stopped_early = training.exit_code() is None
     service.stop()
     receiving.join(timeout=5)
+    return stopped_early
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
