@@ -61,5 +61,6 @@ def json_safe(value: Any) -> Any:
 
 
 def rounded(value: float, digits: int = 4) -> float:
-    """Values in findings are rounded so the JSON stays readable; NaN/inf pass through."""
-    return round(value, digits) if math.isfinite(value) else value
+    """Values in findings keep `digits` significant digits so the JSON stays readable without
+    turning a small measurement (an update ratio of 3e-6) into 0; NaN/inf pass through."""
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else value

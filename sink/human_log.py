@@ -119,7 +119,7 @@ def _spread(table) -> str:
     values = table.to_numpy().astype(float)
     if values.size == 0:
         return "none"
-    return f"mean {np.nanmean(values):.4f} (min {np.nanmin(values):.4f}, max {np.nanmax(values):.4f})"
+    return f"mean {np.nanmean(values):.4g} (min {np.nanmin(values):.4g}, max {np.nanmax(values):.4g})"
 
 
 def attention_section(message: AttentionSnapshot, findings: list[Finding]) -> str:
