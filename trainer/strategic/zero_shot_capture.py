@@ -33,20 +33,26 @@ def donors(speakers: list[str]) -> list[int] | None:
     return chosen
 
 
-def _sample_arrays(batch: dict, layout: BatchLayout, i: int) -> dict[str, np.ndarray]:
-    n = int(layout.valid_lengths[i])
-    mask = batch["audio_input_ids_mask"][i].cpu().numpy().astype(bool)
-    return {
-        "ids": layout.input_ids[i, :n],
-        "labels": batch["labels"][i, :n].cpu().numpy() if batch.get("labels") is not None else np.full(n, IGNORE_INDEX),
-        "frames": batch["audio_input_ids"][i].cpu().numpy()[mask],
-        "frame_labels": batch["audio_labels"][i].cpu().numpy()[mask],
-    }
+def sample_arrays(batch: dict, layout: BatchLayout) -> list[dict[str, np.ndarray]]:
+    """Each sample's valid ids, labels, audio frames and frame labels on the host: one
+    device->host copy per batch tensor (capture steps only)."""
+    mask = batch["audio_input_ids_mask"].cpu().numpy().astype(bool)
+    labels = batch["labels"].cpu().numpy() if batch.get("labels") is not None else None
+    frames, frame_labels = batch["audio_input_ids"].cpu().numpy(), batch["audio_labels"].cpu().numpy()
+    samples = []
+    for i, n in enumerate(int(length) for length in layout.valid_lengths):
+        samples.append({
+            "ids": layout.input_ids[i, :n],
+            "labels": labels[i, :n] if labels is not None else np.full(n, IGNORE_INDEX),
+            "frames": frames[i][mask[i]],
+            "frame_labels": frame_labels[i][mask[i]],
+        })
+    return samples
 
 
-def swapped_example(batch: dict, layout: BatchLayout, i: int, donor: int) -> TrainingExample:
+def swapped_example(samples: list[dict[str, np.ndarray]], layout: BatchLayout, i: int, donor: int) -> TrainingExample:
     """Sample i with its reference clip replaced by the donor's (donor == i: sample i as is)."""
-    own, give = _sample_arrays(batch, layout, i), _sample_arrays(batch, layout, donor)
+    own, give = samples[i], samples[donor]
     ref = next(c for c in layout.clips_of(i) if c.role == "reference")
     donor_ref = next(c for c in layout.clips_of(donor) if c.role == "reference")
     own_rows = slice(ref.first_frame_row, ref.first_frame_row + (ref.end - ref.start))
@@ -94,6 +100,7 @@ def zero_shot_snapshot_fields(model, batch: dict, layout: BatchLayout, ids: Audi
                 "skipped_reason": reason}
     collate = VoiceCloningCollator(ids)
     device = batch["input_ids"].device
+    samples = sample_arrays(batch, layout)
     losses = []
     rng_state = torch.random.get_rng_state()
     cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
@@ -101,7 +108,7 @@ def zero_shot_snapshot_fields(model, batch: dict, layout: BatchLayout, ids: Audi
     model.eval()
     try:
         for pairing in (list(range(len(speakers))), chosen):
-            rebuilt = collate([swapped_example(batch, layout, i, donor) for i, donor in enumerate(pairing)])
+            rebuilt = collate([swapped_example(samples, layout, i, donor) for i, donor in enumerate(pairing)])
             rebuilt = {k: v.to(device) for k, v in rebuilt.items() if isinstance(v, torch.Tensor)}
             losses.append(target_audio_losses(model, rebuilt).cpu().numpy().astype(np.float32))  # host copy: capture only
     finally:
