@@ -36,9 +36,9 @@ REPLAY_MESSAGES = 100_000
 
 
 def tokenizer_path() -> str | None:
-    cache = os.environ.get("STRATLOG_CACHE")
-    path = Path(cache or Path.home() / ".cache" / "stratlog") / "demo-v1" / "model"
-    return str(path) if (path / "tokenizer.json").is_file() else None
+    cache = Path(os.environ.get("STRATLOG_CACHE") or Path.home() / ".cache" / "stratlog")
+    built = sorted(cache.glob("demo-v*/model/tokenizer.json"))  # the demo's tokenizer (not importing torch here)
+    return str(built[-1].parent) if built else None
 
 
 def vocabulary_size(tokenizer: str | None) -> int | None:

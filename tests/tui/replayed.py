@@ -2,7 +2,7 @@
 every 5 steps), with the demo checkpoint's tokenizer beside it so token views decode the same on
 every machine. Regenerate both with
 `stratlog demo --headless --max-steps 20 --capture-interval 5 --out /tmp/x` (copy
-logs/stream.stratrec and the cache's demo-v1/model/tokenizer.json); the snapshots then change.
+logs/stream.stratrec and the cache's demo-v<N>/model/tokenizer.json); the snapshots then change.
 """
 
 from __future__ import annotations

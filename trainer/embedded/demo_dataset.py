@@ -149,6 +149,20 @@ def plan_samples() -> list[PlannedSample]:
     return planned
 
 
+CODEC_CLIPS_PER_SPEAKER = 16
+
+
+def codec_fitting_clips() -> list[np.ndarray]:
+    """Speech the tiny audio tokenizer is fitted on: every voice, new sentences, 24 kHz, no files."""
+    clips = []
+    for speaker_index, voice in enumerate(VOICES):
+        for index in range(CODEC_CLIPS_PER_SPEAKER):
+            rng = np.random.default_rng([DATA_SEED, 1000 + speaker_index, index])
+            language = "zh" if index % 8 == 7 else ("en" if index % 2 == 0 else "es")
+            clips.append(synthesize(SENTENCE_BUILDERS[language](rng), voice, NATIVE_SAMPLE_RATE, rng))
+    return clips
+
+
 def transcripts(samples: list[PlannedSample]) -> list[str]:
     """Text the tokenizer is trained on: every transcript plus the fixed prompts of the ChatML shape."""
     return [SYSTEM_PROMPT, INSTRUCTION.strip()] + [t for s in samples for t in (s.ref_text, s.target_text)]

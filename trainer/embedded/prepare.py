@@ -1,7 +1,7 @@
 """Build the embedded default once into a versioned cache folder, and find it again.
 
 `prepare_demo()` is what the demo and the tests call. The first call builds, offline and
-deterministically (about 8 s on 2 cores): the synthetic data set, the BPE text tokenizer trained
+deterministically (about 50 s on 2 cores, most of it fitting the audio tokenizer): the synthetic data set, the BPE text tokenizer trained
 on its transcripts, the tiny audio tokenizer and the tiny model, each saved the way a user's real
 checkpoint and data are, so the demo reads them back through the same `from_pretrained` and file
 loading code. Later calls find the stamp file and return at once.
@@ -26,6 +26,7 @@ from pathlib import Path
 from trainer.embedded.demo_dataset import (
     MANIFEST_FILE_NAME,
     TRAIN_DATA_FILE_NAME,
+    codec_fitting_clips,
     plan_samples,
     transcripts,
     write_dataset,
@@ -34,7 +35,7 @@ from trainer.embedded.text_tokenizer import train_text_tokenizer
 from trainer.embedded.tiny_audio_tokenizer import TinyAudioTokenizerSettings, save_tiny_audio_tokenizer
 from trainer.embedded.tiny_model import TinyModelSettings, save_tiny_model
 
-DEMO_VERSION = "demo-v1"
+DEMO_VERSION = "demo-v2"
 STAMP_FILE = "BUILD_COMPLETE.json"
 CACHE_ENVIRONMENT_VARIABLE = "STRATLOG_CACHE"
 
@@ -46,7 +47,7 @@ class DemoAssets:
     """Where a completed demo build lives; every path exists once `prepare_demo` returns."""
 
     root: Path
-    """The versioned build folder, e.g. ~/.cache/stratlog/demo-v1."""
+    """The versioned build folder, e.g. ~/.cache/stratlog/demo-v2."""
     model_dir: Path
     """Tiny HiggsAudioV2 checkpoint with its text tokenizer: `from_pretrained(model_dir, use_text_head=True)`."""
     audio_tokenizer_dir: Path
@@ -111,7 +112,8 @@ def _build(assets: DemoAssets) -> None:
     samples = plan_samples()
     write_dataset(samples, assets.train_data_file.parent)
     tokenizer = train_text_tokenizer(transcripts(samples))
-    audio_tokenizer = save_tiny_audio_tokenizer(TinyAudioTokenizerSettings(), assets.audio_tokenizer_dir)
+    audio_tokenizer = save_tiny_audio_tokenizer(TinyAudioTokenizerSettings(), codec_fitting_clips(),
+                                                assets.audio_tokenizer_dir)
     save_tiny_model(
         TinyModelSettings(),
         tokenizer,

@@ -7,9 +7,9 @@ at a tiny size with the same external contract: 24 kHz mono in, [batch, 8, frame
 the `DacFeatureExtractor` a real tokenizer folder holds, so it loads through the same
 `from_pretrained` path as a real one.
 
-A fresh model's codebooks are all zeros (transformers' `_init_weights` zeroes them), which maps every
-frame to code 0. They are persistent buffers, so they are filled here from a fixed-seed generator
-and survive save/load; their scale is chosen so nearest-code search spreads over the codebook.
+At random initialisation its codes carry no voice identity, so before saving, `codec_fitting`
+trains its encode path on synthetic speech and fits its codebooks (that module says why and how);
+the codebooks are persistent buffers, so the fitted ones survive save/load.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
+from trainer.embedded.codec_fitting import CodecFitSettings, fit_codec
 from trainer.torchaudio_standin import install_if_missing
 
 install_if_missing()  # before the first lookup of HiggsAudioV2TokenizerModel (see that module)
@@ -58,19 +60,14 @@ class TinyAudioTokenizerSettings:
     """Dimension of each codebook entry."""
     target_bandwidths: tuple[float, ...] = (0.5, 1.0, 1.5, 2.0)
     """kbps; the last one fixes the number of quantizers: 2000 / (25 frames/s * 10 bits) = 8."""
-    codebook_std: float = 0.1
-    """Standard deviation of the random codebook entries. Measured on demo speech (8 voices, 440
-    frames): 0.1 used 120-185 distinct codes per codebook, 0.25 about 100, 1.0 about 10."""
     seed: int = 1234
-    """Seed for the weights and the codebooks."""
+    """Seed for the random initial weights (the fitting has its own, CodecFitSettings.seed)."""
 
     def __post_init__(self) -> None:
         if self.codebook_size & (self.codebook_size - 1):
             raise ValueError(
                 f"TinyAudioTokenizerSettings.codebook_size must be a power of two, got {self.codebook_size}"
             )
-        if self.codebook_std <= 0:
-            raise ValueError(f"TinyAudioTokenizerSettings.codebook_std must be positive, got {self.codebook_std}")
 
 
 def tiny_audio_tokenizer_config(settings: TinyAudioTokenizerSettings) -> HiggsAudioV2TokenizerConfig:
@@ -103,24 +100,17 @@ def tiny_audio_tokenizer_config(settings: TinyAudioTokenizerSettings) -> HiggsAu
 
 
 def build_tiny_audio_tokenizer(settings: TinyAudioTokenizerSettings) -> HiggsAudioV2TokenizerModel:
-    """A deterministic tiny tokenizer: fixed-seed weights, then fixed-seed codebooks."""
+    """The untrained tiny tokenizer: fixed-seed random weights, all-zero codebooks (every frame -> code 0)."""
     torch.manual_seed(settings.seed)
-    model = HiggsAudioV2TokenizerModel(tiny_audio_tokenizer_config(settings)).eval()
-    generator = torch.Generator().manual_seed(settings.seed)
-    with torch.no_grad():
-        for quantizer in model.quantizer.quantizers:
-            codebook = quantizer.codebook
-            embed = torch.randn(codebook.embed.shape, generator=generator) * settings.codebook_std
-            codebook.embed.copy_(embed)
-            # The EMA statistics the codebook was trained with, kept consistent with `embed`.
-            codebook.embed_avg.copy_(embed)
-            codebook.cluster_size.fill_(1.0)
-    return model
+    return HiggsAudioV2TokenizerModel(tiny_audio_tokenizer_config(settings)).eval()
 
 
-def save_tiny_audio_tokenizer(settings: TinyAudioTokenizerSettings, directory: Path) -> HiggsAudioV2TokenizerModel:
-    """Build, then save weights, config and the DAC feature extractor into `directory`."""
+def save_tiny_audio_tokenizer(settings: TinyAudioTokenizerSettings, fitting_clips: list[np.ndarray],
+                              directory: Path) -> HiggsAudioV2TokenizerModel:
+    """Build, fit to `fitting_clips` (float32 mono at settings.sample_rate), then save weights,
+    config and the DAC feature extractor into `directory`."""
     model = build_tiny_audio_tokenizer(settings)
+    fit_codec(model, fitting_clips, CodecFitSettings())
     model.save_pretrained(directory)
     feature_extractor = DacFeatureExtractor(sampling_rate=settings.sample_rate, hop_length=math.prod(settings.ratios))
     feature_extractor.save_pretrained(directory)
