@@ -131,6 +131,21 @@ CONDITIONING_EFFECT_FAIL = -0.05
 """A mean effect below -0.05 nats from the third capture on: the "true" references fit worse
 than other speakers' clips, which points at mispaired reference / target samples."""
 
+REFERENCE_IGNORED_AFTER_CAPTURES = 15
+"""From a rank's 15th capture on, an effect whose mean over its latest CONDITIONING_WINDOW captures
+is still at or below CONDITIONING_EFFECT_MIN, while the model is learning audio (see
+AUDIO_LEARNING_DROP), is a FAIL: the model learns the target audio but takes nothing from the
+reference, so the reference carries no voice (silence, a wrong clip) or never reaches the model.
+On the demo (a random-weight model, lr 5e-3) healthy runs pass 0.01 nats around step 70
+(capture 8) and reach ~0.05 by step 100 and ~0.1 by step 200, while a silent reference stays
+below 0.01 through step 300 (README "Diagnostic power"); a fine-tune of a pre-trained
+voice-cloning model shows the effect from its first capture, so 15 captures is a generous wait."""
+
+AUDIO_LEARNING_DROP = 0.25
+"""The model is learning audio once its true-reference target-audio loss is 25 % below the first
+capture's (the demo: ~6.9 nats at step 1, below 4 by step 30): before that, "no effect" only
+means "not trained yet"."""
+
 CONDITIONING_DROP_WARN = 0.05
 """The effect falling by more than 0.05 nats from its first capture means the model is
 learning to ignore the reference."""

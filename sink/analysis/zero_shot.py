@@ -2,8 +2,9 @@
 
 The conditioning effect of a sample is its target-audio loss with a swapped-in reference of
 another speaker minus the loss with its true reference: above zero, the true voice helps. It
-is judged per snapshot (mean over rows), as a trend per rank (against the first capture), and
-per speaker and per (target language -> reference language) pair over the latest few
+is judged per snapshot (mean over rows), over a rank's latest captures once the model is
+learning audio (a reference that never helps: silence, a wrong clip), as a trend per rank
+(against the first capture), and per speaker and per (target language -> reference language) pair over the latest few
 measurements of each group, across all ranks of the run.
 """
 
@@ -17,9 +18,11 @@ from protocol import ZeroShotSnapshot
 from sink.analysis.history import SeriesBook
 from sink.findings import FAIL, OK, WARN, Finding, rounded
 from sink.thresholds import (
+    AUDIO_LEARNING_DROP,
     CONDITIONING_DROP_WARN,
     CONDITIONING_EFFECT_FAIL,
     CONDITIONING_EFFECT_MIN,
+    REFERENCE_IGNORED_AFTER_CAPTURES,
     TREND_MIN_CAPTURES,
 )
 
@@ -51,7 +54,10 @@ class ZeroShotAnalysis:
         else:
             mean = float(finite.mean())
             series = self._history.add((message.run_id, message.rank), message.step, mean)
-            verdicts = [effect_verdict(mean, series), trend_verdict(series)]
+            true_loss = message.true_reference_loss.to_numpy().astype(float)[: rows.size][np.isfinite(rows)]
+            audio_loss = self._history.add((message.run_id, message.rank, "true_reference_loss"), message.step,
+                                           float(true_loss.mean()))
+            verdicts = [effect_verdict(mean, series, audio_loss), trend_verdict(series)]
             groups = {"per_speaker": list(zip(message.speakers, rows)),
                       "per_language_pair": [(f"{target}->{reference}", effect) for target, reference, effect in
                                             zip(message.languages, message.swapped_languages, rows)]}
@@ -68,15 +74,25 @@ class ZeroShotAnalysis:
                 for check, severity, reason, value in filter(None, verdicts)]
 
 
-def effect_verdict(mean: float, series):
-    if mean > CONDITIONING_EFFECT_MIN:
-        return ("conditioning_effect", OK, f"a swapped reference raises the target-audio loss by {mean:.3f} nats: "
-                "the model uses the reference voice", rounded(mean))
+def effect_verdict(mean: float, series, audio_loss):
+    """`series`: this rank's per-capture mean effects; `audio_loss`: its true-reference target-audio losses."""
     if series.count >= TREND_MIN_CAPTURES and mean < CONDITIONING_EFFECT_FAIL:
         return ("conditioning_effect", FAIL, f"the true reference fits worse than another speaker's ({mean:.3f} nats) "
                 f"after {series.count} captures: reference and target are mispaired; check the data set's "
                 "reference/target speakers", rounded(mean))
-    early = " (expected in the first captures)" if series.count < TREND_MIN_CAPTURES else ""
+    learning_audio = audio_loss.latest <= (1 - AUDIO_LEARNING_DROP) * audio_loss.first
+    if (series.count >= REFERENCE_IGNORED_AFTER_CAPTURES and learning_audio
+            and series.recent_mean <= CONDITIONING_EFFECT_MIN):
+        return ("conditioning_effect", FAIL, f"the model ignores the reference: after {series.count} captures a swapped "
+                f"reference changes the target-audio loss by {series.recent_mean:.3f} nats (mean of the latest "
+                f"{len(series.recent)}) while that loss fell from {audio_loss.first:.2f} to {audio_loss.latest:.2f}; "
+                "check that reference clips carry the speaker's voice (silence, wrong file) and reach the model",
+                rounded(series.recent_mean))
+    if mean > CONDITIONING_EFFECT_MIN:
+        return ("conditioning_effect", OK, f"a swapped reference raises the target-audio loss by {mean:.3f} nats: "
+                "the model uses the reference voice", rounded(mean))
+    early = (f" (allowed until capture {REFERENCE_IGNORED_AFTER_CAPTURES})"
+             if series.count < REFERENCE_IGNORED_AFTER_CAPTURES else "")
     return ("conditioning_effect", WARN, f"a swapped reference changes the target-audio loss by only {mean:.3f} nats"
             f"{early}: the model ignores the reference voice; check reference attention and that reference and target "
             "share a speaker", rounded(mean))

@@ -135,9 +135,9 @@ def attention_snapshot(layers: int = 2, heads: int = 4, **overrides) -> Attentio
     return _build(AttentionSnapshot, fields, overrides)
 
 
-def zero_shot_snapshot(effect=0.3, **overrides) -> ZeroShotSnapshot:
+def zero_shot_snapshot(effect=0.3, true_loss=5.0, **overrides) -> ZeroShotSnapshot:
     effects = np.broadcast_to(np.asarray(effect, dtype=float), (4,))
-    true = np.full(4, 5.0)
+    true = np.full(4, float(true_loss))
     fields = dict(
         sample_ids=[f"s{i}" for i in range(4)], speakers=["spk00", "spk01", "spk02", "spk03"],
         swapped_speakers=["spk01", "spk02", "spk03", "spk00"], languages=["en", "en", "es", "es"],

@@ -4,6 +4,7 @@ per language pair. Run: ./run-tests tests/sink/analysis/test_zero_shot.py"""
 from __future__ import annotations
 
 from sink.analysis.zero_shot import ZeroShotAnalysis
+from sink.thresholds import REFERENCE_IGNORED_AFTER_CAPTURES
 from tests.sink.builders import _float, zero_shot_snapshot
 
 
@@ -29,6 +30,38 @@ def test_a_consistently_negative_effect_fails_as_mispaired_data():
     for step in (1, 10, 20):
         found = verdicts(zero_shot_snapshot(effect=-0.2, step=step), analysis)
     assert found["conditioning_effect"].severity == "FAIL" and "mispaired" in found["conditioning_effect"].reason
+
+
+def run_captures(effects: list[float], true_losses: list[float]) -> list[dict]:
+    analysis = ZeroShotAnalysis()
+    return [verdicts(zero_shot_snapshot(effect=effect, true_loss=loss, step=1 + 10 * i), analysis)
+            for i, (effect, loss) in enumerate(zip(effects, true_losses))]
+
+
+def test_a_reference_that_never_helps_a_learning_model_fails_from_the_stated_capture():
+    captures = REFERENCE_IGNORED_AFTER_CAPTURES
+    learning = [7.0 - 3.5 * i / captures for i in range(captures + 1)]  # half the loss gone by the end
+    found = run_captures([0.002] * (captures + 1), learning)
+    severities = [f["conditioning_effect"].severity for f in found]
+    assert severities[: captures - 1] == ["WARN"] * (captures - 1)
+    assert severities[captures - 1 :] == ["FAIL", "FAIL"]
+    fail = found[captures - 1]["conditioning_effect"]
+    assert "ignores the reference" in fail.reason and "silence" in fail.reason
+    assert fail.value == 0.002
+
+
+def test_no_effect_without_audio_learning_is_not_blamed_on_the_reference():
+    captures = REFERENCE_IGNORED_AFTER_CAPTURES
+    found = run_captures([0.0] * (captures + 2), [7.0 - 0.01 * i for i in range(captures + 2)])
+    assert {f["conditioning_effect"].severity for f in found} == {"WARN"}
+
+
+def test_an_effect_that_emerged_in_the_latest_captures_passes():
+    captures = REFERENCE_IGNORED_AFTER_CAPTURES
+    effects = [0.0] * (captures - 3) + [0.03, 0.04, 0.05]  # the mean of the latest 5 is 0.024
+    found = run_captures(effects, [7.0 - 0.2 * i for i in range(captures)])
+    assert found[-1]["conditioning_effect"].severity == "OK"
+    assert "FAIL" not in {f["conditioning_effect"].severity for f in found}
 
 
 def test_a_falling_effect_warns_in_the_trend():
