@@ -2,7 +2,7 @@
 raise FAIL naming the cause within a stated number of captures, on two seeds; a healthy run on
 the same seeds raises no FAIL.
 
-Run: ./run-tests tests/diagnostics  (slow: 18 real 2-rank CPU trainings, ~25 s each on 2 cores).
+Run: ./run-tests tests/diagnostics  (slow: 18 real 2-rank CPU trainings, 15-35 s each on 2 cores).
 Each test writes its outcome to tests/diagnostics/results/<case>-seed<seed>.json; then
 `python -m tests.diagnostics.report` rebuilds README.md's "Diagnostic power" table from them.
 Thresholds are sink/thresholds.py's, the same for every case and seed: nothing is tuned here.
@@ -34,15 +34,13 @@ class Case:
     within_captures: int
     """The FAIL must come at or before this capture (1 = the capture at step 1)."""
     max_steps: int = 20
-    xfail: str = ""
 
 
 CASES = [
     Case("shifted_labels", "output", "label_source", "shifted one position", 1),
-    Case("silent_reference", "zero_shot", "conditioning_effect", "reference", 5, max_steps=40,
-         xfail="not caught: on the tiny demo a healthy run's conditioning effect stays ~0.01 nats within the "
-               "test budget (the random-weight codec's codes carry little speaker identity), so 'no effect' cannot "
-               "tell a silent reference from a healthy run without false alarms"),
+    # The conditioning effect needs a model that has learned audio: healthy runs pass 0.01 nats around
+    # step 70 and the rule waits for capture 15 (sink/thresholds.py REFERENCE_IGNORED_AFTER_CAPTURES).
+    Case("silent_reference", "zero_shot", "conditioning_effect", "ignores the reference", 15, max_steps=150),
     Case("frozen_audio_ffn", "attention", "dual_ffn_gradient", "audio FFN of layers [0, 1, 2, 3] got no gradient", 1),
     Case("missing_reference_turn", "input", "reference_audio", "no reference audio", 1),
     Case("masked_audio_eos", "output", "audio_eos", "EOS is masked", 1),
@@ -53,15 +51,25 @@ CASES = [
     Case("tiny_lr_after_warmup", "metrics", "learning_rate", "after warmup", 2),
 ]
 
-HEALTHY_STEPS = 40
-"""The healthy run covers every fault case's detection window (and then some): 5 captures."""
+HEALTHY_STEPS = 200
+"""The healthy run covers every fault case's detection window (and then some): 21 captures."""
 
 DOCUMENTED_HEALTHY_WARNS = {
     ("zero_shot", "conditioning_effect"), ("zero_shot", "per_speaker"), ("zero_shot", "per_language_pair"),
     ("attention", "uniform_heads"), ("zero_shot", "conditioning_trend"),
 }
 """WARNs a healthy tiny-demo run may raise (README "Diagnostic power"): the conditioning effect is
-~0 in the first captures and stays small on the demo; attention is uniform at initialisation."""
+~0 until the model has learned audio (about step 70), and a 4-sample batch's speaker or language
+pair can still sit below 0.01 nats after that; attention is uniform at initialisation."""
+
+
+def latest_effects(run) -> dict[int, float]:
+    """Per rank, the mean conditioning effect of its latest 5 captures (the window the FAIL rule uses)."""
+    by_rank: dict[int, list[float]] = {}
+    for finding in sorted(run.findings, key=lambda f: f["step"]):
+        if (finding["analysis"], finding["check"]) == ("zero_shot", "conditioning_effect") and finding["value"] is not None:
+            by_rank.setdefault(finding["rank"], []).append(finding["value"])
+    return {rank: round(sum(values[-5:]) / len(values[-5:]), 4) for rank, values in sorted(by_rank.items())}
 
 
 def _record(name: str, seed: int, record: dict) -> None:
@@ -71,9 +79,7 @@ def _record(name: str, seed: int, record: dict) -> None:
 
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("case", CASES, ids=[case.fault for case in CASES])
-def test_planted_fault_is_caught(case, seed, demo_assets, process_group, tmp_path, request):
-    if case.xfail:
-        request.applymarker(pytest.mark.xfail(reason=case.xfail, strict=True))
+def test_planted_fault_is_caught(case, seed, demo_assets, process_group, tmp_path):
     run = run_demo(demo_assets, tmp_path, process_group, seed=seed, max_steps=case.max_steps, fault=case.fault)
     assert run.trainer_exit_code == 0, run.trainer_output
     fail = run.first_fail(case.analysis, case.check)
@@ -82,7 +88,7 @@ def test_planted_fault_is_caught(case, seed, demo_assets, process_group, tmp_pat
         "within_captures": case.within_captures, "max_steps": case.max_steps, "capture_interval": CAPTURE_INTERVAL,
         "caught": fail is not None, "step": fail and fail["step"],
         "captures": fail and captures_up_to(fail["step"]), "reason": fail and fail["reason"],
-        "xfail": case.xfail, "wall_s": round(run.wall_s, 1),
+        "value": fail and fail["value"], "wall_s": round(run.wall_s, 1),
     })
     assert fail is not None, f"no FAIL from {case.analysis}/{case.check}; FAILs seen: " + str(
         [(f["analysis"], f["check"], f["step"]) for f in run.by_severity("FAIL")])
@@ -98,6 +104,6 @@ def test_healthy_run_raises_no_fail(seed, demo_assets, process_group, tmp_path):
     warns = sorted({(f["analysis"], f["check"]) for f in run.by_severity("WARN")})
     _record("healthy", seed, {"fault": "", "seed": seed, "max_steps": HEALTHY_STEPS, "capture_interval": CAPTURE_INTERVAL,
                               "fails": [(f["analysis"], f["check"], f["step"]) for f in fails],
-                              "warns": warns, "wall_s": round(run.wall_s, 1)})
+                              "warns": warns, "latest_effects": latest_effects(run), "wall_s": round(run.wall_s, 1)})
     assert fails == [], [(f["analysis"], f["check"], f["step"], f["reason"]) for f in fails]
     assert set(warns) <= DOCUMENTED_HEALTHY_WARNS, warns
