@@ -108,10 +108,7 @@ def _train_spectrum_prediction(model, clips: list[np.ndarray], settings: CodecFi
         loss = F.mse_loss(predicted[:, :frames], torch.from_numpy(wanted[:, :frames]))
         optimizer.zero_grad()
         loss.backward()
-        # The acoustic columns stay zero: their inputs were zeros, so only weight decay could move them.
-        optimizer.step()
-        with torch.no_grad():
-            model.fc.weight[:, : config.acoustic_model_config.hidden_size] = 0.0
+        optimizer.step()  # the zeroed acoustic columns see zero inputs, so zero gradients: they stay 0
 
 
 def _kmeans(points: np.ndarray, count: int, iterations: int, rng: np.random.Generator) -> np.ndarray:
