@@ -134,6 +134,7 @@ class MessageDecoder:
         except _DECODE_FAILURES as error:
             raise _translate(error, head.kind) from None
         self._check(message, head.kind)
+        message.minor = head.minor  # a frame without `minor` is 1.0, not this receiver's minor
         return message
 
     def _decode_head(self, frame: Any) -> _Head:

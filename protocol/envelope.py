@@ -19,8 +19,9 @@ from protocol.limits import Count, Text
 PROTOCOL_MAJOR = 1
 """Bumped for changes old receivers cannot read; receivers refuse a newer major."""
 
-PROTOCOL_MINOR = 0
-"""Bumped for compatible additions (new fields with defaults, new kinds); receivers accept newer."""
+PROTOCOL_MINOR = 1
+"""Bumped for compatible additions (new fields with defaults, new kinds); receivers accept newer.
+1.1 added `AudioSegment.repeated_code_share`."""
 
 
 class Envelope(msgspec.Struct, kw_only=True, tag_field="kind"):

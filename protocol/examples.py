@@ -78,6 +78,7 @@ def example_snapshots(shape: ExampleShape = FULL_SIZE, *, seed: int = 0, **envel
                     start=start,
                     end=start + span,
                     frames=max(0, span - 1 - shape.codebooks),
+                    repeated_code_share=0.15,
                 )
                 for s in range(shape.batch)
                 for role, start in (("reference", shape.tokens // 8), ("target", shape.tokens // 2))

@@ -42,6 +42,9 @@ class AudioSegment(msgspec.Struct, kw_only=True):
     """One past its last token position."""
     frames: Count
     """Codec frames of the clip."""
+    repeated_code_share: float = -1.0
+    """Share of the clip's codec frames whose codebook-0 code is its most common one: near 1 the
+    clip is constant (silence, a stuck recording). -1: not measured (senders before 1.1)."""
 
 
 class InputSnapshot(Envelope, kw_only=True, tag="input_snapshot"):

@@ -10,6 +10,7 @@ import pytest
 
 from protocol import (
     PROTOCOL_MAJOR,
+    PROTOCOL_MINOR,
     InvalidMessage,
     UnknownKind,
     UnsupportedVersion,
@@ -52,7 +53,7 @@ def test_newer_major_is_refused_even_when_its_fields_changed(plain: dict) -> Non
 def test_older_major_is_refused() -> None:
     plain = msgpack.unpackb(encode(example_messages()[-1]))
     plain["version"] = 0
-    with pytest.raises(UnsupportedVersion, match=r"protocol 0\.0; this receiver reads 1\.x"):
+    with pytest.raises(UnsupportedVersion, match=rf"protocol 0\.{PROTOCOL_MINOR}; this receiver reads 1\.x"):
         decode(msgpack.packb(plain))
 
 
@@ -73,9 +74,20 @@ def test_missing_minor_and_defaulted_fields_take_their_defaults() -> None:
 
 def test_unknown_kind_is_named_and_blamed_on_a_newer_minor() -> None:
     plain = msgpack.unpackb(encode(example_messages()[-2]))
-    plain.update(kind="gradient_snapshot", minor=1)
+    plain.update(kind="gradient_snapshot", minor=PROTOCOL_MINOR + 1)
     with pytest.raises(UnknownKind) as caught:
         decode(msgpack.packb(plain))
     message = str(caught.value)
-    assert "'gradient_snapshot'" in message and "newer minor version 1.1" in message
+    assert "'gradient_snapshot'" in message and f"newer minor version 1.{PROTOCOL_MINOR + 1}" in message
     assert "heartbeat" in message  # lists the kinds it knows
+
+
+def test_a_1_0_input_snapshot_reads_with_the_1_1_segment_field_at_its_default() -> None:
+    snapshot = next(m for m in example_messages() if kind_of(m) == "input_snapshot")
+    plain = msgpack.unpackb(encode(snapshot))
+    plain["minor"] = 0
+    for segment in plain["segments"]:
+        del segment["repeated_code_share"]
+    decoded = decode(msgpack.packb(plain))
+    assert decoded.minor == 0
+    assert [s.repeated_code_share for s in decoded.segments] == [-1.0] * len(snapshot.segments)
