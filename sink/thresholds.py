@@ -121,6 +121,12 @@ FFN_UPDATE_RATIO_MAX = 0.1
 """An FFN whose weights move by more than 10 % of their norm in one step is being overwritten,
 not fine-tuned (typical AdamW steps move weights by 1e-4 to 1e-2 of their norm)."""
 
+REFERENCE_CONSTANT_SHARE = 0.8
+"""A reference clip whose codebook-0 code is the same in 80 % or more of its frames is constant
+(silence, a stuck or blank recording) and carries no voice: FAIL naming the sample. Demo clips:
+at most 44 % (median 15 %) of a clip's frames share one code; encoded silence: 95 % (its edge
+frames differ). Real speech with long pauses stays well below 80 %."""
+
 # --- Zero-shot --------------------------------------------------------------------------------
 
 CONDITIONING_EFFECT_MIN = 0.01

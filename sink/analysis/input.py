@@ -16,7 +16,7 @@ import numpy as np
 from protocol import InputSnapshot
 from sink.analysis.run_context import RunContext, SpecialTokenIds
 from sink.findings import FAIL, OK, WARN, Finding
-from sink.thresholds import DATA_OVERLAP_WARN, RANK_STEPS_REMEMBERED
+from sink.thresholds import DATA_OVERLAP_WARN, RANK_STEPS_REMEMBERED, REFERENCE_CONSTANT_SHARE
 
 ANALYSIS = "input"
 SHOWN_PROBLEMS = 3
@@ -67,7 +67,7 @@ class InputAnalysis:
 
 
 def reference_audio(message: InputSnapshot):
-    """Every sample needs a non-empty reference clip that comes before its target."""
+    """Every sample needs a non-empty, non-constant reference clip that comes before its target."""
     count = max(len(message.sample_ids), max((s.sample + 1 for s in message.segments), default=0))
     if count == 0:
         return ("reference_audio", FAIL, "the batch has no samples and no audio segments: the snapshot is empty", 0)
@@ -83,6 +83,10 @@ def reference_audio(message: InputSnapshot):
                             "labels it as a target; check the user turn's audio item)")
         elif references[0].frames == 0:
             problems.append(f"sample {name} has an empty reference clip (0 frames; check the audio file)")
+        elif references[0].repeated_code_share >= REFERENCE_CONSTANT_SHARE:
+            problems.append(f"sample {name}'s reference clip is constant: {references[0].repeated_code_share:.0%} of its "
+                            f"{references[0].frames} frames carry one code (silence or a blank recording: no voice to "
+                            "clone; check the audio file)")
         elif targets and references[0].start >= targets[0].start:
             problems.append(f"sample {name} has its reference after the target (positions {references[0].start} vs "
                             f"{targets[0].start}; the conversation order is wrong)")

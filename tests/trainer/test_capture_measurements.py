@@ -17,6 +17,7 @@ from trainer.sequences import AudioTokenIds, SequenceBuilder
 from trainer.strategic.attention_capture import AttentionProbe, attention_statistics
 from trainer.strategic.batch_layout import batch_layout
 from trainer.strategic.dualffn_capture import DualFfnProbe
+from trainer.strategic.input_capture import repeated_code_shares
 
 TOLERANCE = 1e-5
 """float32 softmax of the same logits computed in a different order: agreement to ~1e-6."""
@@ -88,3 +89,25 @@ def test_dualffn_grad_norms_and_update_ratios_match_direct_computation(model_and
             assert torch.allclose(probe.grad_norms[path][row], grad, rtol=1e-5), (path, row)
             assert torch.allclose(ratios[path][row], change / size, rtol=1e-5), (path, row)
             assert float(grad) > 0 and float(change) > 0
+
+
+def test_repeated_code_shares_read_each_clips_own_codebook_0_codes(demo_assets):
+    """The share is computed from exactly the clip's codec frames (no BOS, EOS or delay rows, no
+    padding): a reference whose codebook 0 holds one code in 27 of 30 frames reads 0.9."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    config = AutoConfig.from_pretrained(demo_assets.model_dir)
+    ids = AudioTokenIds.from_config(config)
+    builder = SequenceBuilder(AutoTokenizer.from_pretrained(demo_assets.model_dir), ids)
+    rng = np.random.default_rng(1)
+    constant = rng.integers(0, 1024, (8, 30))
+    constant[0] = [5] * 27 + [1, 2, 3]
+    clips = [(constant, rng.integers(0, 1024, (8, 40))), (rng.integers(0, 1024, (8, 20)), rng.integers(0, 1024, (8, 25)))]
+    examples = [builder.build(VoiceCloningSample(f"s{i}", f"spk{i}", "en", "Speak.", "a line", None, "words", None), ref, target)
+                for i, (ref, target) in enumerate(clips)]
+    batch = VoiceCloningCollator(ids)(examples)
+    layout = batch_layout(batch, (config.audio_token_id, config.audio_delay_token_id), config.num_codebooks)
+    expected = [np.unique(codes[0], return_counts=True)[1].max() / codes.shape[1] for pair in clips for codes in pair]
+    assert [(c.sample, c.role) for c in layout.clips] == [(0, "reference"), (0, "target"), (1, "reference"), (1, "target")]
+    assert repeated_code_shares(batch, layout) == pytest.approx(expected)
+    assert expected[0] == pytest.approx(0.9)

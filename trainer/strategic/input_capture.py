@@ -1,7 +1,8 @@
 """The input snapshot: what went into the model on a capture step.
 
 Only small things leave the device: the shapes of every tensor, the first sample's input
-ids, and the audio segment table from the batch layout.
+ids, and the audio segment table from the batch layout, with each clip's repeated-code share
+(a constant clip, e.g. silence, carries no voice).
 """
 
 from __future__ import annotations
@@ -21,14 +22,33 @@ def tensor_table(batch: dict) -> list[TensorInfo]:
     ]
 
 
+def repeated_code_shares(batch: dict, layout: BatchLayout) -> list[float]:
+    """Per clip of `layout.clips`: the share of its codec frames whose codebook-0 code is its most
+    common one (-1 for a clip without frames). Codebook 0 has no delay: a clip's codes sit in the
+    rows after its stream BOS row."""
+    if batch.get("audio_input_ids") is None or batch.get("audio_input_ids_mask") is None:
+        return [-1.0] * len(layout.clips)
+    mask = batch["audio_input_ids_mask"].cpu().numpy().astype(bool)
+    codebook_0 = batch["audio_input_ids"][..., 0].cpu().numpy()  # host copy: capture steps only
+    shares = []
+    for clip in layout.clips:
+        first = clip.first_frame_row + 1
+        codes = codebook_0[clip.sample][mask[clip.sample]][first : first + clip.codec_frames]
+        shares.append(float(np.unique(codes, return_counts=True)[1].max() / codes.size) if codes.size else -1.0)
+    return shares
+
+
 def input_snapshot_fields(batch: dict, layout: BatchLayout) -> dict:
     """Fields of an InputSnapshot message from one forward call's keyword arguments."""
     meta = batch.get("sample_meta") or []
+    shares = repeated_code_shares(batch, layout)
     return {
         "tensors": tensor_table(batch),
         "input_ids": Array.from_numpy(layout.input_ids[0].astype(np.int32)),
         "segments": [
-            AudioSegment(sample=c.sample, role=c.role, start=c.start, end=c.end, frames=c.codec_frames) for c in layout.clips
+            AudioSegment(sample=c.sample, role=c.role, start=c.start, end=c.end, frames=c.codec_frames,
+                         repeated_code_share=round(share, 4))
+            for c, share in zip(layout.clips, shares)
         ],
         "sample_ids": [str(m.get("sample_id", "")) for m in meta],
         "speakers": [str(m.get("speaker", "")) for m in meta],

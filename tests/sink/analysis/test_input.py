@@ -3,6 +3,8 @@ Run: ./run-tests tests/sink/analysis/test_input.py"""
 
 from __future__ import annotations
 
+import msgspec
+
 from sink.analysis.input import InputAnalysis
 from sink.analysis.run_context import RunContext
 from tests.sink import builders
@@ -39,6 +41,19 @@ def test_empty_reference_and_reference_after_target_fail():
     reason = found["reference_audio"].reason
     assert found["reference_audio"].severity == "FAIL"
     assert "spk00_0001 has an empty reference clip" in reason and "spk01_0002 has its reference after the target" in reason
+
+
+def test_a_constant_reference_clip_fails_as_silence_and_a_speech_like_one_passes():
+    ids = healthy_ids()
+    segments = segments_of(ids) + segments_of(ids, sample=1)
+    silent = [msgspec.structs.replace(s, repeated_code_share=0.95 if (s.sample, s.role) == (1, "reference") else 0.44)
+              for s in segments]
+    found = verdicts(input_snapshot(segments=silent))
+    assert found["reference_audio"].severity == "FAIL"
+    assert "spk01_0002's reference clip is constant: 95%" in found["reference_audio"].reason
+    assert "silence" in found["reference_audio"].reason and "spk00_0001" not in found["reference_audio"].reason
+    speech = [msgspec.structs.replace(s, repeated_code_share=0.44) for s in segments]
+    assert verdicts(input_snapshot(segments=speech))["reference_audio"].severity == "OK"
 
 
 def test_missing_delay_tokens_fail_the_structure_check():
