@@ -2,7 +2,7 @@
 raise FAIL naming the cause within a stated number of captures, on two seeds; a healthy run on
 the same seeds raises no FAIL.
 
-Run: ./run-tests tests/diagnostics  (slow: 18 real 2-rank CPU trainings, 15-35 s each on 2 cores).
+Run: ./run-tests tests/diagnostics  (slow: 20 real 2-rank CPU trainings, 15-35 s each on 2 cores).
 Each test writes its outcome to tests/diagnostics/results/<case>-seed<seed>.json; then
 `python -m tests.diagnostics.report` rebuilds README.md's "Diagnostic power" table from them.
 Thresholds are sink/thresholds.py's, the same for every case and seed: nothing is tuned here.
@@ -40,6 +40,7 @@ CASES = [
     Case("shifted_labels", "output", "label_source", "shifted one position", 1),
     # The conditioning effect needs a model that has learned audio: healthy runs pass 0.01 nats around
     # step 70 and the rule waits for capture 15 (sink/thresholds.py REFERENCE_IGNORED_AFTER_CAPTURES).
+    Case("silent_reference", "input", "reference_audio", "silence", 1),
     Case("silent_reference", "zero_shot", "conditioning_effect", "ignores the reference", 15, max_steps=150),
     Case("frozen_audio_ffn", "attention", "dual_ffn_gradient", "audio FFN of layers [0, 1, 2, 3] got no gradient", 1),
     Case("missing_reference_turn", "input", "reference_audio", "no reference audio", 1),
@@ -78,12 +79,12 @@ def _record(name: str, seed: int, record: dict) -> None:
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-@pytest.mark.parametrize("case", CASES, ids=[case.fault for case in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{case.fault}-{case.analysis}" for case in CASES])
 def test_planted_fault_is_caught(case, seed, demo_assets, process_group, tmp_path):
     run = run_demo(demo_assets, tmp_path, process_group, seed=seed, max_steps=case.max_steps, fault=case.fault)
     assert run.trainer_exit_code == 0, run.trainer_output
     fail = run.first_fail(case.analysis, case.check)
-    _record(case.fault, seed, {
+    _record(f"{case.fault}-{case.analysis}", seed, {
         "fault": case.fault, "seed": seed, "analysis": case.analysis, "check": case.check,
         "within_captures": case.within_captures, "max_steps": case.max_steps, "capture_interval": CAPTURE_INTERVAL,
         "caught": fail is not None, "step": fail and fail["step"],
