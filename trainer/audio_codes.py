@@ -3,7 +3,8 @@
 Encoding is the slow part of data preparation, and the codes only change when the audio or the
 tokenizer changes; so the cache key is the file's content hash, the slice of it that is used
 (for `offset` / `duration` items) and the tokenizer's identity (a hash of its config and
-weights). Audio is read with soundfile, mixed to mono and resampled with soxr to the
+weights). Content hashes are remembered by file path, size and modification time
+(`FileDigests`), so a start does not read every clip again on every rank. Audio is read with soundfile, mixed to mono and resampled with soxr to the
 tokenizer's rate, so 16/22.05/44.1/48 kHz data goes through.
 
 The cache folder defaults to `$STRATLOG_CACHE/audio-codes` (else `~/.cache/stratlog/audio-codes`)
@@ -13,6 +14,7 @@ for both `stratlog tokenize` and training, so codes encoded up front are the one
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +50,43 @@ def tokenizer_identity(audio_tokenizer_dir: Path) -> str:
             digest.update(path.name.encode())
             digest.update(file_digest(path).encode())
     return digest.hexdigest()[:16]
+
+
+class FileDigests:
+    """Content hashes of audio files, kept across runs in a JSON-lines index beside the cache.
+
+    Keying cache entries on content is what makes them safe, but hashing reads every clip at
+    every start on every rank. A file whose resolved path, size and modification time (ns) are
+    what the index recorded keeps its recorded hash, the rule rsync and make use: a file
+    rewritten in place with the same size and modification time is missed (touch it). Each new
+    hash is appended as one line (one write, so ranks appending at once do not interleave);
+    unreadable lines, e.g. the tail of a killed run, are skipped."""
+
+    def __init__(self, index: Path):
+        self.index = index
+        self._known: dict[tuple[str, int, int], str] = {}
+        text = index.read_text(encoding="utf-8", errors="replace") if index.is_file() else ""
+        self._torn_tail = bool(text) and not text.endswith("\n")
+        for line in text.splitlines():
+            try:
+                entry = json.loads(line)
+                self._known[(entry["path"], entry["size"], entry["mtime_ns"])] = entry["sha256"]
+            except (ValueError, KeyError, TypeError):
+                continue
+
+    def digest(self, path: Path) -> str:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in self._known:
+            self._known[key] = file_digest(path)
+            line = json.dumps({"path": key[0], "size": key[1], "mtime_ns": key[2], "sha256": self._known[key]})
+            try:
+                with open(self.index, "a", encoding="utf-8") as handle:
+                    handle.write(("\n" if self._torn_tail else "") + line + "\n")  # never glued to a torn line
+                self._torn_tail = False
+            except OSError:
+                pass  # a read-only cache still works; the hash is only not remembered
+        return self._known[key]
 
 
 @dataclass(frozen=True)
@@ -113,16 +152,13 @@ class AudioCodeCache:
         self.folder.mkdir(parents=True, exist_ok=True)
         self.encoded_count = 0
         self.reused_count = 0
-        self._digests: dict[tuple[Path, int, int], str] = {}
+        self.digests = FileDigests(Path(cache_dir) / "file-digests.jsonl")
 
     def entry_for(self, clip: AudioClip, *, sample_id: str = "?") -> Path:
         """The cache file of a clip: content hash, plus the slice when it is not the whole file."""
         info = inspect_clip(clip, sample_id=sample_id)
-        stat = clip.path.stat()
-        key = (clip.path.resolve(), stat.st_mtime_ns, stat.st_size)  # hash each file once per run
-        if key not in self._digests:
-            self._digests[key] = file_digest(clip.path)
-        name = self._digests[key] if info.is_whole_file else f"{self._digests[key]}-{info.start}-{info.stop}"
+        digest = self.digests.digest(clip.path)
+        name = digest if info.is_whole_file else f"{digest}-{info.start}-{info.stop}"
         return self.folder / f"{name}.npy"
 
     def is_cached(self, clip: AudioClip, *, sample_id: str = "?") -> bool:

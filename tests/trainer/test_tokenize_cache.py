@@ -7,6 +7,7 @@ Run: `python -m pytest -q tests/trainer/test_tokenize_cache.py` (about 10 s).
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import numpy as np
 import soundfile
@@ -50,3 +51,38 @@ def test_a_new_tokenizer_gets_new_entries(demo_assets, tmp_path):
         codes = AudioCodeCache(HiggsAudioV2TokenizerModel.from_pretrained(folder), folder, tmp_path / "codes")
         report = tokenize_data(data_file, codes, limits, show_progress=False)
         assert (report.encoded, report.reused) == (2, 0)
+
+
+def test_a_later_start_hashes_only_new_or_changed_files(demo_assets, tmp_path, monkeypatch):
+    """Content hashes are remembered by path, size and mtime: a second start reads no clip to
+    hash, a changed clip is hashed again, and a torn index line (a killed run) is skipped."""
+    import trainer.audio_codes as audio_codes
+
+    records = demo_records(demo_assets, 2)
+    data_dir = tmp_path / "data"
+    data_file = write_data_file(demo_assets, data_dir, records)
+    hashed: list[str] = []
+    real_digest = audio_codes.file_digest
+    monkeypatch.setattr(audio_codes, "file_digest",
+                        lambda path: hashed.append(Path(path).name) or real_digest(path))
+    command = ["tokenize", str(data_file), "--audio_tokenizer_path", str(demo_assets.audio_tokenizer_dir),
+               "--cache", str(tmp_path / "codes")]
+    clip_names = {Path(item["audio_url"]).name for record in records for item in audio_items(record)}
+
+    assert stratlog_main(command) == 0
+    assert clip_names <= set(hashed)
+    hashed.clear()
+    assert stratlog_main(command) == 0
+    assert not clip_names & set(hashed)  # only the tokenizer's own files were hashed again
+
+    changed = data_dir / audio_items(records[0])[0]["audio_url"]
+    audio, rate = soundfile.read(changed, dtype="float32")
+    soundfile.write(changed, np.ascontiguousarray(audio[::-1]), rate)
+    with open(tmp_path / "codes" / "file-digests.jsonl", "a") as index:
+        index.write('{"path": "/torn')  # no newline: what a killed writer leaves
+    hashed.clear()
+    assert stratlog_main(command) == 0
+    assert clip_names & set(hashed) == {changed.name}
+    hashed.clear()
+    assert stratlog_main(command) == 0
+    assert not clip_names & set(hashed)  # the changed clip's new hash was remembered past the torn line
