@@ -48,13 +48,14 @@ SNAPSHOTS = (InputSnapshot, OutputSnapshot, AttentionSnapshot, ZeroShotSnapshot)
 class SinkPipeline:
     def __init__(self, log_dir: Path, *, recorder: RecordingWriter | None = None, tokenizer_path: str | None = None,
                  stall_after_s: float | None = None, rotate_bytes: int | None = None,
-                 publisher: FramePublisher | None = None):
-        """`stall_after_s` None: STALL_HEARTBEATS x each rank's heartbeat interval."""
+                 publisher: FramePublisher | None = None, joined_mid_stream: bool = False):
+        """`stall_after_s` None: STALL_HEARTBEATS x each rank's heartbeat interval;
+        `joined_mid_stream`: a viewer's pipeline (RunState.joined_mid_stream)."""
         self.files = LogFiles(log_dir, rotate_bytes=rotate_bytes)
         self.recorder = recorder
         self.publisher = publisher
         self.stall_after_s = stall_after_s
-        self.state = RunState()
+        self.state = RunState(joined_mid_stream=joined_mid_stream)
         self.decoders = DecoderCache(tokenizer_path)
         self.contexts: dict[str, RunContext] = {}
         self.entries = EntryBuffer()

@@ -27,6 +27,9 @@ RECENT_FINDINGS = 500
 class RankState:
     rank: int
     next_seq: int = 0
+    first_seq: int = 0
+    """Where this record of the rank starts: 0, or the first message's seq for a viewer that
+    joined mid-stream (the messages before it count as seen, not as lost)."""
     received: int = 0
     """Messages received from this rank (this run start on)."""
     gaps: int = 0
@@ -84,6 +87,9 @@ class RunState:
     """Bumped on every change, so a dashboard redraws only when something happened."""
     observer: RunObserver | None = field(default=None, repr=False)
     """None when headless; a dashboard's history otherwise."""
+    joined_mid_stream: bool = False
+    """A viewer attached to a running sink: each rank's first message sets where its sequence
+    starts, so what was sent before the viewer subscribed is not counted as a gap."""
 
     @property
     def step(self) -> int:
@@ -107,9 +113,11 @@ class RunState:
                 self.run_id = message.run_id
             self.world_size = max(self.world_size, message.world_size)
             rank = self.ranks.setdefault(message.rank, RankState(message.rank))
+            if self.joined_mid_stream and rank.received == 0:
+                rank.next_seq = rank.first_seq = message.seq
             restarted = isinstance(message, RunStart) and message.seq == 0 and rank.received > 0
             if restarted:
-                rank.next_seq, rank.received, rank.ended = 0, 0, ""
+                rank.next_seq, rank.first_seq, rank.received, rank.ended = 0, 0, 0, ""
             missing = max(message.seq - rank.next_seq, 0)
             rank.gaps += missing
             rank.next_seq = max(rank.next_seq, message.seq + 1)

@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_tokenize_arguments(commands.add_parser("tokenize", help="Encode a data file's audio into the code cache up front."))
     sink_commands.add_sink_arguments(commands.add_parser("sink", help="Receive, analyse, log and record strategic streams."))
+    sink_commands.add_view_arguments(commands.add_parser("view", help="Attach a dashboard to a running sink's --publish endpoint."))
     sink_commands.add_replay_arguments(commands.add_parser("replay", help="Run a recording through the sink again."))
     return parser
 
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
         return tokenize_data.main(args)
     from stratlog import sink_commands
 
-    return sink_commands.run_sink(args) if args.command == "sink" else sink_commands.run_replay(args)
+    runs = {"sink": sink_commands.run_sink, "view": sink_commands.run_view, "replay": sink_commands.run_replay}
+    return runs[args.command](args)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
-"""`stratlog sink` and `stratlog replay`: the sink's two front doors over one pipeline.
+"""`stratlog sink`, `stratlog view` and `stratlog replay`: the sink's front doors over one pipeline.
 
-Both take the options that change what the pipeline writes (`--stall-after`, `--tokenizer`),
-so a replay given the live sink's options reproduces its findings byte for byte.
+All take the options that change what the pipeline writes (`--stall-after`, `--tokenizer`),
+so a replay given the live sink's options reproduces its findings byte for byte. `view`
+attaches a dashboard to a running sink's `--publish` endpoint (a headless sink on a server,
+SPEC §7): it shows, and logs into its own folder, what reached it.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
 
 from protocol import RecordingWriter
 from sink.dashboard_model import DashboardModel
-from sink.fanout import FramePublisher
+from sink.fanout import FramePublisher, FrameSubscriber
 from sink.pipeline import SinkPipeline
 from sink.receiver import DEFAULT_BIND, FrameReceiver
 from sink.replay import ReplayPlayer, replay_recording
@@ -76,24 +79,49 @@ def run_sink(args: argparse.Namespace) -> int:
     print(f"sink listening on {receiver.address}; logs in {args.log_dir}{published}", flush=True)
     if args.address_file:
         args.address_file.write_text(receiver.address)
+    return _serve(service, tui=args.tui, source=f"live {receiver.address}", until_run_end=args.exit_after_run)
+
+
+def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool) -> int:
+    """Run `service` headless in this thread, or in a thread beside the dashboard until it closes."""
     try:
-        if args.tui:
+        if tui:
             from tui.app import DashboardApp
 
-            model = DashboardModel.attach(pipeline)  # before the first frame: the history starts at the run start
-            thread = threading.Thread(target=service.run, kwargs={"until_run_end": args.exit_after_run}, daemon=True)
+            model = DashboardModel.attach(service.pipeline)  # before the first frame: the history starts there
+            thread = threading.Thread(target=service.run, kwargs={"until_run_end": until_run_end}, daemon=True)
             thread.start()
-            DashboardApp(model, source=f"live {receiver.address}").run()
+            DashboardApp(model, source=source).run()
             service.stop()
             thread.join(timeout=5)
         else:
             signal.signal(signal.SIGTERM, lambda *_: service.stop())
-            service.run(until_run_end=args.exit_after_run)
+            service.run(until_run_end=until_run_end)
     except KeyboardInterrupt:
         pass
     finally:
         service.close()
     return 0
+
+
+def add_view_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("address", help="A running sink's --publish endpoint, e.g. tcp://train-host:5556.")
+    parser.add_argument("--log-dir", type=Path, default=None,
+                        help="Where the viewer logs what reached it (default: a new temporary folder); the sink's "
+                             "own logs stay the complete record.")
+    parser.add_argument("--exit-after-run", action="store_true", help="Stop once every rank of the run has ended.")
+    add_pipeline_arguments(parser)
+
+
+def run_view(args: argparse.Namespace) -> int:
+    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="stratlog-view-"))
+    subscriber = FrameSubscriber(args.address)
+    pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
+                            rotate_bytes=_rotate_bytes(args), joined_mid_stream=True)
+    print(f"viewing {args.address} (frames sent before this viewer subscribed are not shown; pass --tokenizer "
+          f"to decode tokens when the run started earlier); the viewer's logs in {log_dir}", flush=True)
+    return _serve(SinkService(subscriber, pipeline), tui=not args.headless, source=f"view {args.address}",
+                  until_run_end=args.exit_after_run)
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:

@@ -56,7 +56,7 @@ def run_start_finding(message: RunStart) -> Finding:
 
 
 def run_end_finding(message: RunEnd, rank: RankState) -> Finding:
-    received_before = rank.received - 1
+    received_before = rank.first_seq + rank.received - 1
     lost = max(message.messages_sent - received_before, 0)
     totals = (f"{message.messages_sent} sent, {message.messages_dropped} dropped by the rank, "
               f"{lost} lost in transit")

@@ -72,3 +72,14 @@ def test_stalls_come_from_receive_times_not_from_the_clock(tmp_path):
     stalls = [f for f in pipeline.state.recent_findings if f.check == "stall"]
     assert [(f.rank, f.severity, f.value) for f in stalls] == [(1, "FAIL", 6.0)]
     pipeline.close()
+
+
+def test_a_viewer_pipeline_starts_each_rank_where_it_joined_but_still_counts_later_gaps(tmp_path):
+    pipeline = SinkPipeline(tmp_path, joined_mid_stream=True)
+    try:
+        for seq in (40, 41, 45):  # joined at 40; 42..44 never arrive
+            pipeline.handle(encode(metrics(seq, loss=1.0)), 0.0)
+        rank = pipeline.state.ranks[0]
+        assert (rank.first_seq, rank.gaps, rank.next_seq) == (40, 3, 46)
+    finally:
+        pipeline.close()
