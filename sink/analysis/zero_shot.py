@@ -4,8 +4,8 @@ The conditioning effect of a sample is its target-audio loss with a swapped-in r
 another speaker minus the loss with its true reference: above zero, the true voice helps. It
 is judged per snapshot (mean over rows), over a rank's latest captures once the model is
 learning audio (a reference that never helps: silence, a wrong clip), as a trend per rank
-(against the first capture), and per speaker and per (target language -> reference language) pair over the latest few
-measurements of each group, across all ranks of the run.
+(against the first capture), and per speaker and per (target language -> reference language)
+pair over the latest few measurements of each group, across all ranks of the run.
 """
 
 from __future__ import annotations
