@@ -111,6 +111,10 @@ class DashboardModel:
                 capture.tokens = self._token_regions(message)
         self._changed()
 
+    def run_switched(self, run_id: str) -> None:
+        self.ranks.clear()
+        self.run_findings.clear()
+
     def findings_recorded(self, findings: list[Finding]) -> None:
         for finding in findings:
             self.findings_total += 1

@@ -86,7 +86,7 @@ def run_view(state, rank: int | None, metrics: dict, capture_steps: tuple[int, .
         for key in STEP_BOUND:
             panels[key] = _worst_first(capture.findings.get(key, []))
     panels["stream"] = _worst_first([f for f in latest if f.analysis in ("metrics", "stream")] + list(run_findings))
-    recent = list(state.recent_findings)[-HISTORY_SHOWN:]
+    recent = [f for f in state.recent_findings if f.run_id in (None, state.run_id)][-HISTORY_SHOWN:]  # the shown run
     return DashboardView(
         run_id=state.run_id, world_size=state.world_size, messages=state.messages,
         drops=sum(r.reported_drops for r in ranks), gaps=sum(r.gaps for r in ranks),

@@ -103,8 +103,8 @@ class SinkPipeline:
 
     def advance_clock(self, now: float) -> None:
         """Time passed up to `now` (a receive time, or the wall clock on a live idle tick)."""
-        for rank, limit in self.state.find_stalls(now, self.stall_after_s):
-            self._report([stream.stall_finding(self.state.run_id, rank, limit)], as_notices=True)
+        for run_id, rank, limit in self.state.find_stalls(now, self.stall_after_s):
+            self._report([stream.stall_finding(run_id, rank, limit)], as_notices=True)
         self._write_entries(self.entries.due(now))
 
     def tick(self) -> None:

@@ -1,6 +1,8 @@
 """What the sink knows about the runs it receives: the data model behind logs and dashboard.
 
-Per rank it tracks the sequence numbers (a jump is a gap: messages missing), the drops the
+Ranks are kept per run: two runs sending to one sink (two experiments, one address) never mix
+their sequence numbers, stalls or ends; the run shown (`run_id`, `ranks`, `world_size` and the
+observer) is the latest to start. Per rank it tracks the sequence numbers (a jump is a gap: messages missing), the drops the
 rank itself reported, the last receive time (a quiet rank is stalled), the latest step,
 metrics, decoded input and latest findings. Frames that fail to decode are counted by reason.
 `apply` and `find_stalls` return what changed so `sink.analysis.stream` can turn it into
@@ -72,13 +74,18 @@ class RunObserver(Protocol):
 
     def findings_recorded(self, findings: list[Finding]) -> None: ...
 
+    def run_switched(self, run_id: str) -> None:
+        """Another run started and is now the one shown: forget the previous run's history."""
+
 
 @dataclass
 class RunState:
     run_id: str = ""
-    world_size: int = 0
+    """The run shown: the latest to send its run start (or the first one seen)."""
     model_path: str = ""
-    ranks: dict[int, RankState] = field(default_factory=dict)
+    runs: dict[str, dict[int, RankState]] = field(default_factory=dict)
+    """Ranks per run id."""
+    world_sizes: dict[str, int] = field(default_factory=dict)
     bad_frames: Counter = field(default_factory=Counter)
     messages: int = 0
     recent_findings: deque = field(default_factory=lambda: deque(maxlen=RECENT_FINDINGS))
@@ -92,13 +99,28 @@ class RunState:
     starts, so what was sent before the viewer subscribed is not counted as a gap."""
 
     @property
+    def ranks(self) -> dict[int, RankState]:
+        """The shown run's ranks."""
+        return self.runs.get(self.run_id, {})
+
+    @property
+    def world_size(self) -> int:
+        return self.world_sizes.get(self.run_id, 0)
+
+    @property
     def step(self) -> int:
         return max((rank.step for rank in self.ranks.values()), default=0)
 
     @property
     def finished(self) -> bool:
-        """Every rank of the run has sent its run end."""
-        return bool(self.world_size) and len(self.ranks) == self.world_size and all(r.ended for r in self.ranks.values())
+        """Every rank of the shown run has sent its run end, and every other run has ended or
+        gone silent (a run that crashed without a run end must not keep the sink waiting)."""
+        def done(run_id: str, settled) -> bool:
+            ranks = self.runs[run_id]
+            return len(ranks) == self.world_sizes[run_id] and all(settled(rank) for rank in ranks.values())
+
+        return (bool(self.world_size) and done(self.run_id, lambda rank: rank.ended)
+                and all(done(run_id, lambda rank: rank.ended or rank.stalled) for run_id in self.runs if run_id != self.run_id))
 
     def count_bad_frame(self, reason: str) -> None:
         with self.lock:
@@ -109,10 +131,11 @@ class RunState:
         with self.lock:
             self.messages += 1
             self.version += 1
+            switched = bool(self.run_id) and isinstance(message, RunStart) and message.run_id != self.run_id
             if isinstance(message, RunStart) or not self.run_id:
                 self.run_id = message.run_id
-            self.world_size = max(self.world_size, message.world_size)
-            rank = self.ranks.setdefault(message.rank, RankState(message.rank))
+            self.world_sizes[message.run_id] = max(self.world_sizes.get(message.run_id, 0), message.world_size)
+            rank = self.runs.setdefault(message.run_id, {}).setdefault(message.rank, RankState(message.rank))
             if self.joined_mid_stream and rank.received == 0:
                 rank.next_seq = rank.first_seq = message.seq
             restarted = isinstance(message, RunStart) and message.seq == 0 and rank.received > 0
@@ -136,31 +159,36 @@ class RunState:
                 rank.decoded_input, rank.input_step = decoded_input, message.step
             elif isinstance(message, RunEnd):
                 rank.ended = message.status
-            if self.observer is not None:
+            if self.observer is not None and message.run_id == self.run_id:
+                if switched:
+                    self.observer.run_switched(message.run_id)
                 self.observer.message_applied(message, received_at, decoded_input)
             return Delivery(rank, missing, message.dropped, restarted, silent_for)
 
-    def find_stalls(self, now: float, stall_after_s: float | None) -> list[tuple[RankState, float]]:
-        """Ranks that have just become stalled at time `now`: silent for longer than
+    def find_stalls(self, now: float, stall_after_s: float | None) -> list[tuple[str, RankState, float]]:
+        """Ranks of any run that have just become stalled at time `now`: silent for longer than
         `stall_after_s` (None: STALL_HEARTBEATS x the rank's heartbeat interval), not ended;
-        each with the silence limit it broke."""
+        each with its run id and the silence limit it broke."""
         stalled = []
         with self.lock:
-            for rank in self.ranks.values():
-                limit = stall_after_s if stall_after_s is not None else STALL_HEARTBEATS * rank.heartbeat_interval_s
-                if not rank.ended and not rank.stalled and now - rank.last_message_time > limit:
-                    rank.stalled = True
-                    stalled.append((rank, limit))
+            for run_id, ranks in self.runs.items():
+                for rank in ranks.values():
+                    limit = stall_after_s if stall_after_s is not None else STALL_HEARTBEATS * rank.heartbeat_interval_s
+                    if not rank.ended and not rank.stalled and now - rank.last_message_time > limit:
+                        rank.stalled = True
+                        stalled.append((run_id, rank, limit))
             if stalled:
                 self.version += 1
-        return sorted(stalled, key=lambda item: (item[0].last_message_time, item[0].rank))
+        return sorted(stalled, key=lambda item: (item[1].last_message_time, item[1].rank, item[0]))
 
     def record_findings(self, findings: list[Finding]) -> None:
         with self.lock:
             for finding in findings:
                 self.recent_findings.append(finding)
-                if finding.rank is not None and finding.rank in self.ranks:
-                    self.ranks[finding.rank].findings[(finding.analysis, finding.check)] = finding
-            if self.observer is not None:
-                self.observer.findings_recorded(findings)
+                rank = self.runs.get(finding.run_id, {}).get(finding.rank)
+                if rank is not None:
+                    rank.findings[(finding.analysis, finding.check)] = finding
+            shown = [finding for finding in findings if finding.run_id in (None, self.run_id)]
+            if self.observer is not None and shown:
+                self.observer.findings_recorded(shown)
             self.version += 1

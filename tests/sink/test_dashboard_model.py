@@ -46,3 +46,16 @@ def test_view_shows_the_chosen_step_or_the_latest_with_its_findings(tmp_path):
     assert {f.check for f in latest.panels["stream"]} == {"run_start"}
     assert 4.9 < latest.last_message_age_s < 5.0
     assert model.view(step=15, now=T0).shown_step == 20, "a step without a capture shows the latest"
+
+
+def test_a_second_run_to_start_is_shown_alone_and_the_first_keeps_only_its_logs(tmp_path):
+    messages = [run_start(run_id="first"), input_snapshot(step=10, run_id="first"),
+                run_start(run_id="second"), input_snapshot(step=20, run_id="second", seq=1),
+                input_snapshot(step=30, run_id="first", seq=2)]
+    model, pipeline = model_fed(tmp_path, messages)
+    view = model.view(now=T0)
+    assert view.run_id == "second" and list(model.ranks[0].captures) == [20]
+    assert {f.run_id for f in view.recent_findings} <= {None, "second"}
+    pipeline.close()
+    logged = {line.split('"run_id": "')[1].split('"')[0] for line in (tmp_path / "findings.jsonl").read_text().splitlines()}
+    assert logged == {"first", "second"}

@@ -9,7 +9,7 @@ import time
 import pytest
 import zmq
 
-from protocol import Heartbeat, encode
+from protocol import Heartbeat, RunEnd, encode
 from sink.pipeline import SinkPipeline
 from sink.receiver import FrameReceiver
 from sink.service import SinkService
@@ -99,3 +99,25 @@ def test_bad_frames_are_counted_by_reason_and_the_sink_keeps_serving(sink, sende
     assert len(bad) == 3 and all(f.severity == "WARN" and "the sink goes on" in f.reason for f in bad)
     assert "UnsupportedVersion" in bad[2].reason
     assert sink.pipeline.state.run_id == "run"  # the good frame after the bad ones went through
+
+
+def test_two_runs_into_one_sink_keep_their_own_ranks_and_the_newest_is_shown(sink, sender):
+    """Two experiments sending to one address: neither's sequence numbers count as the other's gaps."""
+    first, second = {"run_id": "first", "world_size": 1}, {"run_id": "second", "world_size": 1}
+    sender.send(encode(run_start(**first)))
+    sender.send(encode(Heartbeat(**envelope(seq=1, step=1, **first))))
+    sender.send(encode(run_start(**second)))
+    for seq in (2, 3):
+        sender.send(encode(Heartbeat(**envelope(seq=seq, step=seq, **first))))
+    sender.send(encode(Heartbeat(**envelope(seq=1, step=7, **second))))
+    received(sink, 6)
+    state = sink.pipeline.state
+    assert state.run_id == "second" and state.step == 7
+    assert {run: rank.received for run, ranks in state.runs.items() for rank in ranks.values()} == {"first": 4, "second": 2}
+    assert not findings_of(sink, "sequence_gap")
+    assert not state.finished
+    for run, seq in (("first", 4), ("second", 2)):
+        sender.send(encode(RunEnd(**envelope(seq=seq, step=9, run_id=run, world_size=1), status="completed",
+                                  messages_sent=seq, messages_dropped=0)))
+    wait_for(lambda: state.finished, 5, what="both runs to end")
+    assert [f.severity for f in findings_of(sink, "run_end")] == ["OK", "OK"]
