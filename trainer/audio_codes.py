@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,13 +43,14 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def tokenizer_identity(audio_tokenizer_dir: Path) -> str:
-    """A short hash of the tokenizer folder's config and weights: a new tokenizer, new codes."""
+def tokenizer_identity(audio_tokenizer_dir: Path, digest_of: Callable[[Path], str] = file_digest) -> str:
+    """A short hash of the tokenizer folder's config and weights: a new tokenizer, new codes.
+    `digest_of` gives each file's content hash (a `FileDigests.digest` skips re-reading them)."""
     digest = hashlib.sha256()
     for path in sorted(Path(audio_tokenizer_dir).iterdir()):
         if path.is_file() and path.suffix in {".json", ".safetensors", ".bin"}:
             digest.update(path.name.encode())
-            digest.update(file_digest(path).encode())
+            digest.update(digest_of(path).encode())
     return digest.hexdigest()[:16]
 
 
@@ -148,11 +150,12 @@ class AudioCodeCache:
         self.audio_tokenizer = audio_tokenizer.eval()
         self.sample_rate = int(audio_tokenizer.config.sample_rate)
         self.frame_rate = float(audio_tokenizer.config.frame_rate)
-        self.folder = Path(cache_dir) / tokenizer_identity(Path(audio_tokenizer_dir))
-        self.folder.mkdir(parents=True, exist_ok=True)
+        Path(cache_dir).mkdir(parents=True, exist_ok=True)
+        self.digests = FileDigests(Path(cache_dir) / "file-digests.jsonl")
+        self.folder = Path(cache_dir) / tokenizer_identity(Path(audio_tokenizer_dir), self.digests.digest)
+        self.folder.mkdir(exist_ok=True)
         self.encoded_count = 0
         self.reused_count = 0
-        self.digests = FileDigests(Path(cache_dir) / "file-digests.jsonl")
 
     def entry_for(self, clip: AudioClip, *, sample_id: str = "?") -> Path:
         """The cache file of a clip: content hash, plus the slice when it is not the whole file."""
@@ -160,9 +163,6 @@ class AudioCodeCache:
         digest = self.digests.digest(clip.path)
         name = digest if info.is_whole_file else f"{digest}-{info.start}-{info.stop}"
         return self.folder / f"{name}.npy"
-
-    def is_cached(self, clip: AudioClip, *, sample_id: str = "?") -> bool:
-        return self.entry_for(clip, sample_id=sample_id).is_file()
 
     def codes_for(self, clip: AudioClip, *, sample_id: str = "?") -> np.ndarray:
         entry = self.entry_for(clip, sample_id=sample_id)

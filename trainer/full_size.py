@@ -21,13 +21,15 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoTokenizer, HiggsAudioV2Config
 
+from trainer.embedded.text_tokenizer import AUDIO_OUT, AUDIO_OUT_BOS, BEGIN_OF_TEXT, END_OF_TURN
 from trainer.model import HiggsVoiceCloningModel
+from trainer.sequences import audio_vocabulary
 
 TOKEN_ID_FIELDS = {
-    "audio_token_id": "<|AUDIO_OUT|>",
-    "audio_bos_token_id": "<|audio_out_bos|>",
-    "bos_token_id": "<|begin_of_text|>",
-    "eos_token_id": "<|eot_id|>",
+    "audio_token_id": AUDIO_OUT,
+    "audio_bos_token_id": AUDIO_OUT_BOS,
+    "bos_token_id": BEGIN_OF_TEXT,
+    "eos_token_id": END_OF_TURN,
 }
 """Config field -> the special token it must name, looked up in the text tokenizer."""
 
@@ -54,9 +56,7 @@ def full_size_config(tokenizer_dir: Path, audio_tokenizer_dir: Path, **overrides
     return HiggsAudioV2Config(
         **ids,
         num_codebooks=codec.num_quantizers,
-        codebook_size=codec.codebook_size + 2,
-        audio_stream_bos_id=codec.codebook_size,
-        audio_stream_eos_id=codec.codebook_size + 1,
+        **audio_vocabulary(codec.codebook_size),
         **settings,
     )
 

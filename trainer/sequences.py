@@ -23,6 +23,13 @@ from trainer.samples import VoiceCloningSample
 IGNORE_INDEX = -100
 
 
+def audio_vocabulary(codec_size: int) -> dict[str, int]:
+    """The model config's audio vocabulary for a codec of `codec_size` codes: the codes, then the
+    audio stream BOS (= codec_size) and EOS (= codec_size + 1), which live in the same embedding
+    and head (so codebook_size = codec size + 2)."""
+    return {"codebook_size": codec_size + 2, "audio_stream_bos_id": codec_size, "audio_stream_eos_id": codec_size + 1}
+
+
 @dataclass(frozen=True)
 class AudioTokenIds:
     """The token ids a Higgs checkpoint uses around audio, read from its config."""

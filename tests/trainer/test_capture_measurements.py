@@ -109,5 +109,5 @@ def test_repeated_code_shares_read_each_clips_own_codebook_0_codes(demo_assets):
     layout = batch_layout(batch, (config.audio_token_id, config.audio_delay_token_id), config.num_codebooks)
     expected = [np.unique(codes[0], return_counts=True)[1].max() / codes.shape[1] for pair in clips for codes in pair]
     assert [(c.sample, c.role) for c in layout.clips] == [(0, "reference"), (0, "target"), (1, "reference"), (1, "target")]
-    assert repeated_code_shares(batch, layout) == pytest.approx(expected)
+    assert repeated_code_shares(layout) == pytest.approx(expected)
     assert expected[0] == pytest.approx(0.9)

@@ -18,6 +18,7 @@ import torch
 from transformers import HiggsAudioV2Config, HiggsAudioV2ForConditionalGeneration, PreTrainedTokenizerBase
 
 from trainer.embedded.text_tokenizer import AUDIO_DELAY, AUDIO_OUT, AUDIO_OUT_BOS
+from trainer.sequences import audio_vocabulary
 
 
 @dataclass(frozen=True)
@@ -71,9 +72,7 @@ def tiny_model_config(
         # Plain RoPE: the default llama3 scaling assumes 1024 original positions, meaningless here.
         rope_parameters={"rope_type": "default", "rope_theta": 10000.0},
         num_codebooks=num_codebooks,
-        codebook_size=codec_size + 2,
-        audio_stream_bos_id=codec_size,
-        audio_stream_eos_id=codec_size + 1,
+        **audio_vocabulary(codec_size),
         # The model and the processor's defaults use the audio-OUT family for every audio segment.
         audio_token_id=token_id(AUDIO_OUT),
         audio_bos_token_id=token_id(AUDIO_OUT_BOS),

@@ -149,6 +149,9 @@ class SharedAttentionLoggerCallback(_SnapshotLogger):
         scheduler.batch_listeners.append(self._on_batch)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
+        if not self.scheduler.capturing_rank:
+            return  # a rank that never captures needs no probes (the DualFFN probe's indices live on the device)
+
         def setup():
             layers = choose_layers(self.layer_spec, len(decoder_layers(model)))
             self.probe = AttentionProbe(model, layers, choose_heads(self.head_spec, model.config.num_attention_heads))

@@ -33,7 +33,3 @@ class CaptureGuard:
                 )
             except Exception:  # noqa: BLE001 - the report itself must not raise either
                 pass
-
-    @property
-    def failure_count(self) -> int:
-        return sum(self.failures.values())

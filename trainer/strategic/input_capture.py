@@ -22,18 +22,14 @@ def tensor_table(batch: dict) -> list[TensorInfo]:
     ]
 
 
-def repeated_code_shares(batch: dict, layout: BatchLayout) -> list[float]:
+def repeated_code_shares(layout: BatchLayout) -> list[float]:
     """Per clip of `layout.clips`: the share of its codec frames whose codebook-0 code is its most
     common one (-1 for a clip without frames). Codebook 0 has no delay: a clip's codes sit in the
     rows after its stream BOS row."""
-    if batch.get("audio_input_ids") is None or batch.get("audio_input_ids_mask") is None:
-        return [-1.0] * len(layout.clips)
-    mask = batch["audio_input_ids_mask"].cpu().numpy().astype(bool)
-    codebook_0 = batch["audio_input_ids"][..., 0].cpu().numpy()  # host copy: capture steps only
     shares = []
     for clip in layout.clips:
         first = clip.first_frame_row + 1
-        codes = codebook_0[clip.sample][mask[clip.sample]][first : first + clip.codec_frames]
+        codes = layout.frames[clip.sample][first : first + clip.codec_frames, 0]
         shares.append(float(np.unique(codes, return_counts=True)[1].max() / codes.size) if codes.size else -1.0)
     return shares
 
@@ -41,7 +37,7 @@ def repeated_code_shares(batch: dict, layout: BatchLayout) -> list[float]:
 def input_snapshot_fields(batch: dict, layout: BatchLayout) -> dict:
     """Fields of an InputSnapshot message from one forward call's keyword arguments."""
     meta = batch.get("sample_meta") or []
-    shares = repeated_code_shares(batch, layout)
+    shares = repeated_code_shares(layout)
     return {
         "tensors": tensor_table(batch),
         "input_ids": Array.from_numpy(layout.input_ids[0].astype(np.int32)),

@@ -112,7 +112,8 @@ class SnapshotPublisher:
                 self._stopping = True
                 self._ready.notify()
             self._thread.join(self.config.close_timeout_s)
-        self._closed = True
+        else:
+            self._closed = True
 
     def _count_drop(self, carried: int) -> None:
         """One more drop, plus the earlier drops the lost frame was carrying (lock held)."""

@@ -33,19 +33,15 @@ def donors(speakers: list[str]) -> list[int] | None:
     return chosen
 
 
-def sample_arrays(batch: dict, layout: BatchLayout) -> list[dict[str, np.ndarray]]:
-    """Each sample's valid ids, labels, audio frames and frame labels on the host: one
-    device->host copy per batch tensor (capture steps only)."""
-    mask = batch["audio_input_ids_mask"].cpu().numpy().astype(bool)
-    labels = batch["labels"].cpu().numpy() if batch.get("labels") is not None else None
-    frames, frame_labels = batch["audio_input_ids"].cpu().numpy(), batch["audio_labels"].cpu().numpy()
+def sample_arrays(layout: BatchLayout) -> list[dict[str, np.ndarray]]:
+    """Each sample's valid ids, labels, audio frames and frame labels, from the layout's host copy."""
     samples = []
     for i, n in enumerate(int(length) for length in layout.valid_lengths):
         samples.append({
             "ids": layout.input_ids[i, :n],
-            "labels": labels[i, :n] if labels is not None else np.full(n, IGNORE_INDEX),
-            "frames": frames[i][mask[i]],
-            "frame_labels": frame_labels[i][mask[i]],
+            "labels": layout.labels[i, :n] if layout.labels is not None else np.full(n, IGNORE_INDEX),
+            "frames": layout.frames[i],
+            "frame_labels": layout.frame_labels[i],
         })
     return samples
 
@@ -100,7 +96,7 @@ def zero_shot_snapshot_fields(model, batch: dict, layout: BatchLayout, ids: Audi
                 "skipped_reason": reason}
     collate = VoiceCloningCollator(ids)
     device = batch["input_ids"].device
-    samples = sample_arrays(batch, layout)
+    samples = sample_arrays(layout)
     losses = []
     rng_state = torch.random.get_rng_state()
     cuda_state = torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None
