@@ -96,7 +96,7 @@ class DashboardModel:
         """The model of a `SinkPipeline`'s state, decoding with the pipeline's own tokenizers."""
         return cls(pipeline.state, pipeline.decoders)
 
-    def message_applied(self, message, received_at: float, decoded_input: str) -> None:
+    def message_applied(self, message) -> None:
         history = self.ranks.setdefault(message.rank, RankHistory())
         if isinstance(message, RunStart):
             self._tokenizer_paths[message.run_id] = message.tokenizer_path

@@ -44,10 +44,6 @@ class Finding:
         }
         return json.dumps(record, ensure_ascii=False, allow_nan=False)
 
-    def log_line(self) -> str:
-        """The finding as the human log shows it inside an analysis tree."""
-        return f"[{self.severity}] {self.check}: {self.reason}"
-
 
 def json_safe(value: Any) -> Any:
     """NaN and infinities are not JSON: spell them as strings ("nan", "inf", "-inf")."""

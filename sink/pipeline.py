@@ -14,6 +14,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
+
 from protocol import (
     AttentionSnapshot,
     ErrorEvent,
@@ -64,11 +66,9 @@ class SinkPipeline:
         self._input = InputAnalysis()
         self._output = OutputAnalysis()
         self._zero_shot = ZeroShotAnalysis()
-        self._sequence_length: dict[tuple[str, int], tuple[int, int]] = {}
-        self._first_input_ids: dict[tuple[str, int], tuple[int, object]] = {}
-        """(run, rank) -> (step, first sample's input ids) of the latest input snapshot: the
-        output analysis compares that step's labels with them."""
-        """(run, rank) -> (step, padded sequence length) of the latest input snapshot."""
+        self._latest_input: dict[tuple[str, int], tuple[int, int, np.ndarray]] = {}
+        """(run, rank) -> (step, padded sequence length, first sample's input ids) of the latest input
+        snapshot: the attention analysis needs that step's length, the output analysis its ids."""
 
     def handle(self, frame: bytes, received_at: float):
         """Returns the decoded message, or None for a bad frame."""
@@ -83,21 +83,18 @@ class SinkPipeline:
         if self.recorder is not None:
             self.recorder.write(frame, received_at=received_at, step=message.step)
         context = self._context(message)
-        decoded_input = self.render(context, message.input_ids.to_numpy()) if isinstance(message, InputSnapshot) else ""
-        delivery = self.state.apply(message, received_at, decoded_input)
+        delivery = self.state.apply(message, received_at)
         key = (message.run_id, message.rank)
-        if not isinstance(message, SNAPSHOTS):
-            self._write_entries(self.entries.rank_moved(key, message.step, ended=isinstance(message, RunEnd)))
         notices = stream.delivery_findings(message, delivery)
         if isinstance(message, SNAPSHOTS):
-            findings, section = self._analyse_snapshot(message, context, decoded_input)
+            findings, section = self._analyse_snapshot(message, context)
             self._report(notices, as_notices=True)
             self._report(findings, as_notices=False)
             self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind_of(message),
                                                  section, received_at))
         else:
-            notices += self._analyse_event(message, context, delivery.rank)
-            self._report(notices, as_notices=True)
+            self._write_entries(self.entries.rank_moved(key, message.step, ended=isinstance(message, RunEnd)))
+            self._report(notices + self._analyse_event(message, context, delivery.rank), as_notices=True)
         self.files.flush_if_due()
         return message
 
@@ -132,24 +129,23 @@ class SinkPipeline:
                 context.tokens = SpecialTokenIds.from_vocabulary(decoder.special_ids, context.model_config)
         return context
 
-    def _analyse_snapshot(self, message, context: RunContext, decoded_input: str) -> tuple[list[Finding], str]:
+    def _analyse_snapshot(self, message, context: RunContext) -> tuple[list[Finding], str]:
         key = (message.run_id, message.rank)
         if isinstance(message, InputSnapshot):
+            ids = message.input_ids.to_numpy()
             by_name = {tensor.name: tensor.shape for tensor in message.tensors}
-            length = by_name.get("input_ids", [len(message.input_ids.to_numpy())])[-1]
-            self._sequence_length[key] = (message.step, int(length))
-            self._first_input_ids[key] = (message.step, message.input_ids.to_numpy())
+            self._latest_input[key] = (message.step, int(by_name.get("input_ids", [len(ids)])[-1]), ids)
             findings = self._guarded("input", message, lambda: self._input.evaluate(message, context))
-            return findings, human_log.input_section(message, decoded_input, findings)
+            return findings, human_log.input_section(message, self.render(context, ids), findings)
         if isinstance(message, OutputSnapshot):
             target = self.render(context, message.target_text_ids.to_numpy())
             predicted = self.render(context, message.predicted_text_ids.to_numpy())
-            step, ids = self._first_input_ids.get(key, (None, None))
+            step, _, ids = self._latest_input.get(key, (None, None, None))
             findings = self._guarded("output", message, lambda: self._output.evaluate(
                 message, context, predicted, ids if step == message.step else None))
             return findings, human_log.output_section(message, target, predicted, findings)
         if isinstance(message, AttentionSnapshot):
-            step, length = self._sequence_length.get(key, (None, None))
+            step, length, _ = self._latest_input.get(key, (None, None, None))
             findings = self._guarded("attention", message,
                                      lambda: attention.evaluate(message, length if step == message.step else None,
                                                                 context.warmup_steps))

@@ -2,9 +2,10 @@
 
 Ranks are kept per run: two runs sending to one sink (two experiments, one address) never mix
 their sequence numbers, stalls or ends; the run shown (`run_id`, `ranks`, `world_size` and the
-observer) is the latest to start. Per rank it tracks the sequence numbers (a jump is a gap: messages missing), the drops the
-rank itself reported, the last receive time (a quiet rank is stalled), the latest step,
-metrics, decoded input and latest findings. Frames that fail to decode are counted by reason.
+observer) is the latest to start. Per rank it tracks the sequence numbers (a jump is a gap:
+messages missing), the drops the rank itself reported, the last receive time (a quiet rank is
+stalled), the latest step, and the latest findings. Frames that fail to decode are counted by
+reason.
 `apply` and `find_stalls` return what changed so `sink.analysis.stream` can turn it into
 findings; times are the recorded receive times, never a clock read here. Nothing here knows
 about Textual; a dashboard reads `RunState` under its lock.
@@ -17,7 +18,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from protocol import InputSnapshot, Metrics, RunEnd, RunStart
+from protocol import RunEnd, RunStart
 from sink.findings import Finding
 from sink.thresholds import STALL_HEARTBEATS
 
@@ -45,9 +46,6 @@ class RankState:
     step: int = 0
     ended: str = ""
     """Run-end status once received ("completed", "failed", "interrupted")."""
-    metrics: dict[str, float] = field(default_factory=dict)
-    decoded_input: str = ""
-    input_step: int = 0
     findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
     """Latest finding per (analysis, check)."""
 
@@ -70,7 +68,7 @@ class RunObserver(Protocol):
     """Told of every applied message and recorded finding, under the state's lock, in the
     receiving thread: a viewer's history (sink.dashboard_model) keeps what RunState does not."""
 
-    def message_applied(self, message, received_at: float, decoded_input: str) -> None: ...
+    def message_applied(self, message) -> None: ...
 
     def findings_recorded(self, findings: list[Finding]) -> None: ...
 
@@ -82,7 +80,6 @@ class RunObserver(Protocol):
 class RunState:
     run_id: str = ""
     """The run shown: the latest to send its run start (or the first one seen)."""
-    model_path: str = ""
     runs: dict[str, dict[int, RankState]] = field(default_factory=dict)
     """Ranks per run id."""
     world_sizes: dict[str, int] = field(default_factory=dict)
@@ -127,7 +124,7 @@ class RunState:
             self.bad_frames[reason] += 1
             self.version += 1
 
-    def apply(self, message, received_at: float, decoded_input: str = "") -> Delivery:
+    def apply(self, message, received_at: float) -> Delivery:
         with self.lock:
             self.messages += 1
             self.version += 1
@@ -151,18 +148,13 @@ class RunState:
             rank.last_message_time = received_at
             rank.step = max(rank.step, message.step)
             if isinstance(message, RunStart):
-                self.model_path = message.model_path
                 rank.heartbeat_interval_s = message.heartbeat_interval_s
-            elif isinstance(message, Metrics):
-                rank.metrics = dict(message.values)
-            elif isinstance(message, InputSnapshot):
-                rank.decoded_input, rank.input_step = decoded_input, message.step
             elif isinstance(message, RunEnd):
                 rank.ended = message.status
             if self.observer is not None and message.run_id == self.run_id:
                 if switched:
                     self.observer.run_switched(message.run_id)
-                self.observer.message_applied(message, received_at, decoded_input)
+                self.observer.message_applied(message)
             return Delivery(rank, missing, message.dropped, restarted, silent_for)
 
     def find_stalls(self, now: float, stall_after_s: float | None) -> list[tuple[str, RankState, float]]:

@@ -67,7 +67,6 @@ class RunContext:
     """Per-run facts; a run whose `run_start` never arrived gets the defaults (unknowns)."""
 
     run_id: str
-    heartbeat_interval_s: float = 5.0
     model_config: dict[str, Any] = field(default_factory=dict)
     training_args: dict[str, Any] = field(default_factory=dict)
     tokenizer_path: str = ""
@@ -77,8 +76,7 @@ class RunContext:
 
     @classmethod
     def from_run_start(cls, message: RunStart) -> RunContext:
-        return cls(run_id=message.run_id, heartbeat_interval_s=message.heartbeat_interval_s,
-                   model_config=dict(message.model_config), training_args=dict(message.training_args),
+        return cls(run_id=message.run_id, model_config=dict(message.model_config), training_args=dict(message.training_args),
                    tokenizer_path=message.tokenizer_path)
 
     @property

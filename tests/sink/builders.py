@@ -41,7 +41,7 @@ ENVELOPE_KEYS = set(envelope())
 
 
 def context() -> RunContext:
-    return RunContext(run_id="run", heartbeat_interval_s=2.0, model_config=dict(MODEL_CONFIG),
+    return RunContext(run_id="run", model_config=dict(MODEL_CONFIG),
                       training_args=dict(TRAINING_ARGS), tokens=TOKENS)
 
 
