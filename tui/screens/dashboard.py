@@ -78,6 +78,7 @@ class DashboardScreen(Screen):
         self._notifier = ChangeNotifier(self)
         self._redraw_timer: Timer | None = None
         self._last_redraw = 0.0
+        self._shown: list = []
 
     def compose(self) -> ComposeResult:
         yield RunHeader(self.source, id="run-header")
@@ -108,6 +109,9 @@ class DashboardScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        # Every widget that shows the view, found once: none is added after compose.
+        self._shown = [self.query_one(RunHeader),
+                       *self.query(".follows-view, MetricChart, FindingsPanel, FindingsHistory")]
         self.model.listener = self._notifier
         self._redraw()
         self.set_interval(1.0, self._schedule_redraw)  # ages and replay status move without messages
@@ -140,8 +144,7 @@ class DashboardScreen(Screen):
         view = self.view = self.model.view(self.rank, self.step, now=self.clock())
         self.rank = view.rank
         self.redraws += 1
-        self.query_one(RunHeader).show(view)
-        for widget in self.query(".follows-view, MetricChart, FindingsPanel, FindingsHistory"):
+        for widget in self._shown:
             widget.show(view)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
@@ -19,9 +20,6 @@ COLOURS = (
     ("blue / green background", "reference audio (voice to clone) / target audio (speech to learn)"),
     ("rank [n]", "green live, red stalled, dim completed"),
 )
-
-KEY_SYMBOLS = {"question_mark": "?", "equals_sign": "=", "plus": "+", "minus": "-", "left": "←", "right": "→"}
-
 
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
@@ -51,7 +49,7 @@ def keys_table(bindings: list[Binding]) -> Table:
 
 def key_names(keys: str) -> str:
     """Textual's key names as printed on the keys: "plus,equals_sign" -> "+ =" ."""
-    return " ".join(KEY_SYMBOLS.get(key, key) for key in keys.split(","))
+    return " ".join(format_key(key) for key in keys.split(","))
 
 
 def colours_table() -> Table:

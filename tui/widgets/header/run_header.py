@@ -23,14 +23,16 @@ class RunHeader(ViewWidget):
         replay file, paused / speed, training status); it is asked at every redraw."""
         super().__init__(id=id)
         self.source = source
+        self._source_text = ""
 
     def key_of(self, view: DashboardView):
+        self._source_text = self.source()  # asked once per redraw: it may poll the trainer or the player
         age = None if view.last_message_age_s is None else round(view.last_message_age_s, 1)
         return (view.run_id, view.ranks, view.messages, view.drops, view.gaps, view.bad_frames, age, view.rank,
-                view.shown_step, view.capture_steps, view.following, self.source())
+                view.shown_step, view.capture_steps, view.following, self._source_text)
 
     def render_view(self, view: DashboardView) -> Group:
-        return Group(_run_line(view), _health_line(view, self.source()), _position_line(view))
+        return Group(_run_line(view), _health_line(view, self._source_text), _position_line(view))
 
 
 def _line() -> Text:
