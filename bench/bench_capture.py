@@ -56,8 +56,9 @@ def free_address() -> str:
 def throughput(assets, steps: int, interval: int | None) -> float:
     """Optimizer steps per second over Trainer's train_runtime (start-up excluded)."""
     with tempfile.TemporaryDirectory() as out:
-        flags = ["--enable_strategic_logging", "false"] if interval is None else ["--strategic_logging_steps", str(interval)]
-        args = demo_train_args(assets, DemoConfig(out=Path(out)), free_address()) + ["--max_steps", str(steps), *flags]
+        flags = ["--enable_strategic_logging", "false"] if interval is None else []
+        config = DemoConfig(out=Path(out), max_steps=steps, capture_interval=interval or 10)
+        args = demo_train_args(assets, config, free_address()) + flags
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         result = subprocess.run(torchrun_command(2, args), capture_output=True, text=True, env=env, check=True)
     runtime = float(re.search(r"'train_runtime': '([0-9.]+)'", result.stdout + result.stderr).group(1))

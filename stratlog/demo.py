@@ -34,6 +34,8 @@ class DemoConfig:
     headless: bool = False
     keep_open: bool = False
     cache_dir: Path | None = None
+    seed: int = 42
+    """Training seed (data order, initial weights of trained adapters, dropout)."""
 
     def __post_init__(self):
         for name in ("max_steps", "capture_interval", "nproc"):
@@ -52,7 +54,7 @@ def demo_train_args(assets, config: DemoConfig, sink_address: str) -> list[str]:
         "--strategic_sink_address", sink_address,
         "--max_steps", str(config.max_steps), "--per_device_train_batch_size", "4",
         "--learning_rate", "5e-3", "--warmup_steps", "5", "--lr_scheduler_type", "cosine",
-        "--logging_steps", "1", "--save_strategy", "no", "--report_to", "none", "--seed", "42",
+        "--logging_steps", "1", "--save_strategy", "no", "--report_to", "none", "--seed", str(config.seed),
         "--dataloader_num_workers", "0", "--disable_tqdm", "true",
     ]
 

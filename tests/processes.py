@@ -1,13 +1,17 @@
 """Helpers for tests that launch real processes: process groups that never leak, the
-`stratlog` command line, and polling with a deadline."""
+`stratlog` command line, a sink started on a free port, free addresses, polling with a
+deadline and reading the sink's JSON-lines files."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 
 class ProcessGroup:
@@ -44,3 +48,27 @@ def wait_for(predicate, timeout_s: float, interval_s: float = 0.1, what: str = "
             return value
         time.sleep(interval_s)
     raise TimeoutError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def free_address() -> str:
+    """A local TCP endpoint nothing listens on (yet)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+def start_sink(group: ProcessGroup, log_dir: Path, address_file: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """A real `stratlog sink` on a free port; returns it with the address it listens on."""
+    sink = group.start(stratlog_command("sink", "--bind", "tcp://127.0.0.1:0", "--log-dir", str(log_dir),
+                                        "--address-file", str(address_file), *extra))
+
+    def address():
+        assert sink.poll() is None, "the sink exited before listening"
+        return address_file.is_file() and address_file.read_text()
+
+    return sink, wait_for(address, 60, what="the sink to listen")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The records of a JSON-lines file; none while it does not exist."""
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []

@@ -7,14 +7,13 @@ count and the capture interval of the case, plus `--plant_fault` (trainer/faults
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from stratlog.demo import DemoConfig, demo_train_args
 from stratlog.training_process import torchrun_command
-from tests.processes import ProcessGroup, stratlog_command, wait_for
+from tests.processes import ProcessGroup, read_jsonl, start_sink
 
 CAPTURE_INTERVAL = 10
 """Captures at steps 1, 10, 20, ...: "captures to detection" counts these."""
@@ -29,7 +28,8 @@ class DiagnosticRun:
 
     def first_fail(self, analysis: str, check: str) -> dict | None:
         fails = [f for f in self.findings if (f["analysis"], f["check"], f["severity"]) == (analysis, check, "FAIL")]
-        return min(fails, key=lambda f: f["step"]) if fails else None
+        # (step, rank): when both ranks fail at one step, the table shows rank 0's, whichever arrived first
+        return min(fails, key=lambda f: (f["step"], f["rank"])) if fails else None
 
     def by_severity(self, severity: str) -> list[dict]:
         return [f for f in self.findings if f["severity"] == severity]
@@ -42,17 +42,14 @@ def captures_up_to(step: int, interval: int = CAPTURE_INTERVAL) -> int:
 
 def run_demo(assets, out: Path, group: ProcessGroup, *, seed: int, max_steps: int, fault: str = "") -> DiagnosticRun:
     started = time.monotonic()
-    log_dir, address_file = out / "logs", out / "sink-address"
-    sink = group.start(stratlog_command("sink", "--bind", "tcp://127.0.0.1:0", "--log-dir", str(log_dir), "--headless",
-                                        "--exit-after-run", "--address-file", str(address_file)))
-    address = wait_for(lambda: address_file.is_file() and address_file.read_text(), 60, what="the sink to listen")
-    args = demo_train_args(assets, DemoConfig(out=out, max_steps=max_steps, capture_interval=CAPTURE_INTERVAL), address)
-    args[args.index("--seed") + 1] = str(seed)
+    log_dir = out / "logs"
+    sink, address = start_sink(group, log_dir, out / "sink-address", "--headless", "--exit-after-run")
+    config = DemoConfig(out=out, max_steps=max_steps, capture_interval=CAPTURE_INTERVAL, seed=seed)
+    args = demo_train_args(assets, config, address)
     if fault:
         args += ["--plant_fault", fault]
     with open(out / "trainer.log", "w") as log:
         trainer = group.start(torchrun_command(2, args), stdout=log, stderr=log)
         code = trainer.wait(timeout=300)
     sink.wait(timeout=60)
-    findings = [json.loads(line) for line in (log_dir / "findings.jsonl").read_text().splitlines()]
-    return DiagnosticRun(findings, time.monotonic() - started, code, (out / "trainer.log").read_text()[-3000:])
+    return DiagnosticRun(read_jsonl(log_dir / "findings.jsonl"), time.monotonic() - started, code, (out / "trainer.log").read_text()[-3000:])

@@ -5,32 +5,17 @@ the run. Run: ./run-tests tests/e2e/test_view.py"""
 
 from __future__ import annotations
 
-import json
-import socket
-
 import zmq
 
 from protocol import RunEnd, encode
-from tests.processes import stratlog_command, wait_for
+from tests.processes import free_address, read_jsonl, start_sink, stratlog_command, wait_for
 from tests.sink.builders import envelope, metrics, run_start
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def lines(path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
-
-
 def test_a_viewer_attaches_to_a_running_sink_and_stops_with_the_run(tmp_path, process_group):
-    publish = f"tcp://127.0.0.1:{free_port()}"
-    address_file = tmp_path / "sink-address"
-    sink = process_group.start(stratlog_command("sink", "--bind", "tcp://127.0.0.1:0", "--log-dir", str(tmp_path / "sink"),
-                                                "--publish", publish, "--exit-after-run", "--address-file", str(address_file)))
-    address = wait_for(lambda: address_file.is_file() and address_file.read_text(), 30, what="the sink to listen")
+    publish = free_address()
+    sink, address = start_sink(process_group, tmp_path / "sink", tmp_path / "sink-address", "--publish", publish,
+                               "--exit-after-run")
     viewer = process_group.start(stratlog_command("view", publish, "--headless", "--exit-after-run",
                                                   "--log-dir", str(tmp_path / "viewer")))
     context = zmq.Context()
@@ -48,7 +33,7 @@ def test_a_viewer_attaches_to_a_running_sink_and_stops_with_the_run(tmp_path, pr
             probe = metrics(0, loss=9.0)
             probe.seq, probe.world_size = seq, 1
             sender.send(encode(probe))
-            return lines(tmp_path / "viewer" / "metrics.jsonl")
+            return read_jsonl(tmp_path / "viewer" / "metrics.jsonl")
 
         wait_for(viewer_has_metrics, 30, interval_s=0.05, what="the first frame at the viewer")
         first_metrics_seq = seq + 1
@@ -62,11 +47,11 @@ def test_a_viewer_attaches_to_a_running_sink_and_stops_with_the_run(tmp_path, pr
     finally:
         sender.close()
         context.term()
-    viewer_metrics = lines(tmp_path / "viewer" / "metrics.jsonl")
+    viewer_metrics = read_jsonl(tmp_path / "viewer" / "metrics.jsonl")
     assert [row["step"] for row in viewer_metrics if row["step"]] == [1, 2, 3] and first_metrics_seq > 1
-    viewer_findings = lines(tmp_path / "viewer" / "findings.jsonl")
+    viewer_findings = read_jsonl(tmp_path / "viewer" / "findings.jsonl")
     assert not [f for f in viewer_findings if f["check"] == "sequence_gap"], "joining late is not a gap"
     assert [f["severity"] for f in viewer_findings if f["check"] == "run_end"] == ["OK"]
-    sink_metrics = lines(tmp_path / "sink" / "metrics.jsonl")
+    sink_metrics = read_jsonl(tmp_path / "sink" / "metrics.jsonl")
     assert [row["step"] for row in sink_metrics if row["step"]] == [1, 2, 3]
     assert len(sink_metrics) == first_metrics_seq + 2 >= len(viewer_metrics)  # the sink has every probe too

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 from stratlog.demo import DemoConfig, demo_train_args
 from stratlog.training_process import torchrun_command
-from tests.processes import stratlog_command, wait_for
+from tests.processes import free_address, start_sink, stratlog_command
 
 pytestmark = pytest.mark.slow
 
@@ -31,14 +30,8 @@ def run_training(process_group, demo_assets, out: Path, sink_address: str, steps
 
 
 def test_two_ranks_reach_the_sink_and_replay_gives_the_same_log(process_group, demo_assets, tmp_path):
-    log_dir, address_file = tmp_path / "logs", tmp_path / "address"
-    sink = process_group.start(stratlog_command("sink", "--bind", "tcp://127.0.0.1:0", "--log-dir", str(log_dir),
-                                                "--address-file", str(address_file), "--exit-after-run"))
-    def sink_address():
-        assert sink.poll() is None, "the sink exited before listening"
-        return address_file.is_file() and address_file.read_text()
-
-    address = wait_for(sink_address, 60, what="the sink's address")
+    log_dir = tmp_path / "logs"
+    sink, address = start_sink(process_group, log_dir, tmp_path / "address", "--exit-after-run")
 
     training = run_training(process_group, demo_assets, tmp_path, address)
     assert training.returncode == 0, training.stdout[-4000:]
@@ -73,9 +66,6 @@ def test_two_ranks_reach_the_sink_and_replay_gives_the_same_log(process_group, d
 
 
 def test_training_completes_with_no_sink_running(process_group, demo_assets, tmp_path):
-    with socket.socket() as probe:  # a port with nothing listening on it
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    training = run_training(process_group, demo_assets, tmp_path, f"tcp://127.0.0.1:{port}")
+    training = run_training(process_group, demo_assets, tmp_path, free_address())
     assert training.returncode == 0, training.stdout[-4000:]
     assert "train_runtime" in training.stdout

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
 import subprocess
 import sys
 from collections import Counter
@@ -17,15 +16,9 @@ import pytest
 from protocol import ErrorEvent, RecordingReader, decode
 from stratlog.demo import DemoConfig, demo_train_args
 from stratlog.training_process import torchrun_command
-from tests.processes import stratlog_command, wait_for
+from tests.processes import free_address, start_sink
 
 pytestmark = pytest.mark.slow
-
-
-def dead_address() -> str:
-    with socket.socket() as probe:  # a port with nothing listening on it
-        probe.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
 
 
 def train(process_group, assets, out: Path, address: str, *extra: str, launcher: list[str] | None = None) -> str:
@@ -46,7 +39,7 @@ def test_losses_are_bit_identical_with_capture_every_step_and_without(process_gr
     for name, flags in (("off", ["--enable_strategic_logging", "false"]),
                         ("every_step", ["--strategic_logging_steps", "1", "--strategic_spool_dir", str(tmp_path / "spool")])):
         out = tmp_path / name
-        train(process_group, demo_assets, out, dead_address(), "--max_steps", "30", "--save_strategy", "steps",
+        train(process_group, demo_assets, out, free_address(), "--max_steps", "30", "--save_strategy", "steps",
               "--save_steps", "30", *flags)
         state = json.loads((out / "checkpoints" / "checkpoint-30" / "trainer_state.json").read_text())
         weights = (out / "checkpoints" / "checkpoint-30" / "model.safetensors").read_bytes()
@@ -61,7 +54,7 @@ def test_losses_are_bit_identical_with_capture_every_step_and_without(process_gr
 
 
 def test_gradient_accumulation_captures_once_per_optimizer_step(process_group, demo_assets, tmp_path):
-    train(process_group, demo_assets, tmp_path, dead_address(), "--max_steps", "10", "--per_device_train_batch_size", "1",
+    train(process_group, demo_assets, tmp_path, free_address(), "--max_steps", "10", "--per_device_train_batch_size", "1",
           "--gradient_accumulation_steps", "4", "--strategic_logging_steps", "5", "--strategic_spool_dir", str(tmp_path / "spool"))
     steps = Counter((type(m).__name__, m.rank, m.step) for m in messages(tmp_path / "spool"))
     for kind in ("InputSnapshot", "OutputSnapshot", "AttentionSnapshot", "ZeroShotSnapshot"):
@@ -71,10 +64,8 @@ def test_gradient_accumulation_captures_once_per_optimizer_step(process_group, d
 
 
 def test_a_failing_capture_is_reported_and_training_finishes(process_group, demo_assets, tmp_path):
-    log_dir, address_file = tmp_path / "logs", tmp_path / "address"
-    sink = process_group.start(stratlog_command("sink", "--bind", "tcp://127.0.0.1:0", "--log-dir", str(log_dir),
-                                                "--address-file", str(address_file), "--exit-after-run"))
-    address = wait_for(lambda: address_file.is_file() and address_file.read_text(), 60, what="the sink's address")
+    log_dir = tmp_path / "logs"
+    sink, address = start_sink(process_group, log_dir, tmp_path / "address", "--exit-after-run")
     output = train(process_group, demo_assets, tmp_path, address, "--max_steps", "6", "--strategic_logging_steps", "2",
                    launcher=[sys.executable])
     assert "train_runtime" in output  # training ran to its end

@@ -4,12 +4,12 @@ Run: ./run-tests tests/trainer/test_publisher.py"""
 
 from __future__ import annotations
 
-import socket
 import time
 
 import zmq
 
 from protocol import Heartbeat, Metrics, RecordingReader, RunEnd, decode
+from tests.processes import free_address
 from trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
 
 
@@ -46,10 +46,7 @@ def test_every_drop_is_reported_and_the_run_end_adds_up():
 
 
 def test_close_returns_quickly_with_no_sink_and_the_spool_keeps_everything(tmp_path):
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
-    publisher = SnapshotPublisher(PublisherConfig(address=address, run_id="r", rank=3, world_size=4,
+    publisher = SnapshotPublisher(PublisherConfig(address=free_address(), run_id="r", rank=3, world_size=4,
                                                   heartbeat_interval_s=0.05, close_timeout_s=1.0, spool_dir=str(tmp_path)))
     for step in range(1, 21):
         publisher.send(Metrics, step=step, values={"loss": 1.0})
