@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import msgpack
 import msgspec
 
 from protocol.arrays import Array
@@ -88,21 +89,67 @@ def encode(message: Message) -> bytes:
     return frame
 
 
-def _translate(error: Exception, kind: str | None) -> ProtocolError:
-    """Turn a msgspec (or recursion) error into the matching typed error, keeping the path."""
+def _translate(error: Exception, frame: Any, kind: str | None) -> ProtocolError:
+    """Turn a msgspec (or recursion) error into the matching typed error, keeping the path.
+
+    Which class a frame gets, and the reason it gives for a frame that is not msgpack at all,
+    come from our own look at the frame (:func:`_malformed_reason`), never from the wording of
+    msgspec's message, which changes between its releases. msgspec's text still supplies the
+    field path and, for a schema break, the detail.
+    """
     if isinstance(error, RecursionError):
         return LimitExceeded("nesting too deep to decode", kind=kind)
-    if isinstance(error, UnicodeDecodeError):
-        return MalformedFrame(f"a string is not valid UTF-8 ({error.reason})", kind=kind)
+    if not isinstance(error, msgspec.ValidationError):
+        return MalformedFrame(_malformed_reason(frame), kind=kind)
     match = _MSGSPEC_ERROR.match(str(error))
     reason, path = match["reason"], match["path"] or "$"
-    if not isinstance(error, msgspec.ValidationError):
-        return MalformedFrame(f"not a well-formed msgpack frame: {reason}", kind=kind)
-    if path == "$" and reason.startswith("Expected `object`"):
-        return MalformedFrame(f"frame is not a msgpack map: {reason}", kind=kind)
+    if path == "$" and not isinstance(_plain_msgpack(frame), dict):
+        return MalformedFrame("frame is not a msgpack map", kind=kind)
     if "of length <=" in reason:
         return LimitExceeded(reason, path=path, kind=kind)
     return InvalidMessage(reason, path=path, kind=kind)
+
+
+_NOT_MSGPACK = object()
+"""What :func:`_plain_msgpack` returns for bytes that are not one msgpack value."""
+
+
+def _plain_msgpack(frame: Any) -> Any:
+    """The frame as plain Python values, or _NOT_MSGPACK; only called for a refused frame."""
+    try:
+        return msgpack.unpackb(frame, raw=False, strict_map_key=False)
+    except (ValueError, UnicodeDecodeError, TypeError, msgpack.UnpackException):
+        return _NOT_MSGPACK
+
+
+def _malformed_reason(frame: Any) -> str:
+    """Why bytes that msgspec refused as msgpack are not one msgpack value, in our own words.
+
+    A second, independent parser (msgpack-python, streaming) tells the causes apart by its
+    exception classes: out of data (or a declared length past the end), a byte that is no
+    msgpack type, a string that is not UTF-8, bytes left after the value. Runs only for refused frames, which are at most max_frame_bytes.
+    """
+    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=max(len(frame), 1))
+    unpacker.feed(frame)
+    try:
+        unpacker.unpack()
+    except msgpack.OutOfData:
+        return "frame is truncated: it ends inside a msgpack value"
+    except UnicodeDecodeError:
+        return "a string is not valid UTF-8"
+    except msgpack.FormatError:
+        return "invalid msgpack: a byte that starts no msgpack type"
+    except msgpack.StackError:
+        return "nesting too deep to decode"
+    except ValueError:
+        # The parser caps every declared length at the frame's size, which a value of that
+        # length could not fit in: the frame ends before the value it announces.
+        return "frame is truncated: a declared length runs past its end"
+    except (TypeError, msgpack.UnpackException):
+        return "not a well-formed msgpack frame"
+    if unpacker.tell() < len(frame):
+        return f"trailing bytes after the message: {len(frame) - unpacker.tell()} bytes follow its map"
+    return "not a well-formed msgpack frame"
 
 
 class MessageDecoder:
@@ -132,7 +179,7 @@ class MessageDecoder:
         try:
             message = _MESSAGE_DECODER.decode(frame)
         except _DECODE_FAILURES as error:
-            raise _translate(error, head.kind) from None
+            raise _translate(error, frame, head.kind) from None
         self._check(message, head.kind)
         message.minor = head.minor  # a frame without `minor` is 1.0, not this receiver's minor
         return message
@@ -141,7 +188,7 @@ class MessageDecoder:
         try:
             head = _HEAD_DECODER.decode(frame)
         except _DECODE_FAILURES as error:
-            raise _translate(error, None) from None
+            raise _translate(error, frame, None) from None
         if head.version != PROTOCOL_MAJOR:
             newer = head.version > PROTOCOL_MAJOR
             raise UnsupportedVersion(

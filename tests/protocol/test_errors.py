@@ -36,17 +36,18 @@ def error_of(frame: object) -> ProtocolError:
 @pytest.mark.parametrize(
     "frame, reason",
     [
-        (b"", "truncated"),
-        (b"\xc1", "invalid opcode"),
-        (msgpack.packb([1, 2, 3]), "not a msgpack map"),
-        (encode(example_messages()[0])[:-3], "truncated"),
-        (encode(example_messages()[0]) + b"\x00", "trailing characters"),
-        (b"\x81\xa4kind\xa2\xff\xfe", "not valid UTF-8"),
+        (b"", "frame is truncated"),
+        (b"\xc1", "a byte that starts no msgpack type"),
+        (msgpack.packb([1, 2, 3]), "frame is not a msgpack map"),
+        (encode(example_messages()[0])[:-3], "frame is truncated"),
+        (encode(example_messages()[0]) + b"\x00", "trailing bytes after the message"),
+        (b"\x81\xa4kind\xa2\xff\xfe", "a string is not valid UTF-8"),
     ],
 )
 def test_malformed_frames(frame: bytes, reason: str) -> None:
+    """Our class and our words, whatever the msgspec release says (its text changed in 0.23)."""
     error = error_of(frame)
-    assert type(error) is MalformedFrame and reason in str(error)
+    assert type(error) is MalformedFrame and reason in error.reason
 
 
 def test_a_frame_must_be_bytes_like() -> None:
@@ -60,7 +61,7 @@ def test_wrong_type_names_the_field() -> None:
     message["rank"] = "0"
     error = error_of(msgpack.packb(message))
     assert type(error) is InvalidMessage and error.path == "$.rank" and error.kind == "metrics"
-    assert str(error) == "Expected `int`, got `str` - at `$.rank` (kind 'metrics')"
+    assert str(error).endswith(" - at `$.rank` (kind 'metrics')")  # our format around msgspec's detail
 
 
 def test_nested_wrong_type_gives_the_full_path() -> None:
@@ -72,7 +73,8 @@ def test_nested_wrong_type_gives_the_full_path() -> None:
 def test_missing_field_is_named() -> None:
     message = plain("run_end")
     del message["status"]
-    assert "missing required field `status`" in str(error_of(msgpack.packb(message)))
+    error = error_of(msgpack.packb(message))
+    assert type(error) is InvalidMessage and error.kind == "run_end" and "status" in error.reason
 
 
 def test_rank_must_be_below_world_size() -> None:

@@ -60,8 +60,9 @@ def test_older_major_is_refused() -> None:
 def test_missing_version_is_refused_not_guessed() -> None:
     plain = msgpack.unpackb(encode(example_messages()[-1]))
     del plain["version"]
-    with pytest.raises(InvalidMessage, match="missing required field `version`"):
+    with pytest.raises(InvalidMessage) as caught:
         decode(msgpack.packb(plain))
+    assert "version" in caught.value.reason
 
 
 def test_missing_minor_and_defaulted_fields_take_their_defaults() -> None:
