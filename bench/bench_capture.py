@@ -36,11 +36,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-from protocol import Envelope  # noqa: E402
-from protocol.examples import FULL_SIZE, example_snapshots  # noqa: E402
+from stratlog.protocol import Envelope  # noqa: E402
+from stratlog.protocol.examples import FULL_SIZE, example_snapshots  # noqa: E402
 from stratlog.demo import DemoConfig, demo_train_args  # noqa: E402
 from stratlog.training_process import torchrun_command  # noqa: E402
-from trainer.strategic.publisher import PublisherConfig, SnapshotPublisher  # noqa: E402
+from stratlog.trainer.strategic.publisher import PublisherConfig, SnapshotPublisher  # noqa: E402
 
 HANDOFFS = 2000
 """Snapshots handed off per sink state; one every HANDOFF_GAP_S, like a capture-heavy run."""
@@ -108,17 +108,17 @@ def capture_parts() -> list[tuple[str, float]]:
     import torch
     from transformers import AutoTokenizer
 
-    from trainer.batching import VoiceCloningCollator
-    from trainer.embedded import prepare_demo
-    from trainer.loss import compute_loss
-    from trainer.model import HiggsVoiceCloningModel
-    from trainer.samples import VoiceCloningSample
-    from trainer.sequences import AudioTokenIds, SequenceBuilder
-    from trainer.strategic.attention_capture import AttentionProbe
-    from trainer.strategic.batch_layout import batch_layout
-    from trainer.strategic.dualffn_capture import DualFfnProbe
-    from trainer.strategic.output_capture import output_snapshot_fields
-    from trainer.strategic.zero_shot_capture import zero_shot_snapshot_fields
+    from stratlog.trainer.batching import VoiceCloningCollator
+    from stratlog.trainer.embedded import prepare_demo
+    from stratlog.trainer.loss import compute_loss
+    from stratlog.trainer.model import HiggsVoiceCloningModel
+    from stratlog.trainer.samples import VoiceCloningSample
+    from stratlog.trainer.sequences import AudioTokenIds, SequenceBuilder
+    from stratlog.trainer.strategic.attention_capture import AttentionProbe
+    from stratlog.trainer.strategic.batch_layout import batch_layout
+    from stratlog.trainer.strategic.dualffn_capture import DualFfnProbe
+    from stratlog.trainer.strategic.output_capture import output_snapshot_fields
+    from stratlog.trainer.strategic.zero_shot_capture import zero_shot_snapshot_fields
 
     torch.set_num_threads(1)
     model_dir = prepare_demo().model_dir
@@ -190,7 +190,7 @@ def main() -> None:
         for name, value in capture_parts():
             print(f"| {name} | {value:.2f} ms |")
         return
-    from trainer.embedded import prepare_demo
+    from stratlog.trainer.embedded import prepare_demo
 
     assets = prepare_demo()
     throughput(assets, 20, None)  # warm the audio-code cache and the OS file cache

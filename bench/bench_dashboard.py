@@ -27,7 +27,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).
 
 from bench_sink import machine  # noqa: E402
 from tests.tui.load import RANKS, LoadFeed, load_frames, press_and_wait  # noqa: E402
-from tui.app import DashboardApp  # noqa: E402
+from stratlog.tui.app import DashboardApp  # noqa: E402
 
 PER_SECOND = 1000
 SECONDS = 10

@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout without installing
 
-from protocol import Array, RecordingReader, RecordingWriter, decode, encode, kind_of  # noqa: E402
-from protocol.examples import FULL_SIZE, example_messages, example_snapshots  # noqa: E402
+from stratlog.protocol import Array, RecordingReader, RecordingWriter, decode, encode, kind_of  # noqa: E402
+from stratlog.protocol.examples import FULL_SIZE, example_messages, example_snapshots  # noqa: E402
 
 REPEATS = 7
 

@@ -22,11 +22,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-from protocol import Array, Metrics, RecordingWriter, RunStart, encode
-from protocol.examples import FULL_SIZE, example_snapshots
-from sink.pipeline import SinkPipeline
-from sink.replay import replay_recording
-from sink.token_decoding import TokenDecoder
+from stratlog.protocol import Array, Metrics, RecordingWriter, RunStart, encode
+from stratlog.protocol.examples import FULL_SIZE, example_snapshots
+from stratlog.sink.pipeline import SinkPipeline
+from stratlog.sink.replay import replay_recording
+from stratlog.sink.token_decoding import TokenDecoder
 
 GOALS = {"metrics": 20_000, "snapshots": 1_000, "replay_s": 10.0}
 METRICS_MESSAGES = 100_000

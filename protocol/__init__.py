@@ -6,10 +6,10 @@ the sink and programs in other languages meet in one small, documented place: PR
 the specification, this package its reference implementation.
 """
 
-from protocol.arrays import WIRE_DTYPES, Array
-from protocol.codec import MessageDecoder, decode, encode
-from protocol.envelope import PROTOCOL_MAJOR, PROTOCOL_MINOR, Envelope
-from protocol.errors import (
+from stratlog.protocol.arrays import WIRE_DTYPES, Array
+from stratlog.protocol.codec import MessageDecoder, decode, encode
+from stratlog.protocol.envelope import PROTOCOL_MAJOR, PROTOCOL_MINOR, Envelope
+from stratlog.protocol.errors import (
     FrameTooLarge,
     InvalidArray,
     InvalidMessage,
@@ -20,13 +20,13 @@ from protocol.errors import (
     UnknownKind,
     UnsupportedVersion,
 )
-from protocol.events import ErrorEvent, Heartbeat, Metrics, RunEnd, RunStart
-from protocol.limits import DEFAULT_LIMITS, MAX_ITEMS, MAX_NDIM, MAX_STRING_LENGTH, Limits
-from protocol.messages import MESSAGE_TYPES, Message, kind_of
-from protocol.recording import Damage, FileHeader, Record
-from protocol.recording_reader import RecordingReader
-from protocol.recording_writer import RecordingWriter
-from protocol.snapshots import (
+from stratlog.protocol.events import ErrorEvent, Heartbeat, Metrics, RunEnd, RunStart
+from stratlog.protocol.limits import DEFAULT_LIMITS, MAX_ITEMS, MAX_NDIM, MAX_STRING_LENGTH, Limits
+from stratlog.protocol.messages import MESSAGE_TYPES, Message, kind_of
+from stratlog.protocol.recording import Damage, FileHeader, Record
+from stratlog.protocol.recording_reader import RecordingReader
+from stratlog.protocol.recording_writer import RecordingWriter
+from stratlog.protocol.snapshots import (
     AttentionSnapshot,
     AudioSegment,
     InputSnapshot,

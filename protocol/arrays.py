@@ -20,8 +20,8 @@ import msgspec
 import numpy as np
 from msgspec import Meta
 
-from protocol.errors import InvalidArray, LimitExceeded
-from protocol.limits import MAX_NDIM, Text
+from stratlog.protocol.errors import InvalidArray, LimitExceeded
+from stratlog.protocol.limits import MAX_NDIM, Text
 
 WIRE_DTYPES: dict[str, np.dtype] = {
     "bool": np.dtype("?"),

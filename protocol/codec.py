@@ -23,9 +23,9 @@ from typing import Any
 import msgpack
 import msgspec
 
-from protocol.arrays import Array
-from protocol.envelope import PROTOCOL_MAJOR, PROTOCOL_MINOR
-from protocol.errors import (
+from stratlog.protocol.arrays import Array
+from stratlog.protocol.envelope import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from stratlog.protocol.errors import (
     FrameTooLarge,
     InvalidMessage,
     LimitExceeded,
@@ -34,9 +34,9 @@ from protocol.errors import (
     UnknownKind,
     UnsupportedVersion,
 )
-from protocol.events import RunStart
-from protocol.limits import DEFAULT_LIMITS, MAX_ITEMS, MAX_STRING_LENGTH, Limits, Text
-from protocol.messages import MESSAGE_TYPES, Message, kind_of
+from stratlog.protocol.events import RunStart
+from stratlog.protocol.limits import DEFAULT_LIMITS, MAX_ITEMS, MAX_STRING_LENGTH, Limits, Text
+from stratlog.protocol.messages import MESSAGE_TYPES, Message, kind_of
 
 
 class _Head(msgspec.Struct):

@@ -14,7 +14,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from protocol.limits import Count, Text
+from stratlog.protocol.limits import Count, Text
 
 PROTOCOL_MAJOR = 1
 """Bumped for changes old receivers cannot read; receivers refuse a newer major."""

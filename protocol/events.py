@@ -6,8 +6,8 @@ so they hold scalars and short strings only; numeric tables travel in the snapsh
 
 from __future__ import annotations
 
-from protocol.envelope import Envelope
-from protocol.limits import Count, FloatMap, FreeFormMap, IntList, Text
+from stratlog.protocol.envelope import Envelope
+from stratlog.protocol.limits import Count, FloatMap, FreeFormMap, IntList, Text
 
 
 class RunStart(Envelope, kw_only=True, tag="run_start"):

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from protocol.arrays import Array
-from protocol.events import ErrorEvent, Heartbeat, Metrics, RunEnd, RunStart
-from protocol.messages import Message
-from protocol.snapshots import (
+from stratlog.protocol.arrays import Array
+from stratlog.protocol.events import ErrorEvent, Heartbeat, Metrics, RunEnd, RunStart
+from stratlog.protocol.messages import Message
+from stratlog.protocol.snapshots import (
     AttentionSnapshot,
     AudioSegment,
     InputSnapshot,

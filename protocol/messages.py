@@ -5,8 +5,8 @@ Kept apart from the kind modules so that adding a kind is one class plus one lin
 
 from __future__ import annotations
 
-from protocol.events import ErrorEvent, Heartbeat, Metrics, RunEnd, RunStart
-from protocol.snapshots import (
+from stratlog.protocol.events import ErrorEvent, Heartbeat, Metrics, RunEnd, RunStart
+from stratlog.protocol.snapshots import (
     AttentionSnapshot,
     InputSnapshot,
     OutputSnapshot,

@@ -20,8 +20,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from protocol.envelope import PROTOCOL_MAJOR, PROTOCOL_MINOR
-from protocol.errors import RecordingError
+from stratlog.protocol.envelope import PROTOCOL_MAJOR, PROTOCOL_MINOR
+from stratlog.protocol.errors import RecordingError
 
 FILE_MAGIC = b"STRATREC"
 FORMAT_VERSION = 1

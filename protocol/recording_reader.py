@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from protocol.recording import (
+from stratlog.protocol.recording import (
     RECORD_HEADER,
     RECORD_HEADER_SIZE,
     RECORD_MARK,

@@ -20,7 +20,7 @@ import threading
 import zlib
 from types import TracebackType
 
-from protocol.recording import pack_file_header, pack_record_header, rotated_path
+from stratlog.protocol.recording import pack_file_header, pack_record_header, rotated_path
 
 _MAX_FRAME = 0xFFFF_FFFF
 _FILE_HEADER = pack_file_header()

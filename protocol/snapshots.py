@@ -14,9 +14,9 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from protocol.arrays import Array
-from protocol.envelope import Envelope
-from protocol.limits import MAX_ITEMS, MAX_NDIM, Count, IntList, Text, TextList
+from stratlog.protocol.arrays import Array
+from stratlog.protocol.envelope import Envelope
+from stratlog.protocol.limits import MAX_ITEMS, MAX_NDIM, Count, IntList, Text, TextList
 
 
 class TensorInfo(msgspec.Struct, kw_only=True):

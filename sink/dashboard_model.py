@@ -17,11 +17,11 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from protocol import AttentionSnapshot, InputSnapshot, Metrics, OutputSnapshot, RunStart, ZeroShotSnapshot
-from sink.dashboard_view import DashboardView, run_view
-from sink.findings import Finding
-from sink.state import RunState
-from sink.token_decoding import DecoderCache, TokenPiece
+from stratlog.protocol import AttentionSnapshot, InputSnapshot, Metrics, OutputSnapshot, RunStart, ZeroShotSnapshot
+from stratlog.sink.dashboard_view import DashboardView, run_view
+from stratlog.sink.findings import Finding
+from stratlog.sink.state import RunState
+from stratlog.sink.token_decoding import DecoderCache, TokenPiece
 
 CHART_METRICS = ("loss", "text_loss", "audio_loss", "learning_rate", "grad_norm", "tokens_per_second")
 """Metrics drawn as charts, in screen order."""

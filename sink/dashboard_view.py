@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sink.findings import FAIL, OK, WARN, Finding
+from stratlog.sink.findings import FAIL, OK, WARN, Finding
 
 PANELS = (
     ("input", "Input"),

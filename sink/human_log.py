@@ -25,9 +25,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from protocol import AttentionSnapshot, InputSnapshot, OutputSnapshot, RunEnd, RunStart, ZeroShotSnapshot
-from sink.analysis.zero_shot import effects
-from sink.findings import Finding
+from stratlog.protocol import AttentionSnapshot, InputSnapshot, OutputSnapshot, RunEnd, RunStart, ZeroShotSnapshot
+from stratlog.sink.analysis.zero_shot import effects
+from stratlog.sink.findings import Finding
 
 SHOWN_TEXT = 300
 """Decoded texts longer than this are cut in the log (the JSONL and dashboard keep the ids)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sink.thresholds import ENTRY_GRACE_S
+from stratlog.sink.thresholds import ENTRY_GRACE_S
 
 SECTION_ORDER = ("input_snapshot", "output_snapshot", "attention_snapshot", "zero_shot_snapshot")
 

@@ -18,8 +18,8 @@ import json
 import time
 from pathlib import Path
 
-from protocol.recording import rotated_path
-from sink.findings import Finding
+from stratlog.protocol.recording import rotated_path
+from stratlog.sink.findings import Finding
 
 FLUSH_INTERVAL_S = 1.0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from protocol import (
+from stratlog.protocol import (
     AttentionSnapshot,
     ErrorEvent,
     InputSnapshot,
@@ -30,19 +30,19 @@ from protocol import (
     ZeroShotSnapshot,
     kind_of,
 )
-from sink import human_log
-from sink.analysis import attention, stream
-from sink.analysis.input import InputAnalysis
-from sink.analysis.metrics import MetricsHealth
-from sink.analysis.output import OutputAnalysis
-from sink.analysis.run_context import RunContext, SpecialTokenIds
-from sink.analysis.zero_shot import ZeroShotAnalysis
-from sink.fanout import FramePublisher
-from sink.findings import WARN, Finding
-from sink.log_entries import EntryBuffer
-from sink.log_files import LogFiles
-from sink.state import RunState
-from sink.token_decoding import DecoderCache
+from stratlog.sink import human_log
+from stratlog.sink.analysis import attention, stream
+from stratlog.sink.analysis.input import InputAnalysis
+from stratlog.sink.analysis.metrics import MetricsHealth
+from stratlog.sink.analysis.output import OutputAnalysis
+from stratlog.sink.analysis.run_context import RunContext, SpecialTokenIds
+from stratlog.sink.analysis.zero_shot import ZeroShotAnalysis
+from stratlog.sink.fanout import FramePublisher
+from stratlog.sink.findings import WARN, Finding
+from stratlog.sink.log_entries import EntryBuffer
+from stratlog.sink.log_files import LogFiles
+from stratlog.sink.state import RunState
+from stratlog.sink.token_decoding import DecoderCache
 
 SNAPSHOTS = (InputSnapshot, OutputSnapshot, AttentionSnapshot, ZeroShotSnapshot)
 

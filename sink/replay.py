@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from protocol import RecordingReader
-from sink.pipeline import SinkPipeline
+from stratlog.protocol import RecordingReader
+from stratlog.sink.pipeline import SinkPipeline
 
 SPEEDS: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, None)
 """The speed ladder that faster() / slower() climb; None is as fast as possible."""

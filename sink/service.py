@@ -10,8 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from sink.pipeline import SinkPipeline
-from sink.receiver import FrameReceiver
+from stratlog.sink.pipeline import SinkPipeline
+from stratlog.sink.receiver import FrameReceiver
 
 
 class SinkService:

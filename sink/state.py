@@ -18,9 +18,9 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from protocol import RunEnd, RunStart
-from sink.findings import Finding
-from sink.thresholds import STALL_HEARTBEATS
+from stratlog.protocol import RunEnd, RunStart
+from stratlog.sink.findings import Finding
+from stratlog.sink.thresholds import STALL_HEARTBEATS
 
 RECENT_FINDINGS = 500
 """Findings kept in memory for viewers (the full list is in findings.jsonl)."""

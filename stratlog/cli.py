@@ -17,7 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare = commands.add_parser("prepare-demo", help="Build the embedded tiny checkpoint and synthetic voices (offline).")
     prepare.add_argument("--cache", type=Path, default=None, help="Cache folder (default: $STRATLOG_CACHE or ~/.cache/stratlog).")
     prepare.add_argument("--force", action="store_true", help="Rebuild even if a complete build exists.")
-    from trainer.arguments import add_tokenize_arguments  # torch-free; torch loads only when tokenize runs
+    from stratlog.trainer.arguments import add_tokenize_arguments  # torch-free; torch loads only when tokenize runs
 
     add_tokenize_arguments(commands.add_parser("tokenize", help="Encode a data file's audio into the code cache up front."))
     sink_commands.add_sink_arguments(commands.add_parser("sink", help="Receive, analyse, log and record strategic streams."))
@@ -33,13 +33,13 @@ def main(argv: list[str] | None = None) -> int:
 
         return demo.main(args)
     if args.command == "prepare-demo":
-        from trainer.embedded import prepare_demo
+        from stratlog.trainer.embedded import prepare_demo
 
         assets = prepare_demo(args.cache, force=args.force)
         print(f"embedded default ready in {assets.root}")
         return 0
     if args.command == "tokenize":
-        from trainer import tokenize_data
+        from stratlog.trainer import tokenize_data
 
         return tokenize_data.main(args)
     from stratlog import sink_commands

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from protocol import RecordingWriter
-from sink.dashboard_model import DashboardModel
-from sink.pipeline import SinkPipeline
-from sink.receiver import FrameReceiver
-from sink.service import SinkService
+from stratlog.protocol import RecordingWriter
+from stratlog.sink.dashboard_model import DashboardModel
+from stratlog.sink.pipeline import SinkPipeline
+from stratlog.sink.receiver import FrameReceiver
+from stratlog.sink.service import SinkService
 from stratlog.training_process import TrainingProcess, torchrun_command
 
 DRAIN_AFTER_EXIT_S = 3.0
@@ -60,7 +60,7 @@ def demo_train_args(assets, config: DemoConfig, sink_address: str) -> list[str]:
 
 
 def run_demo(config: DemoConfig) -> int:
-    from trainer.embedded import prepare_demo  # torch-heavy: imported only when the demo runs
+    from stratlog.trainer.embedded import prepare_demo  # torch-heavy: imported only when the demo runs
 
     assets = prepare_demo(config.cache_dir)
     log_dir = config.out / "logs"
@@ -94,7 +94,7 @@ def run_demo(config: DemoConfig) -> int:
 
 def _run_with_dashboard(service: SinkService, training: TrainingProcess, training_done, config: DemoConfig) -> bool:
     """Runs the dashboard until it closes; True when the user closed it while training still ran."""
-    from tui.app import DashboardApp
+    from stratlog.tui.app import DashboardApp
 
     model = DashboardModel.attach(service.pipeline)  # before the first frame: the history starts at the run start
     receiving = threading.Thread(target=service.run, name="sink-receiver", daemon=True)

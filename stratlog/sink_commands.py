@@ -16,13 +16,13 @@ import threading
 import time
 from pathlib import Path
 
-from protocol import RecordingWriter
-from sink.dashboard_model import DashboardModel
-from sink.fanout import FramePublisher, FrameSubscriber
-from sink.pipeline import SinkPipeline
-from sink.receiver import DEFAULT_BIND, FrameReceiver
-from sink.replay import ReplayPlayer, replay_recording
-from sink.service import SinkService
+from stratlog.protocol import RecordingWriter
+from stratlog.sink.dashboard_model import DashboardModel
+from stratlog.sink.fanout import FramePublisher, FrameSubscriber
+from stratlog.sink.pipeline import SinkPipeline
+from stratlog.sink.receiver import DEFAULT_BIND, FrameReceiver
+from stratlog.sink.replay import ReplayPlayer, replay_recording
+from stratlog.sink.service import SinkService
 
 
 def positive_float(text: str) -> float:
@@ -86,7 +86,7 @@ def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool)
     """Run `service` headless in this thread, or in a thread beside the dashboard until it closes."""
     try:
         if tui:
-            from tui.app import DashboardApp
+            from stratlog.tui.app import DashboardApp
 
             model = DashboardModel.attach(service.pipeline)  # before the first frame: the history starts there
             thread = threading.Thread(target=service.run, kwargs={"until_run_end": until_run_end}, daemon=True)
@@ -154,7 +154,7 @@ def run_replay(args: argparse.Namespace) -> int:
                             rotate_bytes=_rotate_bytes(args))
     try:
         if args.tui:
-            from tui.app import DashboardApp
+            from stratlog.tui.app import DashboardApp
 
             model = DashboardModel.attach(pipeline)
             player = ReplayPlayer(args.recording, pipeline, speed=speed)

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import trainer
+from stratlog import trainer
 
 
 def train_script() -> Path:

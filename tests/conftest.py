@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def demo_assets():
     """The embedded tiny checkpoint and synthetic data, built deterministically once; the
     cache folder comes from $STRATLOG_CACHE (CI points it into the clone)."""
-    from trainer.embedded import prepare_demo
+    from stratlog.trainer.embedded import prepare_demo
 
     return prepare_demo()
 

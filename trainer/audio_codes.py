@@ -24,12 +24,12 @@ import soundfile
 import soxr
 import torch
 
-from trainer.samples import AudioClip, SampleError
+from stratlog.trainer.samples import AudioClip, SampleError
 
 
 def default_audio_codes_dir() -> Path:
     """The one default both `stratlog tokenize` and training use: <stratlog cache>/audio-codes."""
-    from trainer.embedded.prepare import default_cache_dir  # the project's single cache root
+    from stratlog.trainer.embedded.prepare import default_cache_dir  # the project's single cache root
 
     return default_cache_dir() / "audio-codes"
 

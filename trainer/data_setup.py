@@ -12,12 +12,12 @@ from pathlib import Path
 
 from transformers import HiggsAudioV2TokenizerModel, TrainingArguments
 
-from trainer.arguments import DataArguments, ModelArguments
-from trainer.audio_codes import AudioCodeCache, default_audio_codes_dir
-from trainer.preparation import PreparedData, hold_out, prepare_examples
-from trainer.samples import load_samples
-from trainer.sequences import SequenceBuilder
-from trainer.validation import ClipLimits
+from stratlog.trainer.arguments import DataArguments, ModelArguments
+from stratlog.trainer.audio_codes import AudioCodeCache, default_audio_codes_dir
+from stratlog.trainer.preparation import PreparedData, hold_out, prepare_examples
+from stratlog.trainer.samples import load_samples
+from stratlog.trainer.sequences import SequenceBuilder
+from stratlog.trainer.validation import ClipLimits
 
 
 @dataclass

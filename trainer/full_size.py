@@ -1,7 +1,7 @@
 """A full-size (3B base shape) Higgs Audio v2 checkpoint with random weights, for GPU runs
 where no weights can be downloaded:
 
-    python -m trainer.full_size OUT_DIR --tokenizer_from MODEL_DIR --audio_tokenizer_path A [--device cuda]
+    python -m stratlog.trainer.full_size OUT_DIR --tokenizer_from MODEL_DIR --audio_tokenizer_path A [--device cuda]
 
 The shape is transformers' default `HiggsAudioV2Config` (hidden 3072, 28 layers, 128 256
 vocabulary; 5.77 B parameters with the text head). Two things are taken from real parts instead
@@ -21,9 +21,9 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoTokenizer, HiggsAudioV2Config
 
-from trainer.embedded.text_tokenizer import AUDIO_OUT, AUDIO_OUT_BOS, BEGIN_OF_TEXT, END_OF_TURN
-from trainer.model import HiggsVoiceCloningModel
-from trainer.sequences import audio_vocabulary
+from stratlog.trainer.embedded.text_tokenizer import AUDIO_OUT, AUDIO_OUT_BOS, BEGIN_OF_TEXT, END_OF_TURN
+from stratlog.trainer.model import HiggsVoiceCloningModel
+from stratlog.trainer.sequences import audio_vocabulary
 
 TOKEN_ID_FIELDS = {
     "audio_token_id": AUDIO_OUT,
@@ -72,7 +72,7 @@ def write_random_checkpoint(config: HiggsAudioV2Config, tokenizer_dir: Path, out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer.full_size", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m stratlog.trainer.full_size", description=__doc__.split("\n\n")[0])
     parser.add_argument("output_dir", type=Path)
     parser.add_argument("--tokenizer_from", type=Path, required=True, help="Checkpoint folder whose text tokenizer (and delay/pad ids) to use.")
     parser.add_argument("--audio_tokenizer_path", type=Path, required=True, help="HiggsAudioV2TokenizerModel folder (codec size, codebooks).")

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from trainer import faults
-from trainer.audio_codes import AudioCodeCache
-from trainer.samples import SampleError, SampleSet, VoiceCloningSample
-from trainer.sequences import SequenceBuilder, TrainingExample
-from trainer.validation import ClipLimits, validate_samples
+from stratlog.trainer import faults
+from stratlog.trainer.audio_codes import AudioCodeCache
+from stratlog.trainer.samples import SampleError, SampleSet, VoiceCloningSample
+from stratlog.trainer.sequences import SequenceBuilder, TrainingExample
+from stratlog.trainer.validation import ClipLimits, validate_samples
 
 LISTED_ERRORS = 20
 """How many bad samples a message lists before it only counts the rest."""

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from trainer.samples import VoiceCloningSample
+from stratlog.trainer.samples import VoiceCloningSample
 
 IGNORE_INDEX = -100
 

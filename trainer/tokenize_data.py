@@ -14,9 +14,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from trainer.audio_codes import AudioCodeCache, default_audio_codes_dir
-from trainer.samples import AudioClip, SampleError, load_samples
-from trainer.validation import ClipLimits, validate_samples
+from stratlog.trainer.audio_codes import AudioCodeCache, default_audio_codes_dir
+from stratlog.trainer.samples import AudioClip, SampleError, load_samples
+from stratlog.trainer.validation import ClipLimits, validate_samples
 
 
 @dataclass
@@ -48,7 +48,7 @@ def tokenize_data(data_file: Path, codes: AudioCodeCache, limits: ClipLimits, *,
 
 def main(args) -> int:
     """Exit code 0 when every sample is usable, 1 when some are bad (their codes are skipped)."""
-    from trainer.torchaudio_standin import install_if_missing
+    from stratlog.trainer.torchaudio_standin import install_if_missing
 
     install_if_missing()  # before transformers: the audio tokenizer needs a resampler
     from transformers import HiggsAudioV2TokenizerModel

@@ -14,24 +14,24 @@ from pathlib import Path
 
 import torch
 
-from trainer.torchaudio_standin import install_if_missing
+from stratlog.trainer.torchaudio_standin import install_if_missing
 
 install_if_missing()  # before transformers is imported: it caches whether torchaudio exists
 from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments  # noqa: E402
 from transformers.trainer_utils import IntervalStrategy  # noqa: E402
 
-from trainer.adaptation import AdaptationArguments, adapt_model, trainable_summary  # noqa: E402
-from trainer.arguments import DataArguments, ModelArguments, RunArguments  # noqa: E402
-from trainer.batching import VoiceCloningCollator, VoiceCloningDataset  # noqa: E402
-from trainer.data_setup import load_training_data  # noqa: E402
-from trainer.faults import FaultArguments, adjust_adaptation, configure_builder  # noqa: E402
-from trainer.model import HiggsVoiceCloningModel  # noqa: E402
-from trainer.preparation import BadSamplesError  # noqa: E402
-from trainer.sample_ids import SampleIdRecorder  # noqa: E402
-from trainer.sequences import AudioTokenIds, SequenceBuilder  # noqa: E402
-from trainer.strategic.arguments import StrategicLoggingArguments  # noqa: E402
-from trainer.strategic.setup import build_strategic_logging  # noqa: E402
-from trainer.voice_cloning_trainer import VoiceCloningTrainer  # noqa: E402
+from stratlog.trainer.adaptation import AdaptationArguments, adapt_model, trainable_summary  # noqa: E402
+from stratlog.trainer.arguments import DataArguments, ModelArguments, RunArguments  # noqa: E402
+from stratlog.trainer.batching import VoiceCloningCollator, VoiceCloningDataset  # noqa: E402
+from stratlog.trainer.data_setup import load_training_data  # noqa: E402
+from stratlog.trainer.faults import FaultArguments, adjust_adaptation, configure_builder  # noqa: E402
+from stratlog.trainer.model import HiggsVoiceCloningModel  # noqa: E402
+from stratlog.trainer.preparation import BadSamplesError  # noqa: E402
+from stratlog.trainer.sample_ids import SampleIdRecorder  # noqa: E402
+from stratlog.trainer.sequences import AudioTokenIds, SequenceBuilder  # noqa: E402
+from stratlog.trainer.strategic.arguments import StrategicLoggingArguments  # noqa: E402
+from stratlog.trainer.strategic.setup import build_strategic_logging  # noqa: E402
+from stratlog.trainer.voice_cloning_trainer import VoiceCloningTrainer  # noqa: E402
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, AdaptationArguments, RunArguments, StrategicLoggingArguments, FaultArguments,
                     TrainingArguments)

@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from transformers import Trainer
 
-from trainer import faults
-from trainer.loss import compute_loss
-from trainer.sample_ids import SampleIdRecorder
+from stratlog.trainer import faults
+from stratlog.trainer.loss import compute_loss
+from stratlog.trainer.sample_ids import SampleIdRecorder
 
 
 class VoiceCloningTrainer(Trainer):

@@ -14,10 +14,10 @@ from collections.abc import Callable
 from textual.app import App
 from textual.binding import Binding
 
-from sink.dashboard_model import DashboardModel
-from sink.replay import ReplayPlayer
-from tui.screens.dashboard import DashboardScreen
-from tui.screens.help import HelpScreen
+from stratlog.sink.dashboard_model import DashboardModel
+from stratlog.sink.replay import ReplayPlayer
+from stratlog.tui.screens.dashboard import DashboardScreen
+from stratlog.tui.screens.help import HelpScreen
 
 
 class DashboardApp(App):

@@ -12,7 +12,7 @@ import threading
 
 from textual.message_pump import MessagePump
 
-from tui.messages import DataChanged
+from stratlog.tui.messages import DataChanged
 
 
 class ChangeNotifier:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from sink.findings import FAIL, OK, WARN, Finding
+from stratlog.sink.findings import FAIL, OK, WARN, Finding
 
 SEVERITY_STYLE = {OK: "bold green", WARN: "bold yellow", FAIL: "bold white on red"}
 SEVERITY_MARK = {OK: " OK ", WARN: "WARN", FAIL: "FAIL"}

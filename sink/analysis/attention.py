@@ -13,9 +13,9 @@ import math
 
 import numpy as np
 
-from protocol import AttentionSnapshot
-from sink.findings import FAIL, OK, WARN, Finding, rounded
-from sink.thresholds import (
+from stratlog.protocol import AttentionSnapshot
+from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
+from stratlog.sink.thresholds import (
     ATTENTION_MASS_MIN,
     DEAD_HEAD_MAX_WEIGHT,
     FFN_UPDATE_RATIO_MAX,

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
-from sink.thresholds import CONDITIONING_WINDOW
+from stratlog.sink.thresholds import CONDITIONING_WINDOW
 
 
 @dataclass

@@ -13,10 +13,10 @@ from collections import OrderedDict
 
 import numpy as np
 
-from protocol import InputSnapshot
-from sink.analysis.run_context import RunContext, SpecialTokenIds
-from sink.findings import FAIL, OK, WARN, Finding
-from sink.thresholds import DATA_OVERLAP_WARN, RANK_STEPS_REMEMBERED, REFERENCE_CONSTANT_SHARE
+from stratlog.protocol import InputSnapshot
+from stratlog.sink.analysis.run_context import RunContext, SpecialTokenIds
+from stratlog.sink.findings import FAIL, OK, WARN, Finding
+from stratlog.sink.thresholds import DATA_OVERLAP_WARN, RANK_STEPS_REMEMBERED, REFERENCE_CONSTANT_SHARE
 
 ANALYSIS = "input"
 SHOWN_PROBLEMS = 3

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import math
 
-from protocol import Metrics
-from sink.analysis.run_context import RunContext
-from sink.findings import FAIL, OK, WARN, Finding, rounded
-from sink.thresholds import (
+from stratlog.protocol import Metrics
+from stratlog.sink.analysis.run_context import RunContext
+from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
+from stratlog.sink.thresholds import (
     DIVERGENCE_FAIL_FACTOR,
     DIVERGENCE_WARN_FACTOR,
     LOSS_SMOOTHING,

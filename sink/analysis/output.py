@@ -13,11 +13,11 @@ from collections import Counter
 
 import numpy as np
 
-from protocol import OutputSnapshot
-from sink.analysis.history import SeriesBook
-from sink.analysis.run_context import RunContext
-from sink.findings import FAIL, OK, WARN, Finding, rounded
-from sink.thresholds import (
+from stratlog.protocol import OutputSnapshot
+from stratlog.sink.analysis.history import SeriesBook
+from stratlog.sink.analysis.run_context import RunContext
+from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
+from stratlog.sink.thresholds import (
     ACCURACY_RISE_MIN,
     CHANCE_MULTIPLE,
     COLLAPSE_MIN_POSITIONS,

@@ -11,8 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from protocol import RunStart
-from sink.thresholds import LR_DECAY_TAIL_FRACTION
+from stratlog.protocol import RunStart
+from stratlog.sink.thresholds import LR_DECAY_TAIL_FRACTION
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ same stalls at the same place in the stream.
 
 from __future__ import annotations
 
-from protocol import ErrorEvent, RunEnd, RunStart
-from sink.findings import FAIL, OK, WARN, Finding
-from sink.state import Delivery, RankState
+from stratlog.protocol import ErrorEvent, RunEnd, RunStart
+from stratlog.sink.findings import FAIL, OK, WARN, Finding
+from stratlog.sink.state import Delivery, RankState
 
 ANALYSIS = "stream"
 

@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
-from protocol import ZeroShotSnapshot
-from sink.analysis.history import SeriesBook
-from sink.findings import FAIL, OK, WARN, Finding, rounded
-from sink.thresholds import (
+from stratlog.protocol import ZeroShotSnapshot
+from stratlog.sink.analysis.history import SeriesBook
+from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
+from stratlog.sink.thresholds import (
     AUDIO_LEARNING_DROP,
     CONDITIONING_DROP_WARN,
     CONDITIONING_EFFECT_FAIL,

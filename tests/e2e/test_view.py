@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import zmq
 
-from protocol import RunEnd, encode
+from stratlog.protocol import RunEnd, encode
 from tests.processes import free_address, read_jsonl, start_sink, stratlog_command, wait_for
 from tests.sink.builders import envelope, metrics, run_start
 

@@ -9,7 +9,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from protocol import (
+from stratlog.protocol import (
     Array,
     InvalidArray,
     InvalidMessage,
@@ -19,7 +19,7 @@ from protocol import (
     encode,
     kind_of,
 )
-from protocol.examples import example_messages
+from stratlog.protocol.examples import example_messages
 
 
 def plain(kind: str) -> dict:
@@ -109,7 +109,7 @@ def test_free_form_maps_must_be_json_like() -> None:
 
 
 def test_every_error_is_a_protocol_error_subclass() -> None:
-    import protocol.errors as errors
+    import stratlog.protocol.errors as errors
 
     classes = [v for v in vars(errors).values() if isinstance(v, type) and issubclass(v, Exception)]
     assert all(issubclass(cls, ProtocolError) for cls in classes)

@@ -21,8 +21,8 @@ from collections.abc import Callable
 import msgpack
 import pytest
 
-from protocol import MAX_ITEMS, MESSAGE_TYPES, ProtocolError, decode, encode, kind_of
-from protocol.examples import FULL_SIZE, example_messages, example_snapshots
+from stratlog.protocol import MAX_ITEMS, MESSAGE_TYPES, ProtocolError, decode, encode, kind_of
+from stratlog.protocol.examples import FULL_SIZE, example_messages, example_snapshots
 
 FRAME_COUNT = 100_000
 SEED = 20_240_601

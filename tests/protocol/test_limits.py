@@ -15,7 +15,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from protocol import (
+from stratlog.protocol import (
     MAX_ITEMS,
     MAX_NDIM,
     MAX_STRING_LENGTH,
@@ -29,7 +29,7 @@ from protocol import (
     encode,
     kind_of,
 )
-from protocol.examples import example_messages
+from stratlog.protocol.examples import example_messages
 
 
 def plain(kind: str) -> dict:

@@ -15,8 +15,8 @@ import msgpack
 import numpy as np
 import pytest
 
-from protocol import PROTOCOL_MINOR, encode, kind_of
-from protocol.examples import FULL_SIZE, example_messages, example_snapshots
+from stratlog.protocol import PROTOCOL_MINOR, encode, kind_of
+from stratlog.protocol.examples import FULL_SIZE, example_messages, example_snapshots
 
 SPEC = Path(__file__).resolve().parents[2] / "PROTOCOL.md"
 _HEADING = re.compile(r"^### (?:`(?P<kind>[a-z_]+)` — )?(?P<name>\w+)\s*$")

@@ -11,7 +11,7 @@ from pathlib import Path
 import msgspec
 import numpy as np
 
-from protocol import Array, Heartbeat, decode, encode
+from stratlog.protocol import Array, Heartbeat, decode, encode
 
 SPEC = (Path(__file__).resolve().parents[2] / "PROTOCOL.md").read_text()
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from protocol import Record, RecordingError, RecordingReader, RecordingWriter, decode, encode
-from protocol.examples import example_messages
-from protocol.recording import FILE_MAGIC, RECORD_HEADER_SIZE, pack_file_header
+from stratlog.protocol import Record, RecordingError, RecordingReader, RecordingWriter, decode, encode
+from stratlog.protocol.examples import example_messages
+from stratlog.protocol.recording import FILE_MAGIC, RECORD_HEADER_SIZE, pack_file_header
 
 FRAMES = [encode(m) for m in example_messages()]
 HEADER_SIZE = len(pack_file_header())
@@ -196,7 +196,7 @@ def test_writer_never_overwrites_and_validates_options(tmp_path: Path) -> None:
 
 _KILLED_WRITER = """
 import sys
-from protocol import RecordingWriter
+from stratlog.protocol import RecordingWriter
 with RecordingWriter(sys.argv[1]) as writer:
     index = 0
     while True:

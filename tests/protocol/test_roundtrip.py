@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from protocol import MESSAGE_TYPES, PROTOCOL_MAJOR, WIRE_DTYPES, Array, decode, encode, kind_of
-from protocol.arrays import _ITEMSIZES
+from stratlog.protocol import MESSAGE_TYPES, PROTOCOL_MAJOR, WIRE_DTYPES, Array, decode, encode, kind_of
+from stratlog.protocol.arrays import _ITEMSIZES
 
 INT64 = (-(2**63), 2**63 - 1)
 texts = st.text(max_size=12)

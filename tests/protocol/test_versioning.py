@@ -8,7 +8,7 @@ from __future__ import annotations
 import msgpack
 import pytest
 
-from protocol import (
+from stratlog.protocol import (
     PROTOCOL_MAJOR,
     PROTOCOL_MINOR,
     InvalidMessage,
@@ -18,7 +18,7 @@ from protocol import (
     encode,
     kind_of,
 )
-from protocol.examples import example_messages
+from stratlog.protocol.examples import example_messages
 
 
 @pytest.fixture(params=[kind_of(m) for m in example_messages()])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from protocol import (
+from stratlog.protocol import (
     Array,
     AttentionSnapshot,
     AudioSegment,
@@ -19,7 +19,7 @@ from protocol import (
     TensorInfo,
     ZeroShotSnapshot,
 )
-from sink.analysis.run_context import RunContext, SpecialTokenIds
+from stratlog.sink.analysis.run_context import RunContext, SpecialTokenIds
 
 CODEBOOKS = 8
 CODEC_SIZE = 1024

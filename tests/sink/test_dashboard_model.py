@@ -4,15 +4,15 @@ Run: ./run-tests tests/sink/test_dashboard_model.py"""
 
 from __future__ import annotations
 
-from sink.dashboard_model import CAPTURE_STEPS, METRIC_POINTS, DashboardModel
-from sink.pipeline import SinkPipeline
+from stratlog.sink.dashboard_model import CAPTURE_STEPS, METRIC_POINTS, DashboardModel
+from stratlog.sink.pipeline import SinkPipeline
 from tests.sink.builders import attention_snapshot, input_snapshot, metrics, run_start
 
 T0 = 1_700_000_000.0
 
 
 def model_fed(tmp_path, messages) -> tuple[DashboardModel, SinkPipeline]:
-    from protocol import encode
+    from stratlog.protocol import encode
 
     pipeline = SinkPipeline(tmp_path)
     model = DashboardModel.attach(pipeline)

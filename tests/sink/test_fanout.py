@@ -3,9 +3,9 @@ Run: ./run-tests tests/sink/test_fanout.py"""
 
 from __future__ import annotations
 
-from protocol import decode, encode
-from sink.fanout import FramePublisher, FrameSubscriber
-from sink.pipeline import SinkPipeline
+from stratlog.protocol import decode, encode
+from stratlog.sink.fanout import FramePublisher, FrameSubscriber
+from stratlog.sink.pipeline import SinkPipeline
 from tests.processes import wait_for
 from tests.sink.builders import metrics
 

@@ -3,7 +3,7 @@ Run: ./run-tests tests/sink/test_log_files.py"""
 
 from __future__ import annotations
 
-from sink.log_files import RotatingTextFile
+from stratlog.sink.log_files import RotatingTextFile
 
 
 def test_rotation_starts_new_files_between_lines_in_writing_order(tmp_path):

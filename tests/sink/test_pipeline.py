@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from protocol import Heartbeat, encode
-from sink.pipeline import SinkPipeline
+from stratlog.protocol import Heartbeat, encode
+from stratlog.sink.pipeline import SinkPipeline
 from tests.sink.builders import (
     attention_snapshot,
     envelope,

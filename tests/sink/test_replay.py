@@ -3,9 +3,9 @@ log identical after the replay marker, stalls included. Run: ./run-tests tests/s
 
 from __future__ import annotations
 
-from protocol import Heartbeat, RecordingWriter
-from sink.pipeline import SinkPipeline
-from sink.replay import replay_recording
+from stratlog.protocol import Heartbeat, RecordingWriter
+from stratlog.sink.pipeline import SinkPipeline
+from stratlog.sink.replay import replay_recording
 from tests.sink.builders import envelope, metrics, run_start
 from tests.sink.test_pipeline import T0, feed, snapshots
 

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from protocol import RecordingWriter, encode
-from sink.pipeline import SinkPipeline
-from sink.replay import SPEEDS, ReplayPlayer, _next_speed
+from stratlog.protocol import RecordingWriter, encode
+from stratlog.sink.pipeline import SinkPipeline
+from stratlog.sink.replay import SPEEDS, ReplayPlayer, _next_speed
 from tests.processes import wait_for
 from tests.sink.builders import metrics, run_start
 

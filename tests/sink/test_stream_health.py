@@ -9,10 +9,10 @@ import time
 import pytest
 import zmq
 
-from protocol import Heartbeat, RunEnd, encode
-from sink.pipeline import SinkPipeline
-from sink.receiver import FrameReceiver
-from sink.service import SinkService
+from stratlog.protocol import Heartbeat, RunEnd, encode
+from stratlog.sink.pipeline import SinkPipeline
+from stratlog.sink.receiver import FrameReceiver
+from stratlog.sink.service import SinkService
 from tests.processes import wait_for
 from tests.sink.builders import envelope, metrics, run_start
 

@@ -3,7 +3,7 @@ Run: ./run-tests tests/sink/test_token_decoding.py"""
 
 from tokenizers import Tokenizer, models, pre_tokenizers, decoders
 
-from sink.token_decoding import TokenDecoder
+from stratlog.sink.token_decoding import TokenDecoder
 
 
 def make_decoder() -> TokenDecoder:

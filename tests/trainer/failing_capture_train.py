@@ -3,7 +3,7 @@ Used by tests/trainer/test_capture_e2e.py (run as a plain single-process script)
 
 import sys
 
-import trainer.strategic.callbacks as callbacks
+import stratlog.trainer.strategic.callbacks as callbacks
 
 
 def planted_failure(*args, **kwargs):
@@ -12,6 +12,6 @@ def planted_failure(*args, **kwargs):
 
 callbacks.zero_shot_snapshot_fields = planted_failure
 
-from trainer.train_v2_ddp import main  # noqa: E402
+from stratlog.trainer.train_v2_ddp import main  # noqa: E402
 
 sys.exit(main(sys.argv[1:]))

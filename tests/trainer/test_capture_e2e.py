@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from protocol import ErrorEvent, RecordingReader, decode
+from stratlog.protocol import ErrorEvent, RecordingReader, decode
 from stratlog.demo import DemoConfig, demo_train_args
 from stratlog.training_process import torchrun_command
 from tests.processes import free_address, start_sink

@@ -10,14 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.batching import VoiceCloningCollator
-from trainer.loss import compute_loss
-from trainer.samples import VoiceCloningSample
-from trainer.sequences import AudioTokenIds, SequenceBuilder
-from trainer.strategic.attention_capture import AttentionProbe, attention_statistics
-from trainer.strategic.batch_layout import batch_layout
-from trainer.strategic.dualffn_capture import DualFfnProbe
-from trainer.strategic.input_capture import repeated_code_shares
+from stratlog.trainer.batching import VoiceCloningCollator
+from stratlog.trainer.loss import compute_loss
+from stratlog.trainer.samples import VoiceCloningSample
+from stratlog.trainer.sequences import AudioTokenIds, SequenceBuilder
+from stratlog.trainer.strategic.attention_capture import AttentionProbe, attention_statistics
+from stratlog.trainer.strategic.batch_layout import batch_layout
+from stratlog.trainer.strategic.dualffn_capture import DualFfnProbe
+from stratlog.trainer.strategic.input_capture import repeated_code_shares
 
 TOLERANCE = 1e-5
 """float32 softmax of the same logits computed in a different order: agreement to ~1e-6."""
@@ -27,7 +27,7 @@ TOLERANCE = 1e-5
 def model_and_batch(demo_assets):
     from transformers import AutoTokenizer
 
-    from trainer.model import HiggsVoiceCloningModel
+    from stratlog.trainer.model import HiggsVoiceCloningModel
 
     torch.manual_seed(0)
     model = HiggsVoiceCloningModel.from_pretrained(demo_assets.model_dir, use_text_head=True, attn_implementation="eager")

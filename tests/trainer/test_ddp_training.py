@@ -18,7 +18,7 @@ import pytest
 
 from stratlog.training_process import torchrun_command
 from tests.trainer.data_files import demo_records, train_args, write_data_file
-from trainer.sample_ids import read_sample_ids
+from stratlog.trainer.sample_ids import read_sample_ids
 
 pytestmark = pytest.mark.slow
 

@@ -3,7 +3,7 @@ Run: ./run-tests tests/trainer/test_delay_pattern.py"""
 
 import numpy as np
 
-from trainer.sequences import IGNORE_INDEX, AudioTokenIds, SequenceBuilder, delay_pattern
+from stratlog.trainer.sequences import IGNORE_INDEX, AudioTokenIds, SequenceBuilder, delay_pattern
 
 IDS = AudioTokenIds(audio_token=50, audio_bos_token=51, audio_delay_token=52, pad_token=0, stream_bos=10, stream_eos=11, num_codebooks=3)
 

@@ -21,14 +21,14 @@ import soundfile
 import torch
 from safetensors.torch import load_file
 
-from trainer.embedded import DemoAssets, prepare_demo
-from trainer.embedded.codec_fitting import CodecFitSettings, fit_codec
-from trainer.embedded.demo_dataset import english_sentence
-from trainer.embedded.prepare import DEMO_VERSION, STAMP_FILE
-from trainer.embedded.synthetic_voices import MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, VOICES, synthesize
-from trainer.embedded.tiny_audio_tokenizer import TinyAudioTokenizerSettings, build_tiny_audio_tokenizer
-from trainer.embedded.text_tokenizer import SPECIAL_TOKENS
-from trainer.torchaudio_standin import resample
+from stratlog.trainer.embedded import DemoAssets, prepare_demo
+from stratlog.trainer.embedded.codec_fitting import CodecFitSettings, fit_codec
+from stratlog.trainer.embedded.demo_dataset import english_sentence
+from stratlog.trainer.embedded.prepare import DEMO_VERSION, STAMP_FILE
+from stratlog.trainer.embedded.synthetic_voices import MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, VOICES, synthesize
+from stratlog.trainer.embedded.tiny_audio_tokenizer import TinyAudioTokenizerSettings, build_tiny_audio_tokenizer
+from stratlog.trainer.embedded.text_tokenizer import SPECIAL_TOKENS
+from stratlog.trainer.torchaudio_standin import resample
 from transformers import (
     AutoFeatureExtractor,
     AutoTokenizer,
@@ -87,7 +87,7 @@ def test_rebuild_is_byte_identical_and_replaces_a_half_written_build(
 
 
 def test_default_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from trainer.embedded.prepare import default_cache_dir
+    from stratlog.trainer.embedded.prepare import default_cache_dir
 
     monkeypatch.setenv("STRATLOG_CACHE", str(tmp_path))
     assert default_cache_dir() == tmp_path
@@ -268,11 +268,11 @@ def test_standin_repairs_an_earlier_import_of_transformers() -> None:
     script = (
         "import torch, transformers\n"
         "from transformers import HiggsAudioV2TokenizerModel as Early\n"
-        "from trainer.torchaudio_standin import install_if_missing\n"
+        "from stratlog.trainer.torchaudio_standin import install_if_missing\n"
         "standin = install_if_missing()\n"
         "from transformers import HiggsAudioV2TokenizerModel, AutoConfig\n"
         "assert HiggsAudioV2TokenizerModel is not Early, 'placeholder kept'\n"
-        "from trainer.embedded.tiny_audio_tokenizer import TinyAudioTokenizerSettings, build_tiny_audio_tokenizer\n"
+        "from stratlog.trainer.embedded.tiny_audio_tokenizer import TinyAudioTokenizerSettings, build_tiny_audio_tokenizer\n"
         "model = build_tiny_audio_tokenizer(TinyAudioTokenizerSettings())\n"
         "assert type(model).__mro__[0].__name__ == 'HiggsAudioV2TokenizerModel'\n"
         "codes = model.encode(torch.randn(1, 1, 24000) * 0.1).audio_codes\n"

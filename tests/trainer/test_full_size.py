@@ -12,8 +12,8 @@ import json
 import torch
 from transformers import AutoTokenizer
 
-from trainer.full_size import full_size_config, write_random_checkpoint
-from trainer.model import HiggsVoiceCloningModel
+from stratlog.trainer.full_size import full_size_config, write_random_checkpoint
+from stratlog.trainer.model import HiggsVoiceCloningModel
 
 
 def test_config_has_the_3b_shape_and_matches_the_tokenizers(demo_assets):

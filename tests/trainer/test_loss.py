@@ -15,13 +15,13 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoTokenizer, TrainingArguments
 
-from trainer.adaptation import AdaptationArguments, adapt_model
-from trainer.batching import VoiceCloningCollator
-from trainer.loss import compute_loss
-from trainer.model import HiggsVoiceCloningModel
-from trainer.samples import AudioClip, VoiceCloningSample
-from trainer.sequences import IGNORE_INDEX, AudioTokenIds, SequenceBuilder
-from trainer.voice_cloning_trainer import VoiceCloningTrainer
+from stratlog.trainer.adaptation import AdaptationArguments, adapt_model
+from stratlog.trainer.batching import VoiceCloningCollator
+from stratlog.trainer.loss import compute_loss
+from stratlog.trainer.model import HiggsVoiceCloningModel
+from stratlog.trainer.samples import AudioClip, VoiceCloningSample
+from stratlog.trainer.sequences import IGNORE_INDEX, AudioTokenIds, SequenceBuilder
+from stratlog.trainer.voice_cloning_trainer import VoiceCloningTrainer
 
 
 @pytest.fixture(scope="module")

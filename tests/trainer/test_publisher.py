@@ -8,9 +8,9 @@ import time
 
 import zmq
 
-from protocol import Heartbeat, Metrics, RecordingReader, RunEnd, decode
+from stratlog.protocol import Heartbeat, Metrics, RecordingReader, RunEnd, decode
 from tests.processes import free_address
-from trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
+from stratlog.trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
 
 
 def test_every_drop_is_reported_and_the_run_end_adds_up():

@@ -11,10 +11,10 @@ import threading
 import time
 from pathlib import Path
 
-from protocol import Metrics, RunStart, encode
-from protocol.examples import FULL_SIZE, example_snapshots
-from sink.dashboard_model import DashboardModel
-from sink.pipeline import SinkPipeline
+from stratlog.protocol import Metrics, RunStart, encode
+from stratlog.protocol.examples import FULL_SIZE, example_snapshots
+from stratlog.sink.dashboard_model import DashboardModel
+from stratlog.sink.pipeline import SinkPipeline
 
 RANKS = 2
 CAPTURE_EVERY = 100

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from sink.dashboard_model import DashboardModel
-from sink.pipeline import SinkPipeline
-from sink.replay import ReplayPlayer
+from stratlog.sink.dashboard_model import DashboardModel
+from stratlog.sink.pipeline import SinkPipeline
+from stratlog.sink.replay import ReplayPlayer
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 RECORDING = FIXTURES / "demo-20-steps.stratrec"

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Footer, TabbedContent
 
-from sink.dashboard_view import DashboardView
+from stratlog.sink.dashboard_view import DashboardView
 from tests.tui.replayed import replayed, text_of
-from tui.app import DashboardApp
-from tui.screens.dashboard import TABS, DashboardScreen
-from tui.screens.help import HelpScreen
-from tui.screens.seek import SeekScreen
-from tui.widgets.attention.attention_heatmap import AttentionHeatmap
+from stratlog.tui.app import DashboardApp
+from stratlog.tui.screens.dashboard import TABS, DashboardScreen
+from stratlog.tui.screens.help import HelpScreen
+from stratlog.tui.screens.seek import SeekScreen
+from stratlog.tui.widgets.attention.attention_heatmap import AttentionHeatmap
 
 SIZE = (120, 40)
 CAPTURES = (1, 5, 10, 15, 20)

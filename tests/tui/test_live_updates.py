@@ -7,15 +7,15 @@ from __future__ import annotations
 import threading
 import time
 
-from protocol import RecordingReader
-from sink.dashboard_view import HISTORY_SHOWN
+from stratlog.protocol import RecordingReader
+from stratlog.sink.dashboard_view import HISTORY_SHOWN
 from tests.tui.replayed import RECORDING, empty_model, text_of
-from tui.app import DashboardApp
-from tui.screens.dashboard import REDRAW_INTERVAL_S
-from tui.widgets.header.run_header import RunHeader
-from tui.widgets.history.findings_history import FindingsHistory
-from tui.widgets.input.token_view import TokenView
-from tui.widgets.overview.metric_chart import MetricChart
+from stratlog.tui.app import DashboardApp
+from stratlog.tui.screens.dashboard import REDRAW_INTERVAL_S
+from stratlog.tui.widgets.header.run_header import RunHeader
+from stratlog.tui.widgets.history.findings_history import FindingsHistory
+from stratlog.tui.widgets.input.token_view import TokenView
+from stratlog.tui.widgets.overview.metric_chart import MetricChart
 
 
 async def test_frames_from_a_feeding_thread_reach_every_panel(tmp_path):

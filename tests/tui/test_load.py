@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import time
 
-from sink.dashboard_model import CAPTURE_STEPS, METRIC_POINTS
-from sink.dashboard_view import HISTORY_SHOWN
+from stratlog.sink.dashboard_model import CAPTURE_STEPS, METRIC_POINTS
+from stratlog.sink.dashboard_view import HISTORY_SHOWN
 from tests.tui.load import RANKS, LoadFeed, load_frames, press_and_wait
-from tui.app import DashboardApp
-from tui.screens.dashboard import REDRAW_INTERVAL_S
-from tui.widgets.history.findings_history import FindingsHistory
+from stratlog.tui.app import DashboardApp
+from stratlog.tui.screens.dashboard import REDRAW_INTERVAL_S
+from stratlog.tui.widgets.history.findings_history import FindingsHistory
 
 PER_SECOND = 1000
 SECONDS = 10

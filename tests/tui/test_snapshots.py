@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.tui.replayed import replayed
-from tui.app import DashboardApp
+from stratlog.tui.app import DashboardApp
 
 SNAPSHOTS = Path(__file__).resolve().parent / "snapshots"
 README_SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.svg"

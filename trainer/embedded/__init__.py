@@ -9,6 +9,6 @@ same `from_pretrained` / file-reading code a user's real checkpoint and data go 
 JSONL manifest, WAV clips) and `prepare` (the cached, idempotent build).
 """
 
-from trainer.embedded.prepare import DemoAssets, prepare_demo
+from stratlog.trainer.embedded.prepare import DemoAssets, prepare_demo
 
 __all__ = ["DemoAssets", "prepare_demo"]

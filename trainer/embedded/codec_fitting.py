@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trainer.torchaudio_standin import install_if_missing
+from stratlog.trainer.torchaudio_standin import install_if_missing
 
 install_if_missing()
 

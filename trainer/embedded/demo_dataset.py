@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from trainer.embedded.synthetic_voices import VOICES, Voice, synthesize
+from stratlog.trainer.embedded.synthetic_voices import VOICES, Voice, synthesize
 
 DATA_SEED = 20240917
 SAMPLES_PER_SPEAKER = 30

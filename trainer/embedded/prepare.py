@@ -23,7 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from trainer.embedded.demo_dataset import (
+from stratlog.trainer.embedded.demo_dataset import (
     MANIFEST_FILE_NAME,
     TRAIN_DATA_FILE_NAME,
     codec_fitting_clips,
@@ -31,9 +31,9 @@ from trainer.embedded.demo_dataset import (
     transcripts,
     write_dataset,
 )
-from trainer.embedded.text_tokenizer import train_text_tokenizer
-from trainer.embedded.tiny_audio_tokenizer import TinyAudioTokenizerSettings, save_tiny_audio_tokenizer
-from trainer.embedded.tiny_model import TinyModelSettings, save_tiny_model
+from stratlog.trainer.embedded.text_tokenizer import train_text_tokenizer
+from stratlog.trainer.embedded.tiny_audio_tokenizer import TinyAudioTokenizerSettings, save_tiny_audio_tokenizer
+from stratlog.trainer.embedded.tiny_model import TinyModelSettings, save_tiny_model
 
 DEMO_VERSION = "demo-v2"
 STAMP_FILE = "BUILD_COMPLETE.json"

@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from trainer.embedded.codec_fitting import CodecFitSettings, fit_codec
-from trainer.torchaudio_standin import install_if_missing
+from stratlog.trainer.embedded.codec_fitting import CodecFitSettings, fit_codec
+from stratlog.trainer.torchaudio_standin import install_if_missing
 
 install_if_missing()  # before the first lookup of HiggsAudioV2TokenizerModel (see that module)
 

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 from transformers import HiggsAudioV2Config, HiggsAudioV2ForConditionalGeneration, PreTrainedTokenizerBase
 
-from trainer.embedded.text_tokenizer import AUDIO_DELAY, AUDIO_OUT, AUDIO_OUT_BOS
-from trainer.sequences import audio_vocabulary
+from stratlog.trainer.embedded.text_tokenizer import AUDIO_DELAY, AUDIO_OUT, AUDIO_OUT_BOS
+from stratlog.trainer.sequences import audio_vocabulary
 
 
 @dataclass(frozen=True)

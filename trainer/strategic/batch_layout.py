@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from trainer.sequences import IGNORE_INDEX
+from stratlog.trainer.sequences import IGNORE_INDEX
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,15 @@ import numpy as np
 import torch
 from transformers import TrainerCallback
 
-from protocol import Array, AttentionSnapshot, InputSnapshot, Metrics, OutputSnapshot, RunStart, ZeroShotSnapshot
-from trainer.sequences import AudioTokenIds
-from trainer.strategic.attention_capture import AttentionProbe, choose_heads, choose_layers, decoder_layers
-from trainer.strategic.capture_step import CapturedStep, CaptureScheduler
-from trainer.strategic.dualffn_capture import DualFfnProbe
-from trainer.strategic.guard import CaptureGuard
-from trainer.strategic.input_capture import input_snapshot_fields
-from trainer.strategic.publisher import SnapshotPublisher
-from trainer.strategic.zero_shot_capture import zero_shot_snapshot_fields
+from stratlog.protocol import Array, AttentionSnapshot, InputSnapshot, Metrics, OutputSnapshot, RunStart, ZeroShotSnapshot
+from stratlog.trainer.sequences import AudioTokenIds
+from stratlog.trainer.strategic.attention_capture import AttentionProbe, choose_heads, choose_layers, decoder_layers
+from stratlog.trainer.strategic.capture_step import CapturedStep, CaptureScheduler
+from stratlog.trainer.strategic.dualffn_capture import DualFfnProbe
+from stratlog.trainer.strategic.guard import CaptureGuard
+from stratlog.trainer.strategic.input_capture import input_snapshot_fields
+from stratlog.trainer.strategic.publisher import SnapshotPublisher
+from stratlog.trainer.strategic.zero_shot_capture import zero_shot_snapshot_fields
 
 
 def _json_safe(value) -> dict:

@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 
 from transformers import TrainerCallback
 
-from trainer.strategic.batch_layout import BatchLayout, batch_layout
-from trainer.strategic.guard import CaptureGuard
-from trainer.strategic.output_capture import output_snapshot_fields
-from trainer.strategic.schedule import CaptureSchedule
+from stratlog.trainer.strategic.batch_layout import BatchLayout, batch_layout
+from stratlog.trainer.strategic.guard import CaptureGuard
+from stratlog.trainer.strategic.output_capture import output_snapshot_fields
+from stratlog.trainer.strategic.schedule import CaptureSchedule
 
 
 @dataclass

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from trainer.strategic.attention_capture import decoder_layers
+from stratlog.trainer.strategic.attention_capture import decoder_layers
 
 SAMPLED_WEIGHTS = 65_536
 

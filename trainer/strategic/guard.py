@@ -10,7 +10,7 @@ import sys
 import traceback
 from collections import Counter
 
-from protocol import ErrorEvent
+from stratlog.protocol import ErrorEvent
 
 
 class CaptureGuard:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from protocol import Array, AudioSegment, TensorInfo
-from trainer.strategic.batch_layout import BatchLayout
+from stratlog.protocol import Array, AudioSegment, TensorInfo
+from stratlog.trainer.strategic.batch_layout import BatchLayout
 
 
 def tensor_table(batch: dict) -> list[TensorInfo]:

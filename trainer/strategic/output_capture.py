@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from protocol import Array
-from trainer.loss import compute_loss
-from trainer.model import VoiceCloningOutput
-from trainer.sequences import IGNORE_INDEX
+from stratlog.protocol import Array
+from stratlog.trainer.loss import compute_loss
+from stratlog.trainer.model import VoiceCloningOutput
+from stratlog.trainer.sequences import IGNORE_INDEX
 
 SHOWN = 10
 """First and last SHOWN label positions (and audio frames) go into the snapshot."""

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import zmq
 
-from protocol import Heartbeat, RecordingWriter, RunEnd, encode
+from stratlog.protocol import Heartbeat, RecordingWriter, RunEnd, encode
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,8 @@
 
 Usage in any HF Trainer script whose model is `trainer.model.HiggsVoiceCloningModel`::
 
-    from trainer.strategic.arguments import StrategicLoggingArguments
-    from trainer.strategic.setup import build_strategic_logging
+    from stratlog.trainer.strategic.arguments import StrategicLoggingArguments
+    from stratlog.trainer.strategic.setup import build_strategic_logging
 
     publisher, callbacks = build_strategic_logging(
         StrategicLoggingArguments(enable_strategic_logging=True, strategic_logging_steps=100),
@@ -20,15 +20,15 @@ from __future__ import annotations
 import os
 import uuid
 
-from trainer.strategic.arguments import StrategicLoggingArguments
-from trainer.strategic.callbacks import (
+from stratlog.trainer.strategic.arguments import StrategicLoggingArguments
+from stratlog.trainer.strategic.callbacks import (
     InputLoggerCallback, MetricsCallback, OutputLoggerCallback, RunLifecycleCallback, SharedAttentionLoggerCallback,
     ZeroShotLoggerCallback,
 )
-from trainer.strategic.capture_step import CaptureScheduler
-from trainer.strategic.guard import CaptureGuard
-from trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
-from trainer.strategic.schedule import CaptureSchedule
+from stratlog.trainer.strategic.capture_step import CaptureScheduler
+from stratlog.trainer.strategic.guard import CaptureGuard
+from stratlog.trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
+from stratlog.trainer.strategic.schedule import CaptureSchedule
 
 
 def shared_run_id() -> str:

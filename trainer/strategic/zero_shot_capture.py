@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from protocol import Array
-from trainer.batching import VoiceCloningCollator
-from trainer.sequences import IGNORE_INDEX, AudioTokenIds, TrainingExample
-from trainer.strategic.batch_layout import BatchLayout
+from stratlog.protocol import Array
+from stratlog.trainer.batching import VoiceCloningCollator
+from stratlog.trainer.sequences import IGNORE_INDEX, AudioTokenIds, TrainingExample
+from stratlog.trainer.strategic.batch_layout import BatchLayout
 
 
 def donors(speakers: list[str]) -> list[int] | None:

@@ -19,21 +19,21 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from sink.dashboard_model import CHART_METRICS, DashboardModel
-from sink.dashboard_view import PANELS, DashboardView
-from sink.replay import ReplayPlayer
-from tui.feed import ChangeNotifier
-from tui.messages import DataChanged
-from tui.screens.seek import SeekScreen
-from tui.widgets.attention.attention_heatmap import AttentionHeatmap
-from tui.widgets.attention.dual_ffn_table import DualFfnTable
-from tui.widgets.header.run_header import RunHeader
-from tui.widgets.history.findings_history import FindingsHistory
-from tui.widgets.input.token_view import TokenView
-from tui.widgets.output.codebook_bars import CodebookBars
-from tui.widgets.overview.findings_panel import FindingsPanel
-from tui.widgets.overview.metric_chart import MetricChart
-from tui.widgets.zero_shot.zero_shot_table import ZeroShotTable
+from stratlog.sink.dashboard_model import CHART_METRICS, DashboardModel
+from stratlog.sink.dashboard_view import PANELS, DashboardView
+from stratlog.sink.replay import ReplayPlayer
+from stratlog.tui.feed import ChangeNotifier
+from stratlog.tui.messages import DataChanged
+from stratlog.tui.screens.seek import SeekScreen
+from stratlog.tui.widgets.attention.attention_heatmap import AttentionHeatmap
+from stratlog.tui.widgets.attention.dual_ffn_table import DualFfnTable
+from stratlog.tui.widgets.header.run_header import RunHeader
+from stratlog.tui.widgets.history.findings_history import FindingsHistory
+from stratlog.tui.widgets.input.token_view import TokenView
+from stratlog.tui.widgets.output.codebook_bars import CodebookBars
+from stratlog.tui.widgets.overview.findings_panel import FindingsPanel
+from stratlog.tui.widgets.overview.metric_chart import MetricChart
+from stratlog.tui.widgets.zero_shot.zero_shot_table import ZeroShotTable
 
 REDRAW_INTERVAL_S = 0.05
 """At most 20 redraws a second: smooth to the eye, a small share of one core."""

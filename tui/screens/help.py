@@ -12,7 +12,7 @@ from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from tui.styles import severity_badge
+from stratlog.tui.styles import severity_badge
 
 COLOURS = (
     ("OK / WARN / FAIL", "verdict of one check; the reason says what to look at"),

@@ -13,7 +13,7 @@ from rich.console import RenderableType
 from rich.text import Text
 from textual.widgets import Static
 
-from sink.dashboard_view import DashboardView
+from stratlog.sink.dashboard_view import DashboardView
 
 
 class ViewWidget(Static):

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from sink.analysis import attention
+from stratlog.sink.analysis import attention
 from tests.sink.builders import _float, attention_snapshot
 
 SEQUENCE = 200
@@ -73,7 +73,7 @@ def test_a_frozen_text_ffn_fails_and_a_runaway_update_warns():
 
 
 def test_inconsistent_tables_become_an_analysis_error_finding_not_an_exception():
-    from sink.pipeline import SinkPipeline
+    from stratlog.sink.pipeline import SinkPipeline
 
     message = attention_snapshot(text_ffn_grad_norm=_float([]), text_ffn_update_ratio=_float([]))
     findings = SinkPipeline._guarded("attention", message, lambda: attention.evaluate(message, SEQUENCE))

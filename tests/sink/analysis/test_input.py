@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import msgspec
 
-from sink.analysis.input import InputAnalysis
-from sink.analysis.run_context import RunContext
+from stratlog.sink.analysis.input import InputAnalysis
+from stratlog.sink.analysis.run_context import RunContext
 from tests.sink import builders
 from tests.sink.builders import TOKENS, healthy_ids, input_snapshot, segments_of
 

@@ -3,7 +3,7 @@ reported when they change. Run: ./run-tests tests/sink/analysis/test_metrics.py"
 
 from __future__ import annotations
 
-from sink.analysis.metrics import MetricsHealth
+from stratlog.sink.analysis.metrics import MetricsHealth
 from tests.sink import builders
 from tests.sink.builders import metrics
 

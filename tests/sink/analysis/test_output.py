@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sink.analysis.output import OutputAnalysis
+from stratlog.sink.analysis.output import OutputAnalysis
 from tests.sink import builders
 from tests.sink.builders import CODEBOOKS, output_snapshot
 

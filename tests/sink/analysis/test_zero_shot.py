@@ -3,8 +3,8 @@ per language pair. Run: ./run-tests tests/sink/analysis/test_zero_shot.py"""
 
 from __future__ import annotations
 
-from sink.analysis.zero_shot import ZeroShotAnalysis
-from sink.thresholds import REFERENCE_IGNORED_AFTER_CAPTURES
+from stratlog.sink.analysis.zero_shot import ZeroShotAnalysis
+from stratlog.sink.thresholds import REFERENCE_IGNORED_AFTER_CAPTURES
 from tests.sink.builders import _float, zero_shot_snapshot
 
 

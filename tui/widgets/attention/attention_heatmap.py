@@ -17,8 +17,8 @@ from rich.console import Group
 from rich.style import Style
 from rich.text import Text
 
-from sink.dashboard_view import DashboardView
-from tui.widgets.view_widget import ViewWidget
+from stratlog.sink.dashboard_view import DashboardView
+from stratlog.tui.widgets.view_widget import ViewWidget
 
 TABLES = (
     ("target_to_reference", "target audio → reference audio mass"),

@@ -10,8 +10,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from sink.thresholds import FFN_UPDATE_RATIO_MAX
-from tui.widgets.view_widget import CaptureWidget
+from stratlog.sink.thresholds import FFN_UPDATE_RATIO_MAX
+from stratlog.tui.widgets.view_widget import CaptureWidget
 
 COLUMNS = (("text_ffn_grad_norm", "text grad"), ("audio_ffn_grad_norm", "audio grad"),
            ("text_ffn_update_ratio", "text update"), ("audio_ffn_update_ratio", "audio update"))

@@ -8,8 +8,8 @@ from collections.abc import Callable
 from rich.console import Group
 from rich.text import Text
 
-from sink.dashboard_view import DashboardView
-from tui.widgets.view_widget import ViewWidget
+from stratlog.sink.dashboard_view import DashboardView
+from stratlog.tui.widgets.view_widget import ViewWidget
 
 RANK_STYLE = {"live": "green", "stalled": "bold white on red", "completed": "dim", "failed": "bold red",
               "interrupted": "yellow"}

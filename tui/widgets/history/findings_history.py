@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from textual.widgets import RichLog
 
-from sink.dashboard_view import HISTORY_SHOWN, DashboardView
-from tui.styles import finding_line
+from stratlog.sink.dashboard_view import HISTORY_SHOWN, DashboardView
+from stratlog.tui.styles import finding_line
 
 
 class FindingsHistory(RichLog):

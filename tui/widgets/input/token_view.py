@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from tui.widgets.view_widget import CaptureWidget
+from stratlog.tui.widgets.view_widget import CaptureWidget
 
 PIECE_STYLE = {"text": "", "special": "bold magenta", "audio": "bold", "ignored": "dim", "unknown": "bold red"}
 ROLE_STYLE = {"reference": "on dark_blue", "target": "on dark_green"}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from tui.widgets.view_widget import CaptureWidget
+from stratlog.tui.widgets.view_widget import CaptureWidget
 
 BAR_WIDTH = 40
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
-from sink.dashboard_view import DashboardView
-from tui.styles import finding_line
-from tui.widgets.view_widget import ViewWidget
+from stratlog.sink.dashboard_view import DashboardView
+from stratlog.tui.styles import finding_line
+from stratlog.tui.widgets.view_widget import ViewWidget
 
 
 class FindingsPanel(ViewWidget):

@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Sparkline, Static
 
-from sink.dashboard_view import DashboardView
+from stratlog.sink.dashboard_view import DashboardView
 
 LABELS = {"loss": "loss", "text_loss": "text loss", "audio_loss": "audio loss", "learning_rate": "lr",
           "grad_norm": "grad norm", "tokens_per_second": "tokens/s"}

@@ -11,8 +11,8 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from sink.thresholds import CONDITIONING_EFFECT_FAIL, CONDITIONING_EFFECT_MIN
-from tui.widgets.view_widget import CaptureWidget
+from stratlog.sink.thresholds import CONDITIONING_EFFECT_FAIL, CONDITIONING_EFFECT_MIN
+from stratlog.tui.widgets.view_widget import CaptureWidget
 
 
 class ZeroShotTable(CaptureWidget):
