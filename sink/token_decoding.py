@@ -17,8 +17,10 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer
 
+from stratlog.protocol import higgs_tokens
+
 #: Tokens that repeat once per audio frame; a run of one of them is shown as "TOKEN xN".
-AUDIO_RUN_TOKENS = ("<|AUDIO_OUT|>", "<|AUDIO|>", "<|reserved_special_token_6|>")
+AUDIO_RUN_TOKENS = (higgs_tokens.AUDIO_OUT, higgs_tokens.AUDIO_IN, higgs_tokens.AUDIO_DELAY)
 IGNORE_INDEX = -100
 
 

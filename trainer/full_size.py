@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoTokenizer, HiggsAudioV2Config
 
-from stratlog.trainer.embedded.text_tokenizer import AUDIO_OUT, AUDIO_OUT_BOS, BEGIN_OF_TEXT, END_OF_TURN
+from stratlog.protocol.higgs_tokens import AUDIO_OUT, AUDIO_OUT_BOS, BEGIN_OF_TEXT, END_OF_TURN
 from stratlog.trainer.model import HiggsVoiceCloningModel
 from stratlog.trainer.sequences import audio_vocabulary
 

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from stratlog.protocol import RunStart
+from stratlog.protocol import RunStart, higgs_tokens
 from stratlog.sink.thresholds import LR_DECAY_TAIL_FRACTION
 
 
@@ -36,10 +36,11 @@ class SpecialTokenIds:
     """Ids that may trail a sample as batch padding."""
 
     NAMES = {
-        "begin_of_text": "<|begin_of_text|>", "start_header": "<|start_header_id|>",
-        "end_header": "<|end_header_id|>", "end_of_turn": "<|eot_id|>", "audio_out": "<|AUDIO_OUT|>",
-        "audio_out_bos": "<|audio_out_bos|>", "audio_in": "<|AUDIO|>", "audio_in_bos": "<|audio_bos|>",
-        "audio_eos": "<|audio_eos|>", "audio_delay": "<|reserved_special_token_6|>",
+        "begin_of_text": higgs_tokens.BEGIN_OF_TEXT, "start_header": higgs_tokens.START_HEADER,
+        "end_header": higgs_tokens.END_HEADER, "end_of_turn": higgs_tokens.END_OF_TURN,
+        "audio_out": higgs_tokens.AUDIO_OUT, "audio_out_bos": higgs_tokens.AUDIO_OUT_BOS,
+        "audio_in": higgs_tokens.AUDIO_IN, "audio_in_bos": higgs_tokens.AUDIO_IN_BOS,
+        "audio_eos": higgs_tokens.AUDIO_EOS, "audio_delay": higgs_tokens.AUDIO_DELAY,
     }
 
     @classmethod
@@ -50,7 +51,7 @@ class SpecialTokenIds:
             ids["audio_delay"] = model_config["audio_delay_token_id"]
         if any(value is None for value in ids.values()):
             return None
-        padding = {special[name] for name in ("<|end_of_text|>",) if name in special}
+        padding = {special[name] for name in (higgs_tokens.END_OF_TEXT,) if name in special}
         if isinstance(model_config.get("pad_token_id"), int):
             padding.add(model_config["pad_token_id"])
         return cls(**ids, padding=frozenset(padding))

@@ -27,7 +27,7 @@ from stratlog.trainer.embedded.demo_dataset import english_sentence
 from stratlog.trainer.embedded.prepare import DEMO_VERSION, STAMP_FILE
 from stratlog.trainer.embedded.synthetic_voices import MAX_CLIP_SECONDS, MIN_CLIP_SECONDS, VOICES, synthesize
 from stratlog.trainer.embedded.tiny_audio_tokenizer import TinyAudioTokenizerSettings, build_tiny_audio_tokenizer
-from stratlog.trainer.embedded.text_tokenizer import SPECIAL_TOKENS
+from stratlog.protocol.higgs_tokens import SPECIAL_TOKENS
 from stratlog.trainer.torchaudio_standin import resample
 from transformers import (
     AutoFeatureExtractor,

@@ -18,38 +18,19 @@ from collections.abc import Iterable
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import PreTrainedTokenizerFast
 
-BEGIN_OF_TEXT = "<|begin_of_text|>"
-END_OF_TEXT = "<|end_of_text|>"
-START_HEADER = "<|start_header_id|>"
-END_HEADER = "<|end_header_id|>"
-END_OF_TURN = "<|eot_id|>"
-AUDIO_IN = "<|AUDIO|>"
-AUDIO_IN_BOS = "<|audio_bos|>"
-AUDIO_OUT = "<|AUDIO_OUT|>"
-AUDIO_OUT_BOS = "<|audio_out_bos|>"
-AUDIO_EOS = "<|audio_eos|>"
-SCENE_DESCRIPTION_START = "<|scene_desc_start|>"
-SCENE_DESCRIPTION_END = "<|scene_desc_end|>"
-RESERVED = tuple(f"<|reserved_special_token_{index}|>" for index in range(8))
-AUDIO_DELAY = RESERVED[6]
-"""Fills the delay-pattern positions of an audio segment; the Higgs processor's default name for it."""
-
-SPECIAL_TOKENS: tuple[str, ...] = (
-    BEGIN_OF_TEXT,
-    END_OF_TEXT,
-    START_HEADER,
-    END_HEADER,
-    END_OF_TURN,
+from stratlog.protocol.higgs_tokens import (
+    AUDIO_EOS,
     AUDIO_IN,
     AUDIO_IN_BOS,
     AUDIO_OUT,
     AUDIO_OUT_BOS,
-    AUDIO_EOS,
-    SCENE_DESCRIPTION_START,
-    SCENE_DESCRIPTION_END,
-    *RESERVED,
+    BEGIN_OF_TEXT,
+    END_HEADER,
+    END_OF_TEXT,
+    END_OF_TURN,
+    SPECIAL_TOKENS,
+    START_HEADER,
 )
-"""Given to the BPE trainer first, so they hold ids 0..20 whatever the merges turn out to be."""
 
 VOCAB_SIZE = 1536
 """Upper bound for the BPE vocabulary; the small demo corpus may run out of merges below it."""
@@ -95,7 +76,7 @@ def train_text_tokenizer(corpus: Iterable[str], vocab_size: int = VOCAB_SIZE) ->
     backend.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS),
+        special_tokens=list(SPECIAL_TOKENS),  # first, so they hold ids 0..20 whatever the merges
         # Every byte is in the base alphabet, so text unlike the corpus still encodes.
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,

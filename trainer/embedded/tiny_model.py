@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 from transformers import HiggsAudioV2Config, HiggsAudioV2ForConditionalGeneration, PreTrainedTokenizerBase
 
-from stratlog.trainer.embedded.text_tokenizer import AUDIO_DELAY, AUDIO_OUT, AUDIO_OUT_BOS
+from stratlog.protocol.higgs_tokens import AUDIO_DELAY, AUDIO_OUT, AUDIO_OUT_BOS
 from stratlog.trainer.sequences import audio_vocabulary
 
 
