@@ -8,7 +8,6 @@ when training ends or on Ctrl-C, and the log files, recording and checkpoints st
 from __future__ import annotations
 
 import argparse
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.receiver import FrameReceiver
 from stratlog.sink.service import SinkService
+from stratlog.sink_commands import running_beside
 from stratlog.training_process import TrainingProcess, torchrun_command
 
 DRAIN_AFTER_EXIT_S = 3.0
@@ -97,8 +97,6 @@ def _run_with_dashboard(service: SinkService, training: TrainingProcess, trainin
     from stratlog.tui.app import DashboardApp
 
     model = DashboardModel.attach(service.pipeline)  # before the first frame: the history starts at the run start
-    receiving = threading.Thread(target=service.run, name="sink-receiver", daemon=True)
-    receiving.start()
 
     def status() -> str:
         code = training.exit_code()
@@ -112,11 +110,9 @@ def _run_with_dashboard(service: SinkService, training: TrainingProcess, trainin
             app.exit()
 
     app.call_later(lambda: app.set_interval(1.0, exit_when_done))
-    app.run()
-    stopped_early = training.exit_code() is None
-    service.stop()
-    receiving.join(timeout=5)
-    return stopped_early
+    with running_beside(service.run, service.stop, name="sink-receiver"):
+        app.run()
+        return training.exit_code() is None  # asked before the receiver stops: closed while training ran
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -9,11 +9,14 @@ SPEC §7): it shows, and logs into its own folder, what reached it.
 from __future__ import annotations
 
 import argparse
+import functools
 import signal
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from stratlog.protocol import RecordingWriter
@@ -23,6 +26,25 @@ from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.receiver import DEFAULT_BIND, FrameReceiver
 from stratlog.sink.replay import ReplayPlayer, replay_recording
 from stratlog.sink.service import SinkService
+
+
+JOIN_TIMEOUT_S = 5.0
+"""How long a closed dashboard waits for its background thread to end before the command exits."""
+
+
+@contextmanager
+def running_beside(target: Callable[[], object], stop: Callable[[], object], *, name: str) -> Iterator[None]:
+    """Runs `target` in a daemon thread for the body of the `with`, which runs the dashboard:
+    Textual must own the main thread, so the sink's receiving loop (or a replay) goes beside it.
+    On the way out, an error included, `stop()` asks the thread to end and it is joined for at
+    most JOIN_TIMEOUT_S: closing the dashboard never hangs on a stuck loop."""
+    thread = threading.Thread(target=target, name=name, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop()
+        thread.join(timeout=JOIN_TIMEOUT_S)
 
 
 def positive_float(text: str) -> float:
@@ -89,11 +111,9 @@ def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool)
             from stratlog.tui.app import DashboardApp
 
             model = DashboardModel.attach(service.pipeline)  # before the first frame: the history starts there
-            thread = threading.Thread(target=service.run, kwargs={"until_run_end": until_run_end}, daemon=True)
-            thread.start()
-            DashboardApp(model, source=source).run()
-            service.stop()
-            thread.join(timeout=5)
+            with running_beside(functools.partial(service.run, until_run_end=until_run_end), service.stop,
+                                 name="sink-receiver"):
+                DashboardApp(model, source=source).run()
         else:
             signal.signal(signal.SIGTERM, lambda *_: service.stop())
             service.run(until_run_end=until_run_end)
@@ -159,11 +179,8 @@ def run_replay(args: argparse.Namespace) -> int:
             model = DashboardModel.attach(pipeline)
             player = ReplayPlayer(args.recording, pipeline, speed=speed)
             stop = threading.Event()
-            thread = threading.Thread(target=player.run, args=(stop,), name="replay", daemon=True)
-            thread.start()
-            DashboardApp(model, source=f"replay {args.recording.name}", player=player).run()
-            stop.set()
-            thread.join(timeout=5)
+            with running_beside(functools.partial(player.run, stop), stop.set, name="replay"):
+                DashboardApp(model, source=f"replay {args.recording.name}", player=player).run()
         else:
             reader = replay_recording(args.recording, pipeline, speed=speed)
             for damage in reader.damage:
