@@ -11,17 +11,14 @@ Goals: <= 2 % throughput cost at N=100 on CPU; hand-off p99 <= 200 µs in all th
 (d) `--parts`: what each part of a capture step costs, in one process on one thread, against a
     training step of the same tiny model and a 4-sample batch.
 
-Run:   python bench/bench_capture.py [--steps 300] [--write]
+Run:   python bench/bench_capture.py [--steps 300] [--repeats 2] [--write]
        python bench/bench_capture.py --parts
 """
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
 import os
-import platform
 import re
 import signal
 import socket
@@ -34,13 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-
-from stratlog.protocol import Envelope  # noqa: E402
-from stratlog.protocol.examples import FULL_SIZE, example_snapshots  # noqa: E402
-from stratlog.demo import DemoConfig, demo_train_args  # noqa: E402
-from stratlog.training_process import torchrun_command  # noqa: E402
-from stratlog.trainer.strategic.publisher import PublisherConfig, SnapshotPublisher  # noqa: E402
+from benchmarks_md import argument_parser, measured_on, publish
+from stratlog.demo import DemoConfig, demo_train_args
+from stratlog.protocol import Envelope
+from stratlog.protocol.examples import FULL_SIZE, example_snapshots
+from stratlog.trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
+from stratlog.training_process import torchrun_command
 
 HANDOFFS = 2000
 """Snapshots handed off per sink state; one every HANDOFF_GAP_S, like a capture-heavy run."""
@@ -170,20 +166,10 @@ def capture_parts() -> list[tuple[str, float]]:
     ]
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs; Python {platform.python_version()}"
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argument_parser(__doc__)
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--write", action="store_true", help="Replace the '## Capture' section of BENCHMARKS.md.")
     parser.add_argument("--parts", action="store_true", help="Only time each part of a capture step (d).")
     args = parser.parse_args()
     if args.parts:
@@ -201,10 +187,7 @@ def main() -> None:
     handoff = handoff_report()
     off = statistics.mean(runs["off"])
     lines = [
-        "## Capture",
-        "",
-        f"`python bench/bench_capture.py --steps {args.steps} --repeats {args.repeats}` on "
-        f"{datetime.date.today()}, {machine()}.",
+        f"{measured_on(f'python bench/bench_capture.py --steps {args.steps} --repeats {args.repeats}')}.",
         "",
         f"(a) Tiny demo model, 2 torchrun CPU ranks (gloo), batch 4 per rank, {args.steps} optimizer steps per run; "
         "steps/s over Trainer's train_runtime; runs interleaved (off, N=100, N=10) x repeats.",
@@ -224,15 +207,9 @@ def main() -> None:
         "|---|---:|---:|---:|---:|",
     ]
     lines += [f"| {state} | {p50:.0f} | {p99:.0f} | {worst:.0f} | 200 |" for state, p50, p99, worst in handoff]
-    lines += ["", "(c) Full-size model on one H100/H200: not measured — no GPU was lent to this task.", ""]
-    report = "\n".join(lines)
-    print(report)
+    lines += ["", "(c) Full-size model on one H100/H200: not measured — no GPU was lent to this task."]
+    publish("Capture", "\n".join(lines), write=args.write)
     print(json.dumps(runs))
-    if args.write:
-        path = ROOT / "BENCHMARKS.md"
-        text = path.read_text() if path.exists() else "# Benchmarks\n"
-        text = re.sub(r"## Capture\n.*?(?=\n## |\Z)", "", text, flags=re.S).rstrip() + "\n\n" + report
-        path.write_text(text.rstrip() + "\n")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Dashboard responsiveness under load: key-press latency while 1 000 messages a second arrive.
 
-Run: python bench/bench_dashboard.py   (about 25 s; prints the "## Dashboard" section of
+Run: python bench/bench_dashboard.py [--write]   (about 25 s; prints the "## Dashboard" section of
 BENCHMARKS.md)
 
 The app runs headless (Textual's run_test) in this process, fed exactly as under
@@ -20,12 +20,11 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
 
-from bench_sink import machine  # noqa: E402
+from benchmarks_md import argument_parser, measured_on, publish  # noqa: E402
 from tests.tui.load import RANKS, LoadFeed, load_frames, press_and_wait  # noqa: E402
 from stratlog.tui.app import DashboardApp  # noqa: E402
 
@@ -83,24 +82,29 @@ def summary(latencies: list[float]) -> str:
 
 
 def main() -> None:
+    args = argument_parser(__doc__).parse_args()
     result = asyncio.run(measure())
-    print("## Dashboard\n")
-    print(f"`python bench/bench_dashboard.py` on {date.today()}, {machine()}; not pinned (the app and the "
-          f"feeding thread share the process, as under `stratlog sink --tui`).")
-    print(LOAD_NOTE)
-    print("| Key press (`r`) answered | presses | median ms | p95 ms | max ms |\n|---|---:|---:|---:|---:|")
-    print(f"| idle (no messages) | {summary(result['idle'])} |")
-    print(f"| during {PER_SECOND:,} messages/s | {summary(result['loaded'])} |\n")
     worst = max(result["loaded"]) * 1000
-    print(f"- Goal: every key press answered within {GOAL_MS} ms under load; slowest {worst:.1f} ms "
-          f"({worst / GOAL_MS:.2f} of the goal).")
     rate = result["fed"] / result["elapsed"]
-    print(f"- Fed {result['fed']:,} messages in {result['elapsed']:.1f} s ({rate:,.0f} /s) while the presses ran.")
-    print(f"- Redraws during the feed: {result['redraws']} in {result['elapsed']:.1f} s "
-          f"({result['redraws'] / result['elapsed']:.1f} /s, key presses included; the cap is 20 /s plus one per key).")
-    print(f"- Resident memory: {result['rss_start']:.0f} MiB when the feed started, {result['rss_end']:.0f} MiB after "
-          f"{result['fed']:,} messages (histories are ring buffers: 600 points per chart and rank, 32 capture steps "
-          f"per rank, 200 history lines).")
+    lines = [
+        f"{measured_on('python bench/bench_dashboard.py')}; not pinned (the app and the feeding thread share the "
+        f"process, as under `stratlog sink --tui`).",
+        LOAD_NOTE,
+        "| Key press (`r`) answered | presses | median ms | p95 ms | max ms |",
+        "|---|---:|---:|---:|---:|",
+        f"| idle (no messages) | {summary(result['idle'])} |",
+        f"| during {PER_SECOND:,} messages/s | {summary(result['loaded'])} |",
+        "",
+        f"- Goal: every key press answered within {GOAL_MS} ms under load; slowest {worst:.1f} ms "
+        f"({worst / GOAL_MS:.2f} of the goal).",
+        f"- Fed {result['fed']:,} messages in {result['elapsed']:.1f} s ({rate:,.0f} /s) while the presses ran.",
+        f"- Redraws during the feed: {result['redraws']} in {result['elapsed']:.1f} s "
+        f"({result['redraws'] / result['elapsed']:.1f} /s, key presses included; the cap is 20 /s plus one per key).",
+        f"- Resident memory: {result['rss_start']:.0f} MiB when the feed started, {result['rss_end']:.0f} MiB after "
+        f"{result['fed']:,} messages (histories are ring buffers: 600 points per chart and rank, 32 capture steps "
+        f"per rank, 200 history lines).",
+    ]
+    publish("Dashboard", "\n".join(lines), write=args.write)
 
 
 if __name__ == "__main__":

@@ -13,27 +13,18 @@ Run:   python bench/bench_protocol.py            (prints a Markdown report)
 
 from __future__ import annotations
 
-import argparse
-import datetime
 import json
 import pickle
-import platform
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
-import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # run from a checkout without installing
-
-from stratlog.protocol import Array, RecordingReader, RecordingWriter, decode, encode, kind_of  # noqa: E402
-from stratlog.protocol.examples import FULL_SIZE, example_messages, example_snapshots  # noqa: E402
+from benchmarks_md import argument_parser, measured_on, publish
+from stratlog.protocol import Array, RecordingReader, RecordingWriter, decode, encode, kind_of
+from stratlog.protocol.examples import FULL_SIZE, example_messages, example_snapshots
 
 REPEATS = 7
 
@@ -126,26 +117,10 @@ def bench_recording(records: int) -> dict:
     return {"records": records, "bytes": size, "write_s": write_s, "read_s": read_s, "seek_s": seek_s}
 
 
-def machine() -> str:
-    try:
-        lscpu = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        model = re.search(r"Model name:\s*(.+)", lscpu)[1].strip()
-        cpus = re.search(r"^CPU\(s\):\s*(\d+)", lscpu, re.M)[1]
-        cpu = f"{model}, {cpus} CPUs"
-    except (OSError, subprocess.CalledProcessError, TypeError):
-        cpu = platform.processor() or "unknown CPU"
-    return (
-        f"{cpu}; {platform.system()} {platform.release()}; Python {platform.python_version()}, "
-        f"msgspec {msgspec.__version__}, NumPy {np.__version__}"
-    )
-
-
 def report(snapshots: list[dict], metrics_per_s: float, recording: dict) -> str:
     total = snapshots[-1]
     lines = [
-        "## Protocol",
-        "",
-        f"`python bench/bench_protocol.py` on {datetime.date.today().isoformat()}, {machine()}.",
+        f"{measured_on('python bench/bench_protocol.py', 'msgspec', 'numpy')}.",
         "Best of 7 runs. Content: the four snapshots of one capture step at full size (2 048",
         "tokens, 8 codebooks, 28 layers x 24 heads), from `protocol.examples`. Baselines in the same",
         "run: pickle (highest protocol) of the same content with arrays as NumPy arrays, and JSON with",
@@ -181,29 +156,13 @@ def report(snapshots: list[dict], metrics_per_s: float, recording: dict) -> str:
     return "\n".join(lines)
 
 
-def write_section(section: str, path: Path) -> None:
-    """Replace (or add) the "## Protocol" section of BENCHMARKS.md, leaving others alone."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n\n"
-    pattern = re.compile(r"^## Protocol\n.*?(?=^## |\Z)", re.M | re.S)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1)
-    else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
-    path.write_text(text.rstrip("\n") + "\n")
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argument_parser(__doc__)
     parser.add_argument("--calls", type=int, default=2000, help="calls per timing run (default 2000)")
     parser.add_argument("--records", type=int, default=100_000, help="recording size (default 100000)")
-    parser.add_argument("--write", action="store_true", help="update the Protocol section of BENCHMARKS.md")
     args = parser.parse_args()
-    section = report(
-        bench_snapshots(args.calls), bench_metrics(args.calls * 10), bench_recording(args.records)
-    )
-    print(section)
-    if args.write:
-        write_section(section, ROOT / "BENCHMARKS.md")
+    body = report(bench_snapshots(args.calls), bench_metrics(args.calls * 10), bench_recording(args.records))
+    publish("Protocol", body, write=args.write)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """Sink throughput on one core: metrics ingest, full-size snapshot ingest with decoding and
 analysis, and headless replay of a 100 000-message recording.
 
-Run: python bench/bench_sink.py   (pins itself to one CPU; about a minute)
+Run: python bench/bench_sink.py [--write]   (pins itself to one CPU; about a minute; prints the
+"## Sink" section of BENCHMARKS.md)
 
 Each figure goes through `SinkPipeline.handle` exactly as the live sink does after its socket
 read: decode and validate, record (for the ingest figures), analyse, write the human log,
@@ -15,13 +16,11 @@ without one (then said so).
 from __future__ import annotations
 
 import os
-import platform
-import subprocess
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
+from benchmarks_md import argument_parser, measured_on, publish
 from stratlog.protocol import Array, Metrics, RecordingWriter, RunStart, encode
 from stratlog.protocol.examples import FULL_SIZE, example_snapshots
 from stratlog.sink.pipeline import SinkPipeline
@@ -114,16 +113,8 @@ def replay_seconds(tokenizer: str | None, workdir: Path) -> tuple[float, int]:
     return time.perf_counter() - start, pipeline.state.messages
 
 
-def machine() -> str:
-    try:
-        model = next(line.split(":", 1)[1].strip() for line in subprocess.run(
-            ["lscpu"], capture_output=True, text=True).stdout.splitlines() if line.startswith("Model name"))
-    except (OSError, StopIteration):
-        model = platform.processor() or "unknown CPU"
-    return f"{model}, {os.cpu_count()} CPUs; {platform.system()} {platform.release()}; Python {platform.python_version()}"
-
-
 def main() -> None:
+    args = argument_parser(__doc__).parse_args()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, as the goal says
     tokenizer = tokenizer_path()
@@ -132,14 +123,19 @@ def main() -> None:
         metrics_rate = ingest(metrics_frames(METRICS_MESSAGES), tokenizer, workdir, "metrics")
         snapshot_rate = ingest(snapshot_frames(SNAPSHOT_STEPS, vocabulary_size(tokenizer)), tokenizer, workdir, "snapshots")
         replay_s, replayed = replay_seconds(tokenizer, workdir)
-    print(f"`python bench/bench_sink.py` on {date.today()}, {machine()}; pinned to one core.")
-    print(f"Tokenizer: {'the embedded tiny checkpoint' if tokenizer else 'none found (ids shown raw)'}.\n")
-    print("| Measure | Result | Goal | Ratio to goal |\n|---|---:|---:|---:|")
-    print(f"| Metrics messages ingested | {metrics_rate:,.0f} /s | >= {GOALS['metrics']:,} /s | {metrics_rate / GOALS['metrics']:.2f}x |")
-    print(f"| Full-size snapshots ingested (decode + analysis + logs) | {snapshot_rate:,.0f} /s | >= {GOALS['snapshots']:,} /s "
-          f"| {snapshot_rate / GOALS['snapshots']:.2f}x |")
-    print(f"| Headless replay of {replayed:,} messages | {replay_s:.2f} s | <= {GOALS['replay_s']:.0f} s "
-          f"| {GOALS['replay_s'] / replay_s:.2f}x |")
+    lines = [
+        f"{measured_on('python bench/bench_sink.py')}; pinned to one core.",
+        f"Tokenizer: {'the embedded tiny checkpoint' if tokenizer else 'none found (ids shown raw)'}.",
+        "",
+        "| Measure | Result | Goal | Ratio to goal |",
+        "|---|---:|---:|---:|",
+        f"| Metrics messages ingested | {metrics_rate:,.0f} /s | >= {GOALS['metrics']:,} /s | {metrics_rate / GOALS['metrics']:.2f}x |",
+        f"| Full-size snapshots ingested (decode + analysis + logs) | {snapshot_rate:,.0f} /s | >= {GOALS['snapshots']:,} /s "
+        f"| {snapshot_rate / GOALS['snapshots']:.2f}x |",
+        f"| Headless replay of {replayed:,} messages | {replay_s:.2f} s | <= {GOALS['replay_s']:.0f} s "
+        f"| {GOALS['replay_s'] / replay_s:.2f}x |",
+    ]
+    publish("Sink", "\n".join(lines), write=args.write)
 
 
 if __name__ == "__main__":
