@@ -21,7 +21,6 @@ import json
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,10 +42,11 @@ HANDOFFS = 2000
 HANDOFF_GAP_S = 0.002
 
 
-def free_address() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+def nowhere(folder: str) -> str:
+    """The endpoint for runs without a sink: a socket file in a folder this run just made, so
+    nothing can be listening there and no free port has to be found. With no peer the publisher's
+    socket only queues and drops, the same on any transport."""
+    return f"ipc://{folder}/no-sink"
 
 
 def throughput(assets, steps: int, interval: int | None) -> float:
@@ -54,7 +54,7 @@ def throughput(assets, steps: int, interval: int | None) -> float:
     with tempfile.TemporaryDirectory() as out:
         flags = ["--enable_strategic_logging", "false"] if interval is None else []
         config = DemoConfig(out=Path(out), max_steps=steps, capture_interval=interval or 10)
-        args = demo_train_args(assets, config, free_address()) + flags
+        args = demo_train_args(assets, config, nowhere(out)) + flags
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
         result = subprocess.run(torchrun_command(2, args), capture_output=True, text=True, env=env, check=True)
     runtime = float(re.search(r"'train_runtime': '([0-9.]+)'", result.stdout + result.stderr).group(1))
@@ -79,12 +79,14 @@ def handoff_times(address: str) -> np.ndarray:
 
 def handoff_report() -> list[tuple[str, float, float, float]]:
     rows = []
-    with tempfile.TemporaryDirectory() as logs:
-        address = free_address()
-        sink = subprocess.Popen([sys.executable, "-m", "stratlog.cli", "sink", "--bind", address, "--log-dir", logs],
+    with tempfile.TemporaryDirectory() as folder:
+        address_file = Path(folder) / "address"
+        sink = subprocess.Popen([sys.executable, "-m", "stratlog.cli", "sink", "--bind", "tcp://127.0.0.1:0",
+                                 "--log-dir", str(Path(folder) / "logs"), "--address-file", str(address_file)],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(3)  # the sink binds
+        time.sleep(3)  # the sink binds a port of its choosing and writes the address
         try:
+            address = address_file.read_text()
             times = handoff_times(address)
             rows.append(("sink up", *np.percentile(times, [50, 99, 100])))
             os.kill(sink.pid, signal.SIGSTOP)
@@ -94,8 +96,8 @@ def handoff_report() -> list[tuple[str, float, float, float]]:
             os.kill(sink.pid, signal.SIGCONT)
             sink.terminate()
             sink.wait()
-    times = handoff_times(free_address())
-    rows.append(("no sink", *np.percentile(times, [50, 99, 100])))
+        times = handoff_times(nowhere(folder))
+        rows.append(("no sink", *np.percentile(times, [50, 99, 100])))
     return rows
 
 
