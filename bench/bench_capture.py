@@ -106,12 +106,12 @@ def capture_parts() -> list[tuple[str, float]]:
     import torch
     from transformers import AutoTokenizer
 
-    from stratlog.trainer.batching import VoiceCloningCollator
+    from stratlog.trainer.data.batching import VoiceCloningCollator
     from stratlog.trainer.embedded import prepare_demo
     from stratlog.trainer.loss import compute_loss
     from stratlog.trainer.model import HiggsVoiceCloningModel
-    from stratlog.trainer.samples import VoiceCloningSample
-    from stratlog.trainer.sequences import AudioTokenIds, SequenceBuilder
+    from stratlog.trainer.data.samples import VoiceCloningSample
+    from stratlog.trainer.data.sequences import AudioTokenIds, SequenceBuilder
     from stratlog.trainer.strategic.attention_capture import AttentionProbe
     from stratlog.trainer.strategic.batch_layout import batch_layout
     from stratlog.trainer.strategic.dualffn_capture import DualFfnProbe

@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"embedded default ready in {assets.root}")
         return 0
     if args.command == "tokenize":
-        from stratlog.trainer import tokenize_data
+        from stratlog.trainer.data import tokenize_data
 
         return tokenize_data.main(args)
     from stratlog import sink_commands

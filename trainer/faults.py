@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from stratlog.trainer.sequences import IGNORE_INDEX, TrainingExample
+from stratlog.trainer.data.sequences import IGNORE_INDEX, TrainingExample
 
 FAULTS = {
     "shifted_labels": "text and audio labels shifted one position later",

@@ -22,8 +22,8 @@ import torch
 from transformers import AutoConfig, AutoTokenizer, HiggsAudioV2Config
 
 from stratlog.protocol.higgs_tokens import AUDIO_OUT, AUDIO_OUT_BOS, BEGIN_OF_TEXT, END_OF_TURN
+from stratlog.trainer.data.sequences import audio_vocabulary
 from stratlog.trainer.model import HiggsVoiceCloningModel
-from stratlog.trainer.sequences import audio_vocabulary
 
 TOKEN_ID_FIELDS = {
     "audio_token_id": AUDIO_OUT,

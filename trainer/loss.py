@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from stratlog.trainer.data.sequences import IGNORE_INDEX
 from stratlog.trainer.model import VoiceCloningOutput
-from stratlog.trainer.sequences import IGNORE_INDEX
 
 
 @dataclass

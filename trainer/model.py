@@ -16,7 +16,7 @@ import torch
 from transformers import HiggsAudioV2ForConditionalGeneration
 from transformers.utils import ModelOutput
 
-from stratlog.trainer.sequences import IGNORE_INDEX
+from stratlog.trainer.data.sequences import IGNORE_INDEX
 
 
 @dataclass

@@ -22,13 +22,13 @@ from transformers.trainer_utils import IntervalStrategy  # noqa: E402
 
 from stratlog.trainer.adaptation import AdaptationArguments, adapt_model, trainable_summary  # noqa: E402
 from stratlog.trainer.arguments import DataArguments, ModelArguments, RunArguments  # noqa: E402
-from stratlog.trainer.batching import VoiceCloningCollator, VoiceCloningDataset  # noqa: E402
-from stratlog.trainer.data_setup import load_training_data  # noqa: E402
+from stratlog.trainer.data.batching import VoiceCloningCollator, VoiceCloningDataset  # noqa: E402
+from stratlog.trainer.data.preparation import BadSamplesError  # noqa: E402
+from stratlog.trainer.data.sequences import AudioTokenIds, SequenceBuilder  # noqa: E402
+from stratlog.trainer.data.setup import load_training_data  # noqa: E402
 from stratlog.trainer.faults import FaultArguments, adjust_adaptation, configure_builder  # noqa: E402
 from stratlog.trainer.model import HiggsVoiceCloningModel  # noqa: E402
-from stratlog.trainer.preparation import BadSamplesError  # noqa: E402
 from stratlog.trainer.sample_ids import SampleIdRecorder  # noqa: E402
-from stratlog.trainer.sequences import AudioTokenIds, SequenceBuilder  # noqa: E402
 from stratlog.trainer.strategic.arguments import StrategicLoggingArguments  # noqa: E402
 from stratlog.trainer.strategic.setup import build_strategic_logging  # noqa: E402
 from stratlog.trainer.voice_cloning_trainer import VoiceCloningTrainer  # noqa: E402

@@ -18,9 +18,9 @@ from transformers import AutoTokenizer
 
 from tests.trainer.data_files import audio_items, demo_records, train_args, write_data_file
 from stratlog.trainer import train_v2_ddp
-from stratlog.trainer.audio_codes import inspect_clip
-from stratlog.trainer.samples import load_samples
-from stratlog.trainer.validation import ClipLimits, validate_samples
+from stratlog.trainer.data.audio_codes import inspect_clip
+from stratlog.trainer.data.samples import load_samples
+from stratlog.trainer.data.validation import ClipLimits, validate_samples
 
 LIMITS = ClipLimits(max_audio_seconds=2.5, min_audio_seconds=0.5)  # demo clips last 1.0-2.2 s
 
@@ -90,7 +90,7 @@ def test_training_stops_listing_bad_samples_or_skips_and_counts_them(demo_assets
 
 
 def test_offset_and_duration_select_a_slice_with_its_own_cache_entry(demo_assets, tmp_path):
-    from stratlog.trainer.audio_codes import AudioCodeCache
+    from stratlog.trainer.data.audio_codes import AudioCodeCache
     from transformers import HiggsAudioV2TokenizerModel
 
     record = demo_records(demo_assets, 1)[0]

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 import torch
 
-from stratlog.trainer.batching import VoiceCloningCollator
+from stratlog.trainer.data.batching import VoiceCloningCollator
+from stratlog.trainer.data.samples import VoiceCloningSample
+from stratlog.trainer.data.sequences import AudioTokenIds, SequenceBuilder
 from stratlog.trainer.loss import compute_loss
-from stratlog.trainer.samples import VoiceCloningSample
-from stratlog.trainer.sequences import AudioTokenIds, SequenceBuilder
 from stratlog.trainer.strategic.attention_capture import AttentionProbe, attention_statistics
 from stratlog.trainer.strategic.batch_layout import batch_layout
 from stratlog.trainer.strategic.dualffn_capture import DualFfnProbe

@@ -1,9 +1,9 @@
-"""Delay pattern and label rules of trainer/sequences.py on hand-checked arrays.
+"""Delay pattern and label rules of trainer/data/sequences.py on hand-checked arrays.
 Run: ./run-tests tests/trainer/test_delay_pattern.py"""
 
 import numpy as np
 
-from stratlog.trainer.sequences import IGNORE_INDEX, AudioTokenIds, SequenceBuilder, delay_pattern
+from stratlog.trainer.data.sequences import IGNORE_INDEX, AudioTokenIds, SequenceBuilder, delay_pattern
 
 IDS = AudioTokenIds(audio_token=50, audio_bos_token=51, audio_delay_token=52, pad_token=0, stream_bos=10, stream_eos=11, num_codebooks=3)
 

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from transformers import AutoConfig, AutoTokenizer
 
-from stratlog.trainer.batching import VoiceCloningCollator
-from stratlog.trainer.samples import AudioClip, VoiceCloningSample
-from stratlog.trainer.sequences import AudioTokenIds, SequenceBuilder
+from stratlog.trainer.data.batching import VoiceCloningCollator
+from stratlog.trainer.data.samples import AudioClip, VoiceCloningSample
+from stratlog.trainer.data.sequences import AudioTokenIds, SequenceBuilder
 
 M = -100  # masked
 B, E = 1024, 1025  # stream BOS / EOS of a 1024-code codec (codebook_size 1026)

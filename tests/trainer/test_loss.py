@@ -16,11 +16,11 @@ import torch.nn.functional as F
 from transformers import AutoTokenizer, TrainingArguments
 
 from stratlog.trainer.adaptation import AdaptationArguments, adapt_model
-from stratlog.trainer.batching import VoiceCloningCollator
+from stratlog.trainer.data.batching import VoiceCloningCollator
+from stratlog.trainer.data.samples import AudioClip, VoiceCloningSample
+from stratlog.trainer.data.sequences import IGNORE_INDEX, AudioTokenIds, SequenceBuilder
 from stratlog.trainer.loss import compute_loss
 from stratlog.trainer.model import HiggsVoiceCloningModel
-from stratlog.trainer.samples import AudioClip, VoiceCloningSample
-from stratlog.trainer.sequences import IGNORE_INDEX, AudioTokenIds, SequenceBuilder
 from stratlog.trainer.voice_cloning_trainer import VoiceCloningTrainer
 
 

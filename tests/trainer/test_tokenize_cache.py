@@ -14,9 +14,9 @@ import soundfile
 
 from stratlog.cli import main as stratlog_main
 from tests.trainer.data_files import audio_items, demo_records, write_data_file
-from stratlog.trainer.audio_codes import AudioCodeCache, tokenizer_identity
-from stratlog.trainer.tokenize_data import tokenize_data
-from stratlog.trainer.validation import ClipLimits
+from stratlog.trainer.data.audio_codes import AudioCodeCache, tokenizer_identity
+from stratlog.trainer.data.tokenize_data import tokenize_data
+from stratlog.trainer.data.validation import ClipLimits
 
 
 def test_second_run_encodes_nothing_and_a_changed_file_only_itself(demo_assets, tmp_path, capsys):
@@ -56,7 +56,7 @@ def test_a_new_tokenizer_gets_new_entries(demo_assets, tmp_path):
 def test_a_later_start_hashes_only_new_or_changed_files(demo_assets, tmp_path, monkeypatch):
     """Content hashes are remembered by path, size and mtime: a second start reads no clip to
     hash, a changed clip is hashed again, and a torn index line (a killed run) is skipped."""
-    import stratlog.trainer.audio_codes as audio_codes
+    import stratlog.trainer.data.audio_codes as audio_codes
 
     records = demo_records(demo_assets, 2)
     data_dir = tmp_path / "data"

@@ -18,7 +18,7 @@ import torch
 from transformers import HiggsAudioV2Config, HiggsAudioV2ForConditionalGeneration, PreTrainedTokenizerBase
 
 from stratlog.protocol.higgs_tokens import AUDIO_DELAY, AUDIO_OUT, AUDIO_OUT_BOS
-from stratlog.trainer.sequences import audio_vocabulary
+from stratlog.trainer.data.sequences import audio_vocabulary
 
 
 @dataclass(frozen=True)

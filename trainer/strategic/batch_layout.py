@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from stratlog.trainer.sequences import IGNORE_INDEX
+from stratlog.trainer.data.sequences import IGNORE_INDEX
 
 
 @dataclass(frozen=True)

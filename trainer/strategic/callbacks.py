@@ -19,7 +19,7 @@ import torch
 from transformers import TrainerCallback
 
 from stratlog.protocol import Array, AttentionSnapshot, InputSnapshot, Metrics, OutputSnapshot, RunStart, ZeroShotSnapshot
-from stratlog.trainer.sequences import AudioTokenIds
+from stratlog.trainer.data.sequences import AudioTokenIds
 from stratlog.trainer.strategic.attention_capture import AttentionProbe, choose_heads, choose_layers, decoder_layers
 from stratlog.trainer.strategic.capture_step import CapturedStep, CaptureScheduler
 from stratlog.trainer.strategic.dualffn_capture import DualFfnProbe

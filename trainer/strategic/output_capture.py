@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 from stratlog.protocol import Array
+from stratlog.trainer.data.sequences import IGNORE_INDEX
 from stratlog.trainer.loss import compute_loss
 from stratlog.trainer.model import VoiceCloningOutput
-from stratlog.trainer.sequences import IGNORE_INDEX
 
 SHOWN = 10
 """First and last SHOWN label positions (and audio frames) go into the snapshot."""

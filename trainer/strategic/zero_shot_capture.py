@@ -15,8 +15,8 @@ import torch
 import torch.nn.functional as F
 
 from stratlog.protocol import Array
-from stratlog.trainer.batching import VoiceCloningCollator
-from stratlog.trainer.sequences import IGNORE_INDEX, AudioTokenIds, TrainingExample
+from stratlog.trainer.data.batching import VoiceCloningCollator
+from stratlog.trainer.data.sequences import IGNORE_INDEX, AudioTokenIds, TrainingExample
 from stratlog.trainer.strategic.batch_layout import BatchLayout
 
 

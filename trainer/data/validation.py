@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from stratlog.trainer.audio_codes import inspect_clip
-from stratlog.trainer.samples import SampleError, SampleSet, VoiceCloningSample
+from stratlog.trainer.data.audio_codes import inspect_clip
+from stratlog.trainer.data.samples import SampleError, SampleSet, VoiceCloningSample
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from stratlog.trainer.audio_codes import AudioCodeCache, default_audio_codes_dir
-from stratlog.trainer.samples import AudioClip, SampleError, load_samples
-from stratlog.trainer.validation import ClipLimits, validate_samples
+from stratlog.trainer.data.audio_codes import AudioCodeCache, default_audio_codes_dir
+from stratlog.trainer.data.samples import AudioClip, SampleError, load_samples
+from stratlog.trainer.data.validation import ClipLimits, validate_samples
 
 
 @dataclass

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from stratlog.trainer.sequences import IGNORE_INDEX, AudioTokenIds, TrainingExample
+from stratlog.trainer.data.sequences import IGNORE_INDEX, AudioTokenIds, TrainingExample
 
 
 class VoiceCloningDataset(Dataset):

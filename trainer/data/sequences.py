@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stratlog.trainer.samples import VoiceCloningSample
+from stratlog.trainer.data.samples import VoiceCloningSample
 
 IGNORE_INDEX = -100
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from stratlog.trainer import faults
-from stratlog.trainer.audio_codes import AudioCodeCache
-from stratlog.trainer.samples import SampleError, SampleSet, VoiceCloningSample
-from stratlog.trainer.sequences import SequenceBuilder, TrainingExample
-from stratlog.trainer.validation import ClipLimits, validate_samples
+from stratlog.trainer.data.audio_codes import AudioCodeCache
+from stratlog.trainer.data.samples import SampleError, SampleSet, VoiceCloningSample
+from stratlog.trainer.data.sequences import SequenceBuilder, TrainingExample
+from stratlog.trainer.data.validation import ClipLimits, validate_samples
 
 LISTED_ERRORS = 20
 """How many bad samples a message lists before it only counts the rest."""

@@ -13,11 +13,11 @@ from pathlib import Path
 from transformers import HiggsAudioV2TokenizerModel, TrainingArguments
 
 from stratlog.trainer.arguments import DataArguments, ModelArguments
-from stratlog.trainer.audio_codes import AudioCodeCache, default_audio_codes_dir
-from stratlog.trainer.preparation import PreparedData, hold_out, prepare_examples
-from stratlog.trainer.samples import load_samples
-from stratlog.trainer.sequences import SequenceBuilder
-from stratlog.trainer.validation import ClipLimits
+from stratlog.trainer.data.audio_codes import AudioCodeCache, default_audio_codes_dir
+from stratlog.trainer.data.preparation import PreparedData, hold_out, prepare_examples
+from stratlog.trainer.data.samples import load_samples
+from stratlog.trainer.data.sequences import SequenceBuilder
+from stratlog.trainer.data.validation import ClipLimits
 
 
 @dataclass

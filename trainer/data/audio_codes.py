@@ -24,7 +24,7 @@ import soundfile
 import soxr
 import torch
 
-from stratlog.trainer.samples import AudioClip, SampleError
+from stratlog.trainer.data.samples import AudioClip, SampleError
 
 
 def default_audio_codes_dir() -> Path:
