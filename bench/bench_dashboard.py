@@ -6,38 +6,30 @@ BENCHMARKS.md)
 The app runs headless (Textual's run_test) in this process, fed exactly as under
 `stratlog sink --tui`: a thread hands frames to `SinkPipeline.handle` (decode, analyses, log
 files, the dashboard model), 1 000 a second for 10 s, from 2 ranks, with the four full-size
-snapshots of both ranks every 100 steps (tests/tui/load.py, shared with the load test). Every
-~100 ms a key (`r`, next rank) is sent through the driver as a terminal would; its latency is
-the time until the action has run and every widget has been handed the new view. Painting to
-a real terminal comes after that and is not included. The same presses with no feed are the
-baseline. Memory is the process's resident set.
+snapshots of both ranks every 100 steps (stratlog/dashboard_load.py, shared with the load
+test). Every ~100 ms a key (`r`, next rank) is sent through the driver as a terminal would;
+its latency is the time until the action has run and every widget has been handed the new
+view. Painting to a real terminal comes after that and is not included. The same presses
+with no feed are the baseline. Memory is the process's resident set.
 """
 
 from __future__ import annotations
 
 import asyncio
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path[:0] = [str(Path(__file__).resolve().parent.parent), str(Path(__file__).resolve().parent)]
-
-from benchmarks_md import argument_parser, measured_on, publish  # noqa: E402
-from tests.tui.load import RANKS, LoadFeed, load_frames, press_and_wait  # noqa: E402
-from stratlog.tui.app import DashboardApp  # noqa: E402
+from benchmarks_md import argument_parser, measured_on, publish
+from stratlog.dashboard_load import RANKS, LoadFeed, load_frames, press_and_wait, resident_mib
+from stratlog.tui.app import DashboardApp
 
 PER_SECOND = 1000
 SECONDS = 10
 PRESS_EVERY_S = 0.1
 GOAL_MS = 100
-LOAD_NOTE = 'Load: 2 ranks, metrics every step and the four full-size snapshots of both ranks every 100 steps, fed to `SinkPipeline.handle` by a thread (tests/tui/load.py). Latency: from the key sent through the driver until the action has run and every widget has its new view (painting to a terminal excluded); a press every ~100 ms.\n'
-
-
-def resident_mib() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
+LOAD_NOTE = 'Load: 2 ranks, metrics every step and the four full-size snapshots of both ranks every 100 steps, fed to `SinkPipeline.handle` by a thread (stratlog/dashboard_load.py). Latency: from the key sent through the driver until the action has run and every widget has its new view (painting to a terminal excluded); a press every ~100 ms.\n'
 
 
 async def presses(app: DashboardApp, keep_going) -> list[float]:

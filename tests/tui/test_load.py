@@ -9,18 +9,13 @@ import time
 
 from stratlog.sink.dashboard_model import CAPTURE_STEPS, METRIC_POINTS
 from stratlog.sink.dashboard_view import HISTORY_SHOWN
-from tests.tui.load import RANKS, LoadFeed, load_frames, press_and_wait
+from stratlog.dashboard_load import RANKS, LoadFeed, load_frames, press_and_wait, resident_mib
 from stratlog.tui.app import DashboardApp
 from stratlog.tui.screens.dashboard import REDRAW_INTERVAL_S
 from stratlog.tui.widgets.history.findings_history import FindingsHistory
 
 PER_SECOND = 1000
 SECONDS = 10
-
-
-def resident_mib() -> float:
-    with open("/proc/self/statm") as statm:
-        return int(statm.read().split()[1]) * 4096 / 2**20
 
 
 async def test_keys_answer_and_memory_stays_bounded_under_1000_messages_per_second(tmp_path):

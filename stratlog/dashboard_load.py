@@ -1,12 +1,16 @@
 """The load the dashboard must take: 1 000 messages a second from 2 ranks, shaped like a real
 run (metrics every step; the four full-size snapshots of both ranks every 100 steps), fed
-through the sink pipeline by a thread as the receiving thread does. Shared by the load test
-(functional checks) and bench/bench_dashboard.py (timings), so both measure the same thing.
+through the sink pipeline by a thread as the receiving thread does, with a key press timed
+through the driver and the memory it all holds. Shared by the load test (tests/tui/test_load.py,
+functional checks) and bench/bench_dashboard.py (timings), so both measure the same thing. It
+lives in the package rather than under tests/ because that is the one place both may import:
+benchmarks import no test code, and tests import no benchmark code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import time
 from pathlib import Path
@@ -81,6 +85,12 @@ class LoadFeed:
                 self.pipeline.handle(frame, time.time())
                 self.fed += 1
         self.elapsed_s = time.monotonic() - start
+
+
+def resident_mib() -> float:
+    """This process's resident set in MiB (Linux: the second field of /proc/self/statm, in pages)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 async def press_and_wait(app, key: str, handled, timeout_s: float = 5.0) -> float | None:
