@@ -29,6 +29,7 @@ from stratlog.trainer.embedded.synthetic_voices import MAX_CLIP_SECONDS, MIN_CLI
 from stratlog.trainer.embedded.tiny_audio_tokenizer import TinyAudioTokenizerSettings, build_tiny_audio_tokenizer
 from stratlog.protocol.higgs_tokens import SPECIAL_TOKENS
 from stratlog.trainer.torchaudio_standin import resample
+from tests.test_layers import imported_modules
 from transformers import (
     AutoFeatureExtractor,
     AutoTokenizer,
@@ -86,13 +87,14 @@ def test_rebuild_is_byte_identical_and_replaces_a_half_written_build(
     assert "model/model.safetensors" in first and "audio_tokenizer/model.safetensors" in first
 
 
-def test_default_cache_dir_follows_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from stratlog.trainer.embedded.prepare import default_cache_dir
-
-    monkeypatch.setenv("STRATLOG_CACHE", str(tmp_path))
-    assert default_cache_dir() == tmp_path
-    monkeypatch.delenv("STRATLOG_CACHE")
-    assert default_cache_dir() == Path.home() / ".cache" / "stratlog"
+def test_the_product_never_imports_the_demo_builder() -> None:
+    """Constants the product needs live in the product, and the demo builder imports them (the
+    cache root, the Higgs token names): training a user's checkpoint must not load the demo."""
+    product = [path for path in (REPOSITORY_ROOT / "trainer").rglob("*.py") if "embedded" not in path.parts]
+    offenders = {str(path.relative_to(REPOSITORY_ROOT)): sorted(name for name in imported_modules(path)
+                                                                if name.startswith("stratlog.trainer.embedded"))
+                 for path in product}
+    assert {path: names for path, names in offenders.items() if names} == {}
 
 
 # --- text tokenizer ------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """`stratlog tokenize` and the audio-code cache: a second run encodes nothing; changing one
-file's content re-encodes only that file; a different tokenizer gets its own entries.
+file's content re-encodes only that file; a different tokenizer gets its own entries; the cache
+root follows $STRATLOG_CACHE.
 
 Run: `python -m pytest -q tests/trainer/test_tokenize_cache.py` (about 10 s).
 """
@@ -13,10 +14,10 @@ import numpy as np
 import soundfile
 
 from stratlog.cli import main as stratlog_main
-from tests.trainer.data_files import audio_items, demo_records, write_data_file
-from stratlog.trainer.data.audio_codes import AudioCodeCache, tokenizer_identity
+from stratlog.trainer.data.audio_codes import AudioCodeCache, default_audio_codes_dir, default_cache_dir, tokenizer_identity
 from stratlog.trainer.data.tokenize_data import tokenize_data
 from stratlog.trainer.data.validation import ClipLimits
+from tests.trainer.data_files import audio_items, demo_records, write_data_file
 
 
 def test_second_run_encodes_nothing_and_a_changed_file_only_itself(demo_assets, tmp_path, capsys):
@@ -86,3 +87,11 @@ def test_a_later_start_hashes_only_new_or_changed_files(demo_assets, tmp_path, m
     hashed.clear()
     assert stratlog_main(command) == 0
     assert not clip_names & set(hashed)  # the changed clip's new hash was remembered past the torn line
+
+
+def test_the_cache_root_follows_the_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("STRATLOG_CACHE", str(tmp_path))
+    assert default_cache_dir() == tmp_path
+    assert default_audio_codes_dir() == tmp_path / "audio-codes"
+    monkeypatch.delenv("STRATLOG_CACHE")
+    assert default_cache_dir() == Path.home() / ".cache" / "stratlog"

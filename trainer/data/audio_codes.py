@@ -9,12 +9,15 @@ tokenizer's rate, so 16/22.05/44.1/48 kHz data goes through.
 
 The cache folder defaults to `$STRATLOG_CACHE/audio-codes` (else `~/.cache/stratlog/audio-codes`)
 for both `stratlog tokenize` and training, so codes encoded up front are the ones training reads.
+The project's cache root (`default_cache_dir`) is defined here, in the product, because this is
+the product's cache; the demo builder (trainer/embedded/prepare.py) puts its build beside it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,10 +30,17 @@ import torch
 from stratlog.trainer.data.samples import AudioClip, SampleError
 
 
+CACHE_ENVIRONMENT_VARIABLE = "STRATLOG_CACHE"
+
+
+def default_cache_dir() -> Path:
+    """The project's one cache root: $STRATLOG_CACHE if set, else ~/.cache/stratlog."""
+    configured = os.environ.get(CACHE_ENVIRONMENT_VARIABLE)
+    return Path(configured) if configured else Path.home() / ".cache" / "stratlog"
+
+
 def default_audio_codes_dir() -> Path:
     """The one default both `stratlog tokenize` and training use: <stratlog cache>/audio-codes."""
-    from stratlog.trainer.embedded.prepare import default_cache_dir  # the project's single cache root
-
     return default_cache_dir() / "audio-codes"
 
 

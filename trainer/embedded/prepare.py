@@ -16,13 +16,13 @@ from __future__ import annotations
 import fcntl
 import json
 import logging
-import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from stratlog.trainer.data.audio_codes import default_cache_dir
 from stratlog.trainer.embedded.demo_dataset import (
     MANIFEST_FILE_NAME,
     TRAIN_DATA_FILE_NAME,
@@ -37,7 +37,6 @@ from stratlog.trainer.embedded.tiny_model import TinyModelSettings, save_tiny_mo
 
 DEMO_VERSION = "demo-v2"
 STAMP_FILE = "BUILD_COMPLETE.json"
-CACHE_ENVIRONMENT_VARIABLE = "STRATLOG_CACHE"
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +65,6 @@ class DemoAssets:
             train_data_file=root / "data" / TRAIN_DATA_FILE_NAME,
             manifest_file=root / "data" / MANIFEST_FILE_NAME,
         )
-
-
-def default_cache_dir() -> Path:
-    """$STRATLOG_CACHE if set, else ~/.cache/stratlog."""
-    configured = os.environ.get(CACHE_ENVIRONMENT_VARIABLE)
-    return Path(configured) if configured else Path.home() / ".cache" / "stratlog"
 
 
 def prepare_demo(cache_dir: Path | None = None, *, force: bool = False) -> DemoAssets:
