@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Early warning, not part of .ci/run: installs the newest releases that pyproject.toml's ranges
-# allow into a throwaway venv (torch==2.13.0, the CPU build on this machine's disk, first) and
-# runs the fast tests there, so a release that breaks us is seen before a user installs it.
+# allow into a throwaway venv and runs the fast tests there, so a release that breaks us is seen
+# before a user installs it. torch==2.13.0 (the CPU build on this machine's disk) goes first so
+# the resolver never starts from a CUDA build; the eager upgrade then takes the newest torch
+# within range that this machine's package sources hold (2.14.1 on 2026-12-01).
 # Prints which packages are newer than requirements/lock.txt. Extra flags go to pytest.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
