@@ -2,25 +2,19 @@
 
 Built under the state's lock by `sink.dashboard_model.DashboardModel.view` and drawn without
 it, so a front end never races the receiving thread and never holds the lock while it renders.
-Findings are grouped into the five analysis panels here, so every front end groups them alike.
+Findings are grouped into panels here, one per snapshot kind (`sink.snapshot_kinds`) and one for
+the metrics and the stream, so every front end groups them alike.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from stratlog.sink import snapshot_kinds
 from stratlog.sink.findings import FAIL, OK, WARN, Finding
 
-PANELS = (
-    ("input", "Input"),
-    ("output", "Output"),
-    ("attention", "Shared attn / DualFFN"),
-    ("zero_shot", "Zero-shot"),
-    ("stream", "Metrics & stream"),
-)
-"""Analysis panel key -> title; "stream" gathers the metrics and stream-health findings."""
-STEP_BOUND = ("input", "output", "attention", "zero_shot")
-"""Panels whose findings belong to one capture step (the others show the latest verdicts)."""
+STREAM_PANEL = ("stream", "Metrics & stream")
+"""The panel of the latest metrics and stream-health verdicts (the others: one capture step's)."""
 SEVERITY_ORDER = {FAIL: 0, WARN: 1, OK: 2}
 HISTORY_SHOWN = 200
 """Recent findings a view carries for the history panel."""
@@ -58,7 +52,7 @@ class DashboardView:
     following: bool
     """True when the view follows the latest capture rather than a chosen one."""
     panels: dict[str, tuple[Finding, ...]]
-    """Panel key (PANELS) -> findings to show, worst first."""
+    """Panel key (`panels()`) -> findings to show, worst first."""
     findings_total: int
     recent_findings: tuple[Finding, ...]
 
@@ -71,6 +65,11 @@ class DashboardView:
         return self.capture.step if self.capture is not None else None
 
 
+def panels() -> tuple[tuple[str, str], ...]:
+    """(key, title) of every panel, in screen order: the snapshot kinds', then the stream's."""
+    return (*((kind.key, kind.title) for kind in snapshot_kinds.SNAPSHOT_KINDS), STREAM_PANEL)
+
+
 def rank_status(rank_state) -> str:
     return rank_state.ended or ("stalled" if rank_state.stalled else "live")
 
@@ -81,18 +80,16 @@ def run_view(state, rank: int | None, metrics: dict, capture_steps: tuple[int, .
     ranks = [state.ranks[number] for number in sorted(state.ranks)]
     newest = max((r.last_message_time for r in ranks), default=0.0)
     latest = list(state.ranks[rank].findings.values()) if rank is not None else []
-    panels = {key: () for key, _ in PANELS}
-    if capture is not None:
-        for key in STEP_BOUND:
-            panels[key] = _worst_first(capture.findings.get(key, []))
-    panels["stream"] = _worst_first([f for f in latest if f.analysis in ("metrics", "stream")] + list(run_findings))
+    step_findings = capture.findings if capture is not None else {}
+    shown = {kind.key: _worst_first(step_findings.get(kind.key, [])) for kind in snapshot_kinds.SNAPSHOT_KINDS}
+    shown[STREAM_PANEL[0]] = _worst_first([f for f in latest if f.analysis in ("metrics", "stream")] + list(run_findings))
     recent = [f for f in state.recent_findings if f.run_id in (None, state.run_id)][-HISTORY_SHOWN:]  # the shown run
     return DashboardView(
         run_id=state.run_id, world_size=state.world_size, messages=state.messages,
         drops=sum(r.reported_drops for r in ranks), gaps=sum(r.gaps for r in ranks),
         bad_frames=sum(state.bad_frames.values()), last_message_age_s=max(now - newest, 0.0) if ranks else None,
         ranks=tuple(RankSummary(r.rank, r.step, rank_status(r)) for r in ranks), rank=rank, metrics=metrics,
-        capture_steps=capture_steps, capture=capture, following=following, panels=panels,
+        capture_steps=capture_steps, capture=capture, following=following, panels=shown,
         findings_total=findings_total, recent_findings=tuple(recent),
     )
 

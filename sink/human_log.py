@@ -12,10 +12,11 @@
     Output Analysis:
     ...
 
-Each snapshot kind renders one tree (a "section"); `sink.log_entries` gathers the sections of
-one step of one rank under one header. Stream and metrics findings are one-line notices.
-Times come from the message (the rank's clock), never from the sink's, so replaying a
-recording writes the same text as the live run did.
+Each snapshot kind renders one tree (a "section": its row in `sink.snapshot_kinds` names the
+function, which takes the snapshot, its findings and the run's context); `sink.log_entries`
+gathers the sections of one step of one rank under one header. Stream and metrics findings
+are one-line notices. Times come from the message (the rank's clock), never from the sink's,
+so replaying a recording writes the same text as the live run did.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from datetime import datetime, timezone
 import numpy as np
 
 from stratlog.protocol import AttentionSnapshot, InputSnapshot, OutputSnapshot, RunEnd, RunStart, ZeroShotSnapshot
+from stratlog.sink.analysis.input import input_ids_shape
+from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.analysis.zero_shot import effects
 from stratlog.sink.findings import Finding
 
@@ -64,19 +67,17 @@ def _first_last(values: list, count: int = 10) -> str:
     return str(values) if len(values) <= 2 * count else f"{values[:count]} ... {values[-count:]}"
 
 
-def input_section(message: InputSnapshot, decoded_text: str, findings: list[Finding]) -> str:
+def input_section(message: InputSnapshot, findings: list[Finding], context: RunContext) -> str:
     ids = message.input_ids.to_numpy().tolist()
-    by_name = {tensor.name: tensor for tensor in message.tensors}
-    input_shape = by_name["input_ids"].shape if "input_ids" in by_name else [len(ids)]
     first = [segment for segment in message.segments if segment.sample == 0]
     frames, counts = Counter(), Counter()
     for segment in message.segments:
         frames[segment.role] += segment.frames
         counts[segment.role] += 1
     rows = [
-        ("Tokenized Input Shape", f"torch.Size({list(input_shape)})"),
+        ("Tokenized Input Shape", f"torch.Size({input_ids_shape(message)})"),
         ("Tensors", ", ".join(f"{t.name} {list(t.shape)} {t.dtype}" for t in message.tensors)),
-        ("Decoded Text (first sample)", f'"{one_line(decoded_text)}"'),
+        ("Decoded Text (first sample)", f'"{one_line(context.render(message.input_ids.to_numpy()))}"'),
         ("Sample input_ids (first 20)", f"{ids[:20]}{' ...' if len(ids) > 20 else ''}"),
         ("Audio Tokens", ", ".join(f"{role} audio: {counts[role]} segment(s), {frames[role]} frames"
                                    for role in ("reference", "target"))),
@@ -88,7 +89,7 @@ def input_section(message: InputSnapshot, decoded_text: str, findings: list[Find
     return tree("Input Sequence Analysis", rows, findings)
 
 
-def output_section(message: OutputSnapshot, target_text: str, predicted_text: str, findings: list[Finding]) -> str:
+def output_section(message: OutputSnapshot, findings: list[Finding], context: RunContext) -> str:
     labels = message.text_labels.to_numpy().tolist()
     predictions = message.text_predictions.to_numpy().tolist()
     audio_labels = message.audio_labels.to_numpy()
@@ -106,8 +107,8 @@ def output_section(message: OutputSnapshot, target_text: str, predicted_text: st
                      f"{np.round(message.codebook_accuracies.to_numpy().astype(float), 4).tolist()})"),
         ("Text Predictions (first and last 10)", _first_last(predictions)),
         ("Text Labels (first and last 10)", _first_last(labels)),
-        ("Decoded Target Text", f'"{one_line(target_text, SHOWN_TEXT)}"'),
-        ("Decoded Predicted Text", f'"{one_line(predicted_text, SHOWN_TEXT)}"'),
+        ("Decoded Target Text", f'"{one_line(context.render(message.target_text_ids.to_numpy()), SHOWN_TEXT)}"'),
+        ("Decoded Predicted Text", f'"{one_line(context.render(message.predicted_text_ids.to_numpy()), SHOWN_TEXT)}"'),
         ("Audio Frames Shown", f"{_first_last(message.audio_frames.to_numpy().tolist())} of "
                                f"{message.audio_frame_count} target frames"),
         *codebook_rows,
@@ -122,7 +123,7 @@ def _spread(table) -> str:
     return f"mean {np.nanmean(values):.4g} (min {np.nanmin(values):.4g}, max {np.nanmax(values):.4g})"
 
 
-def attention_section(message: AttentionSnapshot, findings: list[Finding]) -> str:
+def attention_section(message: AttentionSnapshot, findings: list[Finding], context: RunContext) -> str:
     histogram = message.max_weight_histogram.to_numpy()
     summed = histogram.reshape(-1, histogram.shape[-1]).sum(axis=0).tolist() if histogram.ndim >= 1 and histogram.size else []
     rows = [
@@ -142,7 +143,7 @@ def attention_section(message: AttentionSnapshot, findings: list[Finding]) -> st
     return tree("Shared Attention / DualFFN Analysis", rows, findings)
 
 
-def zero_shot_section(message: ZeroShotSnapshot, findings: list[Finding]) -> str:
+def zero_shot_section(message: ZeroShotSnapshot, findings: list[Finding], context: RunContext) -> str:
     rows_effect = effects(message)
     true = message.true_reference_loss.to_numpy().astype(float)
     swapped = message.swapped_reference_loss.to_numpy().astype(float)

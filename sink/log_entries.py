@@ -1,20 +1,19 @@
 """Gathers the snapshots of one step of one rank into one human-log entry.
 
-A rank sends its input, output, attention and zero-shot snapshots of a step as separate
-messages, and other ranks' messages arrive in between, so each rank's sections wait here
-until the entry is complete: when that rank sends anything of a later step, ends, or
+A rank sends the snapshots of a step (one of each kind: input, output, attention, zero-shot)
+as separate messages, and other ranks' messages arrive in between, so each rank's sections
+wait here until the entry is complete: when that rank sends anything of a later step, ends, or
 ENTRY_GRACE_S after its last snapshot (recorded receive times). Sections are written in the
-seed's order (input, output, attention, zero-shot) whatever order they arrived in. Every
-decision depends on the message order and recorded times only, so replay writes the same log.
+order of `sink.snapshot_kinds` (the seed's) whatever order they arrived in. Every decision
+depends on the message order and recorded times only, so replay writes the same log.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from stratlog.sink import snapshot_kinds
 from stratlog.sink.thresholds import ENTRY_GRACE_S
-
-SECTION_ORDER = ("input_snapshot", "output_snapshot", "attention_snapshot", "zero_shot_snapshot")
 
 
 @dataclass
@@ -23,9 +22,10 @@ class PendingEntry:
     step: int
     last_received: float
     sections: dict[str, list[str]] = field(default_factory=dict)
+    """Snapshot kind key -> its sections (one, unless a rank sent the kind twice in a step)."""
 
     def text(self) -> str:
-        ordered = [text for kind in SECTION_ORDER for text in self.sections.get(kind, [])]
+        ordered = [text for kind in snapshot_kinds.SNAPSHOT_KINDS for text in self.sections.get(kind.key, [])]
         return self.header + "\n" + "\n\n".join(ordered) + "\n\n"
 
     @property

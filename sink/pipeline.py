@@ -1,11 +1,13 @@
 """One frame in, everything out: record, decode, analyse, update state, write logs.
 
 The live sink and replay both feed frames through `SinkPipeline.handle`, which is why a
-replayed recording produces the same findings and logs as the live run. Time in the pipeline
-is the frames' recorded receive time: `advance_clock` (called before each frame, and on the
-live sink's idle ticks) finds stalls and completes quiet log entries from it, never from a
-clock of its own. A frame that fails to decode is recorded anyway (the recording is the raw
-stream), counted by reason, reported as a finding, and never stops the sink; nor does an
+replayed recording produces the same findings and logs as the live run. A snapshot is handled
+by its row of `sink.snapshot_kinds` (its analysis, its section of the human log); events (run
+start and end, metrics, capture errors) write their own records and are judged here. Time in
+the pipeline is the frames' recorded receive time: `advance_clock` (called before each frame,
+and on the live sink's idle ticks) finds stalls and completes quiet log entries from it, never
+from a clock of its own. A frame that fails to decode is recorded anyway (the recording is the
+raw stream), counted by reason, reported as a finding, and never stops the sink; nor does an
 analysis that fails on a strange snapshot.
 """
 
@@ -14,37 +16,26 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import numpy as np
-
 from stratlog.protocol import (
-    AttentionSnapshot,
     ErrorEvent,
-    InputSnapshot,
     MessageDecoder,
     Metrics,
-    OutputSnapshot,
     ProtocolError,
     RecordingWriter,
     RunEnd,
     RunStart,
-    ZeroShotSnapshot,
     kind_of,
 )
-from stratlog.sink import human_log
-from stratlog.sink.analysis import attention, stream
-from stratlog.sink.analysis.input import InputAnalysis
+from stratlog.sink import human_log, snapshot_kinds
+from stratlog.sink.analysis import stream
 from stratlog.sink.analysis.metrics import MetricsHealth
-from stratlog.sink.analysis.output import OutputAnalysis
 from stratlog.sink.analysis.run_context import RunContext, SpecialTokenIds
-from stratlog.sink.analysis.zero_shot import ZeroShotAnalysis
 from stratlog.sink.fanout import FramePublisher
 from stratlog.sink.findings import WARN, Finding
 from stratlog.sink.log_entries import EntryBuffer
 from stratlog.sink.log_files import LogFiles
-from stratlog.sink.state import RunState
+from stratlog.sink.state import RankState, RunState
 from stratlog.sink.token_decoding import DecoderCache
-
-SNAPSHOTS = (InputSnapshot, OutputSnapshot, AttentionSnapshot, ZeroShotSnapshot)
 
 
 class SinkPipeline:
@@ -60,15 +51,12 @@ class SinkPipeline:
         self.state = RunState(joined_mid_stream=joined_mid_stream)
         self.decoders = DecoderCache(tokenizer_path)
         self.contexts: dict[str, RunContext] = {}
+        """Run id -> what the analyses know of the run, and the state they share."""
         self.entries = EntryBuffer()
         self._decoder = MessageDecoder()
         self._metrics = MetricsHealth()
-        self._input = InputAnalysis()
-        self._output = OutputAnalysis()
-        self._zero_shot = ZeroShotAnalysis()
-        self._latest_input: dict[tuple[str, int], tuple[int, int, np.ndarray]] = {}
-        """(run, rank) -> (step, padded sequence length, first sample's input ids) of the latest input
-        snapshot: the attention analysis needs that step's length, the output analysis its ids."""
+        self._analyses = {kind.key: kind.analysis() for kind in snapshot_kinds.SNAPSHOT_KINDS}
+        """Snapshot kind -> its analysis, this pipeline's own (trends are per pipeline)."""
 
     def handle(self, frame: bytes, received_at: float):
         """Returns the decoded message, or None for a bad frame."""
@@ -82,21 +70,29 @@ class SinkPipeline:
             return None
         if self.recorder is not None:
             self.recorder.write(frame, received_at=received_at, step=message.step)
+        self.handle_message(message, received_at)
+        return message
+
+    def handle_message(self, message, received_at: float) -> None:
+        """A decoded message in: analyse, update state, write logs. `handle` calls it after
+        decoding and recording the frame; the clock is the caller's to advance (`advance_clock`)."""
         context = self._context(message)
         delivery = self.state.apply(message, received_at)
         key = (message.run_id, message.rank)
         notices = stream.delivery_findings(message, delivery)
-        if isinstance(message, SNAPSHOTS):
-            findings, section = self._analyse_snapshot(message, context)
+        kind = snapshot_kinds.kind_of_snapshot(message)
+        if kind is not None:
+            context.remember(message)
+            findings = self._guarded(kind.key, message, lambda: self._analyses[kind.key].evaluate(message, context))
             self._report(notices, as_notices=True)
             self._report(findings, as_notices=False)
-            self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind_of(message),
-                                                 section, received_at))
+            self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind.key,
+                                                 kind.section(message, findings, context), received_at))
         else:
             self._write_entries(self.entries.rank_moved(key, message.step, ended=isinstance(message, RunEnd)))
-            self._report(notices + self._analyse_event(message, context, delivery.rank), as_notices=True)
+            self._log_event(message)
+            self._report(notices + self._event_findings(message, context, delivery.rank), as_notices=True)
         self.files.flush_if_due()
-        return message
 
     def advance_clock(self, now: float) -> None:
         """Time passed up to `now` (a receive time, or the wall clock on a live idle tick)."""
@@ -109,64 +105,42 @@ class SinkPipeline:
         self.advance_clock(time.time())
         self.files.flush_if_due()
 
-    def render(self, context: RunContext, ids) -> str:
-        decoder = self.decoders.get(context.tokenizer_path)
-        if decoder is None:
-            return f"<no tokenizer for run {context.run_id}: ids shown raw> {list(map(int, ids))}"
-        return decoder.render(ids)
-
     def _context(self, message) -> RunContext:
         if isinstance(message, RunStart):
-            context = self.contexts[message.run_id] = RunContext.from_run_start(message)
+            earlier = self.contexts.get(message.run_id)
+            context = self.contexts[message.run_id] = RunContext.from_run_start(message, earlier)
         else:
             context = self.contexts.get(message.run_id)
             if context is None:
                 context = self.contexts[message.run_id] = RunContext(message.run_id)
-        if context.tokens is None and not context.tokenizer_checked:
+        if not context.tokenizer_checked:
             context.tokenizer_checked = True
-            decoder = self.decoders.get(context.tokenizer_path)
-            if decoder is not None:
-                context.tokens = SpecialTokenIds.from_vocabulary(decoder.special_ids, context.model_config)
+            context.decoder = self.decoders.get(context.tokenizer_path)
+            if context.decoder is not None:
+                context.tokens = SpecialTokenIds.from_vocabulary(context.decoder.special_ids, context.model_config)
         return context
 
-    def _analyse_snapshot(self, message, context: RunContext) -> tuple[list[Finding], str]:
-        key = (message.run_id, message.rank)
-        if isinstance(message, InputSnapshot):
-            ids = message.input_ids.to_numpy()
-            by_name = {tensor.name: tensor.shape for tensor in message.tensors}
-            self._latest_input[key] = (message.step, int(by_name.get("input_ids", [len(ids)])[-1]), ids)
-            findings = self._guarded("input", message, lambda: self._input.evaluate(message, context))
-            return findings, human_log.input_section(message, self.render(context, ids), findings)
-        if isinstance(message, OutputSnapshot):
-            target = self.render(context, message.target_text_ids.to_numpy())
-            predicted = self.render(context, message.predicted_text_ids.to_numpy())
-            step, _, ids = self._latest_input.get(key, (None, None, None))
-            findings = self._guarded("output", message, lambda: self._output.evaluate(
-                message, context, predicted, ids if step == message.step else None))
-            return findings, human_log.output_section(message, target, predicted, findings)
-        if isinstance(message, AttentionSnapshot):
-            step, length, _ = self._latest_input.get(key, (None, None, None))
-            findings = self._guarded("attention", message,
-                                     lambda: attention.evaluate(message, length if step == message.step else None,
-                                                                context.warmup_steps))
-            return findings, human_log.attention_section(message, findings)
-        findings = self._guarded("zero_shot", message, lambda: self._zero_shot.evaluate(message))
-        return findings, human_log.zero_shot_section(message, findings)
-
-    def _analyse_event(self, message, context: RunContext, rank) -> list[Finding]:
+    def _log_event(self, message) -> None:
+        """What an event itself adds to the logs (its findings are `_event_findings`')."""
         if isinstance(message, RunStart):
             self.files.write_human(human_log.run_start_entry(message))
-            return [stream.run_start_finding(message)]
-        if isinstance(message, Metrics):
+        elif isinstance(message, Metrics):
             self.files.write_metrics({"run_id": message.run_id, "rank": message.rank, "step": message.step,
                                       "time": message.time, **message.values})
-            return self._guarded("metrics", message, lambda: self._metrics.evaluate(message, context))
-        if isinstance(message, ErrorEvent):
+        elif isinstance(message, ErrorEvent):
             self.files.write_event({"event": "capture_error", "rank": message.rank, "step": message.step,
                                     "where": message.where, "error_type": message.error_type, "message": message.message})
+        elif isinstance(message, RunEnd):
+            self.files.write_human(human_log.run_end_entry(message))
+
+    def _event_findings(self, message, context: RunContext, rank: RankState) -> list[Finding]:
+        if isinstance(message, RunStart):
+            return [stream.run_start_finding(message)]
+        if isinstance(message, Metrics):
+            return self._guarded("metrics", message, lambda: self._metrics.evaluate(message, context))
+        if isinstance(message, ErrorEvent):
             return [stream.capture_error_finding(message)]
         if isinstance(message, RunEnd):
-            self.files.write_human(human_log.run_end_entry(message))
             return [stream.run_end_finding(message, rank)]
         return []
 

@@ -5,7 +5,8 @@ Only `tokenizers` is needed (the sink never imports torch or transformers): the 
 ("<|AUDIO_OUT|> x212"), label padding (-100) and ids outside the vocabulary are shown as
 such instead of failing, and every piece is tagged so a dashboard can colour it. Pieces are
 found with NumPy over the whole sequence, so a 2 048-token input costs one Python step per
-piece, not per token.
+piece, not per token. `token_regions` cuts an input's first sample at its audio segments for a
+dashboard (the input kind's readings).
 """
 
 from __future__ import annotations
@@ -85,6 +86,37 @@ class TokenDecoder:
 
     def render(self, ids) -> str:
         return "".join(piece.text for piece in self.pieces(ids))
+
+
+@dataclass(frozen=True)
+class TokenRegion:
+    """A stretch of the decoded input: `role` is "reference" or "target" for an audio segment
+    of the first sample, "" for the text around them."""
+
+    role: str
+    pieces: tuple[TokenPiece, ...]
+
+
+def token_regions(message, context) -> tuple[TokenRegion, ...]:
+    """An input snapshot's first sample cut at its audio segments, each stretch decoded with the
+    run's tokenizer (`context.decoder`; ids shown raw without one): what a dashboard shows of it."""
+    ids = message.input_ids.to_numpy()
+    bounds = sorted((s.start, s.end, s.role) for s in message.segments if s.sample == 0 and s.start < s.end)
+    regions, position = [], 0
+    for start, end, role in bounds:
+        start, end = max(start, position), min(end, len(ids))
+        if start >= end:
+            continue
+        regions += [("", ids[position:start]), (role, ids[start:end])]
+        position = end
+    regions.append(("", ids[position:]))
+    return tuple(TokenRegion(role, tuple(_pieces(context.decoder, part))) for role, part in regions if len(part))
+
+
+def _pieces(decoder: TokenDecoder | None, ids: np.ndarray) -> list[TokenPiece]:
+    if decoder is None:
+        return [TokenPiece("unknown", " ".join(map(str, ids.tolist())) + " ")]
+    return decoder.pieces(ids)
 
 
 class DecoderCache:

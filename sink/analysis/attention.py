@@ -4,7 +4,9 @@ DualFFN layer receive gradient and update?
 
 Uniform attention is judged against causal attention's own uniform entropy, the mean of
 log(t) over query positions t = 1..n (= lgamma(n + 1) / n), with n the padded sequence length
-from the same step's input snapshot; without one the check says it could not judge.
+from the same step's input snapshot; without one the check says it could not judge. The
+DualFFN verdict of every layer and measurement (`ffn_verdicts`) is also what the dashboard
+colours its table by, so the two can never disagree.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import math
 
 import numpy as np
 
-from stratlog.protocol import AttentionSnapshot
+from stratlog.protocol import AttentionSnapshot, InputSnapshot
+from stratlog.sink.analysis.input import input_ids_shape
+from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
 from stratlog.sink.thresholds import (
     ATTENTION_MASS_MIN,
@@ -25,23 +29,39 @@ from stratlog.sink.thresholds import (
 
 ANALYSIS = "attention"
 SHOWN_HEADS = 5
+FFN_TABLES = ("text_ffn_grad_norm", "audio_ffn_grad_norm", "text_ffn_update_ratio", "audio_ffn_update_ratio")
+"""The DualFFN measurements, one value per DualFFN layer each."""
+PATHS = ("text", "audio")
 
 
-def evaluate(message: AttentionSnapshot, sequence_length: int | None, warmup_steps: int = 0) -> list[Finding]:
-    """`warmup_steps` > 0 means the schedule starts at lr 0: step 1 updates nothing, by design."""
-    verdicts = [
-        text_audio_mass(message),
-        reference_attention(message),
-        dead_heads(message),
-        uniform_heads(message, sequence_length),
-        *dual_ffn(message, first_step_at_zero_lr=message.step == 1 and warmup_steps > 0),
-    ]
-    return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
-            for check, severity, reason, value in filter(None, verdicts)]
+class AttentionAnalysis:
+    """Judges attention snapshots; stateless: the same step's sequence length is in the context."""
+
+    def evaluate(self, message: AttentionSnapshot, context: RunContext) -> list[Finding]:
+        same_step_input = context.same_step(message, InputSnapshot)
+        sequence_length = int(input_ids_shape(same_step_input)[-1]) if same_step_input is not None else None
+        verdicts = [
+            text_audio_mass(message),
+            reference_attention(message),
+            dead_heads(message),
+            uniform_heads(message, sequence_length),
+            *dual_ffn(message, first_step_at_zero_lr=starts_at_zero_lr(message, context)),
+        ]
+        return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
+                for check, severity, reason, value in filter(None, verdicts)]
+
+
+def starts_at_zero_lr(message: AttentionSnapshot, context: RunContext) -> bool:
+    """Step 1 of a run with warmup: the schedule starts at lr 0, so nothing updates, by design."""
+    return message.step == 1 and context.warmup_steps > 0
+
+
+def _floats(table) -> np.ndarray:
+    return table.to_numpy().astype(float)
 
 
 def _mean(table) -> float:
-    values = table.to_numpy().astype(float)
+    values = _floats(table)
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if finite.size else float("nan")
 
@@ -103,24 +123,45 @@ def uniform_heads(message: AttentionSnapshot, sequence_length: int | None):
     return ("uniform_heads", OK, detail, rounded(share))
 
 
+def ffn_verdicts(message: AttentionSnapshot, first_step_at_zero_lr: bool = False) -> dict[str, np.ndarray]:
+    """Per DualFFN layer, the verdict on each measurement (FFN_TABLES name -> severity per row): no
+    gradient or no update FAIL (no update is OK when `first_step_at_zero_lr`), an update ratio
+    past FFN_UPDATE_RATIO_MAX WARN. NaN fails: a norm or ratio that is not > 0 is no signal."""
+    verdicts = {}
+    for name in FFN_TABLES:
+        values = _floats(getattr(message, name))
+        severities = np.full(values.shape, OK, dtype=object)
+        if name.endswith("update_ratio"):
+            severities[values > FFN_UPDATE_RATIO_MAX] = WARN
+            if not first_step_at_zero_lr:
+                severities[~(values > 0)] = FAIL
+        else:
+            severities[~(values > 0)] = FAIL
+        verdicts[name] = severities
+    return verdicts
+
+
+def ffn_table_verdicts(message: AttentionSnapshot, context: RunContext) -> dict[str, np.ndarray]:
+    """What the dashboard's DualFFN table shows: `ffn_verdicts` as this snapshot's findings judge it."""
+    return ffn_verdicts(message, starts_at_zero_lr(message, context))
+
+
 def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False):
     if not message.ffn_layers:
         return [("dual_ffn_gradient", WARN, "no DualFFN layers in the snapshot: the model config lists none "
                  "(audio_dual_ffn_layers) or capture skipped them, so both-path training cannot be verified", None)]
     layers = message.ffn_layers
-    tables = {
-        ("text", "grad"): message.text_ffn_grad_norm, ("audio", "grad"): message.audio_ffn_grad_norm,
-        ("text", "update"): message.text_ffn_update_ratio, ("audio", "update"): message.audio_ffn_update_ratio,
-    }
-    values = {key: table.to_numpy().astype(float) for key, table in tables.items()}
-    no_gradient = {path: [layers[i] for i in np.flatnonzero(~(values[(path, "grad")] > 0)) if i < len(layers)]
-                   for path in ("text", "audio")}
-    frozen = {path: [layers[i] for i in np.flatnonzero(~(values[(path, "update")] > 0)) if i < len(layers)]
-              for path in ("text", "audio")}
-    too_fast = {path: [layers[i] for i in np.flatnonzero(values[(path, "update")] > FFN_UPDATE_RATIO_MAX) if i < len(layers)]
-                for path in ("text", "audio")}
-    grad_summary = {path: rounded(float(np.nanmin(values[(path, "grad")]))) for path in ("text", "audio")}
-    update_summary = {path: rounded(float(np.nanmax(values[(path, "update")]))) for path in ("text", "audio")}
+    verdicts = ffn_verdicts(message)
+
+    def layers_judged(measure: str, severity: str) -> dict[str, list[int]]:
+        return {path: [layers[i] for i in np.flatnonzero(verdicts[f"{path}_ffn_{measure}"] == severity) if i < len(layers)]
+                for path in PATHS}
+
+    no_gradient = layers_judged("grad_norm", FAIL)
+    frozen = layers_judged("update_ratio", FAIL)
+    too_fast = layers_judged("update_ratio", WARN)
+    grad_summary = {path: rounded(float(np.nanmin(_floats(getattr(message, f"{path}_ffn_grad_norm"))))) for path in PATHS}
+    update_summary = {path: rounded(float(np.nanmax(_floats(getattr(message, f"{path}_ffn_update_ratio"))))) for path in PATHS}
     if any(no_gradient.values()):
         gradient = ("dual_ffn_gradient", FAIL, "; ".join(
             f"the {path} FFN of layers {bad} got no gradient" for path, bad in no_gradient.items() if bad)

@@ -66,6 +66,12 @@ class InputAnalysis:
                 f"{', '.join(map(str, others))} at this step", share)
 
 
+def input_ids_shape(message: InputSnapshot) -> list[int]:
+    """The batch's input_ids shape; [length of the first sample] when the snapshot lists no such tensor."""
+    by_name = {tensor.name: tensor.shape for tensor in message.tensors}
+    return list(by_name.get("input_ids", [len(message.input_ids.to_numpy())]))
+
+
 def reference_audio(message: InputSnapshot):
     """Every sample needs a non-empty, non-constant reference clip that comes before its target."""
     count = max(len(message.sample_ids), max((s.sample + 1 for s in message.segments), default=0))

@@ -13,7 +13,7 @@ from collections import Counter
 
 import numpy as np
 
-from stratlog.protocol import OutputSnapshot
+from stratlog.protocol import InputSnapshot, OutputSnapshot
 from stratlog.sink.analysis.history import SeriesBook
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
@@ -36,17 +36,16 @@ class OutputAnalysis:
     def __init__(self) -> None:
         self._history = SeriesBook()
 
-    def evaluate(self, message: OutputSnapshot, context: RunContext, predicted_text: str = "",
-                 input_ids: np.ndarray | None = None) -> list[Finding]:
-        """`input_ids`: the first sample's ids from the same step's input snapshot, when there is one."""
+    def evaluate(self, message: OutputSnapshot, context: RunContext) -> list[Finding]:
         series = self._history.add((message.run_id, message.rank), message.step, message.text_accuracy)
+        same_step_input = context.same_step(message, InputSnapshot)
         verdicts = [
             text_accuracy(message, series),
             codebook_accuracy(message, series.count, context.codec_size),
             label_alignment(message),
-            label_source(message, input_ids),
+            label_source(message, same_step_input.input_ids.to_numpy() if same_step_input is not None else None),
             audio_eos(message, context.stream_eos),
-            decoded_text(message, predicted_text),
+            decoded_text(message, context),
         ]
         return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
                 for check, severity, reason, value in filter(None, verdicts)]
@@ -132,7 +131,8 @@ def label_alignment(message: OutputSnapshot):
 
 def label_source(message: OutputSnapshot, input_ids: np.ndarray | None):
     """Are the text labels the input tokens at their own positions (the model shifts inside its
-    loss), or the tokens one position earlier (a second shift: the model learns to copy)?"""
+    loss), or the tokens one position earlier (a second shift: the model learns to copy)?
+    `input_ids`: the first sample's ids from the same step's input snapshot, when there is one."""
     if input_ids is None or message.sample != 0:
         return None
     labels = message.text_labels.to_numpy().astype(np.int64)
@@ -171,7 +171,8 @@ def audio_eos(message: OutputSnapshot, stream_eos: int | None):
             "keep EOS in audio_labels and mask only the stream BOS", stream_eos)
 
 
-def decoded_text(message: OutputSnapshot, predicted_text: str):
+def decoded_text(message: OutputSnapshot, context: RunContext):
+    """The prediction is decoded only to quote a collapsed one in the reason."""
     predicted = message.predicted_text_ids.to_numpy().tolist()
     target = message.target_text_ids.to_numpy().tolist()
     if len(predicted) != len(target):
@@ -185,6 +186,7 @@ def decoded_text(message: OutputSnapshot, predicted_text: str):
         target_share = Counter(target).most_common(1)[0][1] / len(target)
         share = count / len(predicted)
         if share >= COLLAPSE_SHARE and target_share < COLLAPSE_SHARE:
+            predicted_text = context.render(message.predicted_text_ids.to_numpy())
             return ("decoded_text", WARN, f"the prediction is one token (id {token}) at {share:.0%} of the positions "
                     f"(\"{predicted_text[:60]}\"): the text head collapsed onto a frequent token; usual causes are a "
                     "too-high learning rate or labels that are mostly one token", rounded(share))

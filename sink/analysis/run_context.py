@@ -1,18 +1,25 @@
-"""What the analyses need to know about a run, from its `run_start` (and the text tokenizer).
+"""What the analyses need to know about a run: its `run_start`, its text tokenizer, and the
+latest snapshot of each kind its ranks sent.
 
-Checks that need a fact the run did not give (no tokenizer, no codec size) say so in their
-finding instead of guessing. Token ids are looked up by name in the run's own tokenizer, so a
-real Higgs checkpoint and the embedded tiny one are handled alike.
+`RunContext` is the second argument of every analysis (`evaluate(message, context)`), so the
+state analyses share lives here and nowhere else: the output analysis compares its labels with
+the same step's input ids, the attention analysis takes that step's sequence length. Checks
+that need a fact the run did not give (no tokenizer, no codec size) say so in their finding
+instead of guessing. Token ids are looked up by name in the run's own tokenizer, so a real
+Higgs checkpoint and the embedded tiny one are handled alike.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stratlog.protocol import RunStart, higgs_tokens
 from stratlog.sink.thresholds import LR_DECAY_TAIL_FRACTION
+
+if TYPE_CHECKING:
+    from stratlog.sink.token_decoding import TokenDecoder
 
 
 @dataclass(frozen=True)
@@ -74,11 +81,32 @@ class RunContext:
     tokens: SpecialTokenIds | None = None
     """None when no Higgs tokenizer could be loaded for the run."""
     tokenizer_checked: bool = False
+    decoder: TokenDecoder | None = None
+    """The run's text tokenizer (set by the pipeline with `tokens`), None without one."""
+    latest: dict[tuple[int, type], Any] = field(default_factory=dict)
+    """(rank, snapshot class) -> that rank's latest snapshot of the class (`remember`)."""
 
     @classmethod
-    def from_run_start(cls, message: RunStart) -> RunContext:
+    def from_run_start(cls, message: RunStart, earlier: RunContext | None = None) -> RunContext:
+        """`earlier`: the run's context before this rank's run start; the snapshots the other ranks
+        sent outlive one rank's (re)start."""
         return cls(run_id=message.run_id, model_config=dict(message.model_config), training_args=dict(message.training_args),
-                   tokenizer_path=message.tokenizer_path)
+                   tokenizer_path=message.tokenizer_path, latest=earlier.latest if earlier is not None else {})
+
+    def remember(self, snapshot) -> None:
+        """Called by the pipeline with every snapshot, before it is analysed."""
+        self.latest[(snapshot.rank, type(snapshot))] = snapshot
+
+    def same_step(self, message, snapshot_class: type):
+        """The snapshot of `snapshot_class` that `message`'s rank sent for `message`'s step, or None."""
+        snapshot = self.latest.get((message.rank, snapshot_class))
+        return snapshot if snapshot is not None and snapshot.step == message.step else None
+
+    def render(self, ids) -> str:
+        """Token ids as readable text with the run's tokenizer, or raw when it has none."""
+        if self.decoder is None:
+            return f"<no tokenizer for run {self.run_id}: ids shown raw> {list(map(int, ids))}"
+        return self.decoder.render(ids)
 
     @property
     def num_codebooks(self) -> int | None:

@@ -5,17 +5,21 @@ another speaker minus the loss with its true reference: above zero, the true voi
 is judged per snapshot (mean over rows), over a rank's latest captures once the model is
 learning audio (a reference that never helps: silence, a wrong clip), as a trend per rank
 (against the first capture), and per speaker and per (target language -> reference language)
-pair over the latest few measurements of each group, across all ranks of the run.
+pair over the latest few measurements of each group, across all ranks of the run. Each row's
+effect and verdict (`effect_rows`) is what the dashboard's zero-shot table shows, so it never
+computes or judges an effect itself.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
 from stratlog.protocol import ZeroShotSnapshot
 from stratlog.sink.analysis.history import SeriesBook
+from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
 from stratlog.sink.thresholds import (
     AUDIO_LEARNING_DROP,
@@ -38,13 +42,34 @@ def effects(message: ZeroShotSnapshot) -> np.ndarray:
     return swapped[:rows] - true[:rows]
 
 
+class EffectRow(NamedTuple):
+    """One sample's conditioning effect (nats) and its verdict."""
+
+    effect: float
+    severity: str
+
+
+def effect_severity(effect: float) -> str:
+    """One sample's verdict: below CONDITIONING_EFFECT_FAIL the true reference fits worse
+    (mispaired), above CONDITIONING_EFFECT_MIN it helps; in between (or NaN) it is ignored."""
+    if effect < CONDITIONING_EFFECT_FAIL:
+        return FAIL
+    return OK if effect > CONDITIONING_EFFECT_MIN else WARN
+
+
+def effect_rows(message: ZeroShotSnapshot, context: RunContext) -> tuple[EffectRow, ...]:
+    """Per row, the effect and its verdict, for a viewer to show as they are (`context` unused:
+    the snapshot alone decides)."""
+    return tuple(EffectRow(effect, effect_severity(effect)) for effect in effects(message).tolist())
+
+
 class ZeroShotAnalysis:
     """Judges zero-shot snapshots; keeps the effect series per rank, speaker and language pair."""
 
     def __init__(self) -> None:
         self._history = SeriesBook()
 
-    def evaluate(self, message: ZeroShotSnapshot) -> list[Finding]:
+    def evaluate(self, message: ZeroShotSnapshot, context: RunContext) -> list[Finding]:
         rows = effects(message)
         finite = rows[np.isfinite(rows)]
         if message.skipped_reason or finite.size == 0:

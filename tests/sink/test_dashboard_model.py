@@ -23,7 +23,7 @@ def model_fed(tmp_path, messages) -> tuple[DashboardModel, SinkPipeline]:
 
 def test_input_is_cut_into_text_reference_and_target_regions(tmp_path):
     model, _ = model_fed(tmp_path, [run_start(), input_snapshot(step=10)])
-    regions = model.view(now=T0).capture.tokens
+    regions = model.view(now=T0).capture.readings["input"]
     assert [region.role for region in regions] == ["", "reference", "", "target", ""]
 
 

@@ -9,7 +9,7 @@ from textual.widgets import Footer, TabbedContent
 from stratlog.sink.dashboard_view import DashboardView
 from tests.tui.replayed import replayed, text_of
 from stratlog.tui.app import DashboardApp
-from stratlog.tui.screens.dashboard import TABS, DashboardScreen
+from stratlog.tui.screens.dashboard import DashboardScreen, tab_ids
 from stratlog.tui.screens.help import HelpScreen
 from stratlog.tui.screens.seek import SeekScreen
 from stratlog.tui.widgets.attention.attention_heatmap import AttentionHeatmap
@@ -58,7 +58,7 @@ async def test_help_opens_with_every_binding_and_escape_closes_it(app, key):
 
 async def test_number_keys_switch_tabs(app):
     async with app.run_test(size=SIZE) as pilot:
-        for number, tab in reversed(list(enumerate(TABS, start=1))):
+        for number, tab in reversed(list(enumerate(tab_ids(), start=1))):
             await pilot.press(str(number))
             assert app.query_one(TabbedContent).active == tab
 
@@ -84,7 +84,7 @@ async def test_r_and_shift_r_select_the_rank(app):
     async with app.run_test(size=SIZE) as pilot:
         assert shown(app).rank == 0
         await pilot.press("r")
-        assert shown(app).rank == 1 and shown(app).capture.input.rank == 1
+        assert shown(app).rank == 1 and shown(app).capture.snapshots["input"].rank == 1
         await pilot.press("r")
         assert shown(app).rank == 0, "wraps around"
         await pilot.press("R")

@@ -1,10 +1,13 @@
-"""`DashboardScreen`: the main screen: header, tabs (overview and one per analysis), footer.
+"""`DashboardScreen`: the main screen: header, tabs (overview, one per snapshot kind, history), footer.
 
-It draws `DashboardView`s of the model and owns what the user is looking at: the rank, the
-capture step (None follows the latest) and the tab. Redraws are throttled: a `DataChanged`
-from the receiving thread schedules one redraw no sooner than REDRAW_INTERVAL_S after the
-previous one, so at most about 20 a second however fast messages arrive; each widget then
-re-renders only what its data changed.
+The snapshot kinds' panels and tabs come from `sink.snapshot_kinds`, in its order; a kind's
+tab holds its findings and the widgets that draw its snapshots (DETAIL_WIDGETS, each naming
+its kind), so a kind without a widget still gets its panel and tab. The screen draws
+`DashboardView`s of the model and owns what the user is looking at: the rank, the capture step
+(None follows the latest) and the tab. Redraws are throttled: a `DataChanged` from the
+receiving thread schedules one redraw no sooner than REDRAW_INTERVAL_S after the previous one,
+so at most about 20 a second however fast messages arrive; each widget then re-renders only
+what its data changed.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
+from stratlog.sink import snapshot_kinds
 from stratlog.sink.dashboard_model import CHART_METRICS, DashboardModel
-from stratlog.sink.dashboard_view import PANELS, DashboardView
+from stratlog.sink.dashboard_view import DashboardView, panels
 from stratlog.sink.replay import ReplayPlayer
 from stratlog.tui.feed import ChangeNotifier
 from stratlog.tui.messages import DataChanged
@@ -33,12 +37,23 @@ from stratlog.tui.widgets.input.token_view import TokenView
 from stratlog.tui.widgets.output.codebook_bars import CodebookBars
 from stratlog.tui.widgets.overview.findings_panel import FindingsPanel
 from stratlog.tui.widgets.overview.metric_chart import MetricChart
+from stratlog.tui.widgets.view_widget import CaptureWidget
 from stratlog.tui.widgets.zero_shot.zero_shot_table import ZeroShotTable
 
 REDRAW_INTERVAL_S = 0.05
 """At most 20 redraws a second: smooth to the eye, a small share of one core."""
-TABS = ("overview", "input", "output", "attention", "zero-shot", "history")
+DETAIL_WIDGETS: tuple[type[CaptureWidget], ...] = (TokenView, CodebookBars, AttentionHeatmap, DualFfnTable, ZeroShotTable)
+"""Widgets drawing a snapshot kind's snapshots, in the order they stack in its tab."""
 REPLAY_ACTIONS = {"toggle_pause", "faster", "slower"}
+
+
+def tab_ids() -> tuple[str, ...]:
+    """Every tab in order; a tab's label is its number and its id capitalised ("5 Zero-shot")."""
+    return ("overview", *(tab_id(kind) for kind in snapshot_kinds.SNAPSHOT_KINDS), "history")
+
+
+def tab_id(kind: snapshot_kinds.SnapshotKind) -> str:
+    return kind.key.replace("_", "-")
 
 
 class DashboardScreen(Screen):
@@ -60,7 +75,7 @@ class DashboardScreen(Screen):
         Binding("a", "next_table", "Heatmap statistic", show=False,
                 tooltip="Attention tab: show the next statistic in the heatmap"),
         *(Binding(str(number), f"tab('{tab}')", f"{tab.capitalize()} tab", show=False, tooltip=f"Show the {tab} tab")
-          for number, tab in enumerate(TABS, start=1)),
+          for number, tab in enumerate(tab_ids(), start=1)),
     ]
 
     def __init__(self, model: DashboardModel, *, source: Callable[[], str], clock: Callable[[], float],
@@ -82,29 +97,23 @@ class DashboardScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield RunHeader(self.source, id="run-header")
+        labels = {tab: f"{number} {tab.capitalize()}" for number, tab in enumerate(tab_ids(), start=1)}
         with TabbedContent(initial="overview"):
-            with TabPane("1 Overview", id="overview"):
+            with TabPane(labels["overview"], id="overview"):
                 with Grid(id="charts") as charts:
                     charts.border_title = "Metrics"
                     for metric in CHART_METRICS:
                         yield MetricChart(metric)
                 with Grid(id="summaries"):
-                    for key, title in PANELS:
+                    for key, title in panels():
                         yield FindingsPanel(key, title, compact=True)
-            with TabPane("2 Input", id="input"):
-                yield _scrolling(FindingsPanel("input", "", compact=False), "Input findings", "findings-frame")
-                yield _scrolling(TokenView(id="token-view"), "Decoded input (sample 0)")
-            with TabPane("3 Output", id="output"):
-                yield _scrolling(FindingsPanel("output", "", compact=False), "Output findings", "findings-frame")
-                yield _scrolling(CodebookBars(id="codebook-bars"), "Per-codebook accuracy")
-            with TabPane("4 Attention", id="attention"):
-                yield _scrolling(FindingsPanel("attention", "", compact=False), "Attention / DualFFN findings", "findings-frame")
-                yield _scrolling(AttentionHeatmap(id="attention-heatmap"), "Heatmap: layers x heads")
-                yield _scrolling(DualFfnTable(id="dual-ffn"), "DualFFN")
-            with TabPane("5 Zero-shot", id="zero-shot"):
-                yield _scrolling(FindingsPanel("zero_shot", "", compact=False), "Zero-shot findings", "findings-frame")
-                yield _scrolling(ZeroShotTable(id="zero-shot-table"), "True vs swapped reference")
-            with TabPane("6 History", id="history"):
+            for kind in snapshot_kinds.SNAPSHOT_KINDS:
+                with TabPane(labels[tab_id(kind)], id=tab_id(kind)):
+                    yield _scrolling(FindingsPanel(kind.key, "", compact=False), kind.findings_title, "findings-frame")
+                    for widget in DETAIL_WIDGETS:
+                        if widget.snapshot == kind.key:
+                            yield _scrolling(widget(), widget.frame_title)
+            with TabPane(labels["history"], id="history"):
                 yield FindingsHistory(id="findings-history")
         yield Footer(compact=True)
 

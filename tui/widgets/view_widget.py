@@ -40,23 +40,26 @@ class ViewWidget(Static):
 
 
 class CaptureWidget(ViewWidget):
-    """Draws one snapshot kind of the viewed capture step, or says that step has none."""
+    """Draws one snapshot kind of the viewed capture step, or says that step has none. The
+    dashboard screen puts it in its kind's tab, in a frame titled `frame_title`."""
 
     snapshot = ""
-    """The `CaptureView` attribute drawn: "input", "output", "attention" or "zero_shot"."""
+    """The snapshot kind drawn (a key of `sink.snapshot_kinds`, e.g. "zero_shot")."""
+    frame_title = ""
     missing = ""
     """What to show when the viewed step has no such snapshot."""
 
     def key_of(self, view: DashboardView) -> Any:
         capture = view.capture
         return (view.rank, capture.step if capture else None,
-                capture is not None and getattr(capture, self.snapshot) is not None)
+                capture is not None and self.snapshot in capture.snapshots)
 
     def render_view(self, view: DashboardView) -> RenderableType:
-        snapshot = getattr(view.capture, self.snapshot) if view.capture is not None else None
-        if snapshot is None:
+        capture = view.capture
+        if capture is None or self.snapshot not in capture.snapshots:
             return Text(self.missing, style="dim")
-        return self.render_snapshot(view.capture, snapshot)
+        return self.render_snapshot(capture, capture.snapshots[self.snapshot], capture.readings.get(self.snapshot))
 
-    def render_snapshot(self, capture, snapshot) -> RenderableType:
+    def render_snapshot(self, capture, snapshot, readings) -> RenderableType:
+        """`readings`: what the sink computed for this snapshot (its kind's `readings`), shown as is."""
         raise NotImplementedError

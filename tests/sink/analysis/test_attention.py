@@ -7,15 +7,28 @@ import math
 
 import numpy as np
 
-from stratlog.sink.analysis import attention
-from tests.sink.builders import _float, attention_snapshot
+from stratlog.protocol import TensorInfo
+from stratlog.sink.analysis.attention import AttentionAnalysis, ffn_table_verdicts
+from tests.sink import builders
+from tests.sink.builders import _float, attention_snapshot, input_snapshot
 
 SEQUENCE = 200
 UNIFORM_ENTROPY = math.lgamma(SEQUENCE + 1) / SEQUENCE
 
 
+def context_of(message, sequence_length=SEQUENCE, warmup_steps=0):
+    """The run's context after the same step's input snapshot (padded to `sequence_length`; None: no input)."""
+    context = builders.context()
+    context.training_args["warmup_steps"] = warmup_steps
+    if sequence_length is not None:
+        shape = [2, sequence_length]
+        context.remember(input_snapshot(step=message.step, tensors=[TensorInfo(name="input_ids", shape=shape, dtype="int64")]))
+    return context
+
+
 def verdicts(message, sequence_length=SEQUENCE, warmup_steps=0) -> dict:
-    return {finding.check: finding for finding in attention.evaluate(message, sequence_length, warmup_steps)}
+    findings = AttentionAnalysis().evaluate(message, context_of(message, sequence_length, warmup_steps))
+    return {finding.check: finding for finding in findings}
 
 
 def test_healthy_attention_is_ok_everywhere():
@@ -76,6 +89,17 @@ def test_inconsistent_tables_become_an_analysis_error_finding_not_an_exception()
     from stratlog.sink.pipeline import SinkPipeline
 
     message = attention_snapshot(text_ffn_grad_norm=_float([]), text_ffn_update_ratio=_float([]))
-    findings = SinkPipeline._guarded("attention", message, lambda: attention.evaluate(message, SEQUENCE))
+    findings = SinkPipeline._guarded("attention", message, lambda: AttentionAnalysis().evaluate(message, context_of(message)))
     assert [(f.check, f.severity) for f in findings] == [("analysis_error", "WARN")]
     assert "ValueError" in findings[0].reason
+
+
+def test_the_dual_ffn_table_shows_the_verdict_of_each_layer():
+    """The dashboard colours the DualFFN table by these, so they agree with the findings."""
+    message = attention_snapshot(text_ffn_grad_norm=_float([0.0, 0.5]), audio_ffn_update_ratio=_float([0.5, np.nan]))
+    shown = {name: list(severities) for name, severities in ffn_table_verdicts(message, context_of(message)).items()}
+    assert shown == {"text_ffn_grad_norm": ["FAIL", "OK"], "audio_ffn_grad_norm": ["OK", "OK"],
+                     "text_ffn_update_ratio": ["OK", "OK"], "audio_ffn_update_ratio": ["WARN", "FAIL"]}
+    first_warmup_step = attention_snapshot(step=1, text_ffn_update_ratio=_float([0.0, 0.0]))
+    shown = ffn_table_verdicts(first_warmup_step, context_of(first_warmup_step, warmup_steps=5))
+    assert list(shown["text_ffn_update_ratio"]) == ["OK", "OK"], "no update is expected at lr 0, as the finding says"

@@ -11,7 +11,7 @@ from tests.sink.builders import CODEBOOKS, output_snapshot
 
 
 def verdicts(message, analysis=None) -> dict:
-    findings = (analysis or OutputAnalysis()).evaluate(message, builders.context(), "decoded")
+    findings = (analysis or OutputAnalysis()).evaluate(message, builders.context())
     return {finding.check: finding for finding in findings}
 
 

@@ -3,13 +3,14 @@ per language pair. Run: ./run-tests tests/sink/analysis/test_zero_shot.py"""
 
 from __future__ import annotations
 
-from stratlog.sink.analysis.zero_shot import ZeroShotAnalysis
+from stratlog.sink.analysis.zero_shot import ZeroShotAnalysis, effect_rows
 from stratlog.sink.thresholds import REFERENCE_IGNORED_AFTER_CAPTURES
+from tests.sink import builders
 from tests.sink.builders import _float, zero_shot_snapshot
 
 
 def verdicts(message, analysis=None) -> dict:
-    return {finding.check: finding for finding in (analysis or ZeroShotAnalysis()).evaluate(message)}
+    return {finding.check: finding for finding in (analysis or ZeroShotAnalysis()).evaluate(message, builders.context())}
 
 
 def test_a_clear_conditioning_effect_is_ok():
@@ -84,3 +85,9 @@ def test_a_skipped_measurement_warns_with_its_reason():
                                  true_reference_loss=_float([]), swapped_reference_loss=_float([]))
     found = verdicts(message)
     assert found["conditioning_effect"].severity == "WARN" and "same speaker" in found["conditioning_effect"].reason
+
+
+def test_each_row_carries_its_effect_and_verdict_for_the_dashboard():
+    rows = effect_rows(zero_shot_snapshot(effect=[0.3, 0.0, -0.2, float("nan")]), builders.context())
+    assert [severity for _, severity in rows] == ["OK", "WARN", "FAIL", "WARN"]
+    assert round(rows[0].effect, 3) == 0.3

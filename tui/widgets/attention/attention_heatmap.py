@@ -18,7 +18,7 @@ from rich.style import Style
 from rich.text import Text
 
 from stratlog.sink.dashboard_view import DashboardView
-from stratlog.tui.widgets.view_widget import ViewWidget
+from stratlog.tui.widgets.view_widget import CaptureWidget
 
 TABLES = (
     ("target_to_reference", "target audio → reference audio mass"),
@@ -31,7 +31,10 @@ RAMP = ((13, 8, 135), (126, 3, 168), (204, 71, 120), (248, 149, 64), (240, 249, 
 """Plasma-like ramp: dark for low, bright for high, readable on a dark terminal."""
 
 
-class AttentionHeatmap(ViewWidget):
+class AttentionHeatmap(CaptureWidget):
+    snapshot = "attention"
+    frame_title = "Heatmap: layers x heads"
+    missing = "no attention snapshot at this step"
     table = 0
     """Index into TABLES of the statistic shown."""
 
@@ -40,16 +43,10 @@ class AttentionHeatmap(ViewWidget):
         self.redraw()
 
     def key_of(self, view: DashboardView):
-        capture = view.capture
-        return (view.rank, capture.step if capture else None, capture is not None and capture.attention is not None,
-                self.table)
+        return (*super().key_of(view), self.table)
 
-    def render_view(self, view: DashboardView) -> Group | Text:
-        capture = view.capture
-        if capture is None or capture.attention is None:
-            return Text("no attention snapshot at this step", style="dim")
+    def render_snapshot(self, capture, snapshot, readings) -> Group:
         name, title = TABLES[self.table]
-        snapshot = capture.attention
         values = getattr(snapshot, name).to_numpy().astype(float)
         return Group(Text(f"{title}  (a: next statistic)", style="bold"),
                      *heatmap_rows(values, snapshot.layers, snapshot.heads), scale_line(values))

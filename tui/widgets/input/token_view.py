@@ -20,13 +20,15 @@ ROLE_LABEL = {"reference": " reference audio ", "target": " target audio "}
 
 class TokenView(CaptureWidget):
     snapshot = "input"
+    frame_title = "Decoded input (sample 0)"
     missing = "no input snapshot at this step"
 
-    def render_snapshot(self, capture, snapshot) -> Group | Text:
+    def render_snapshot(self, capture, snapshot, regions) -> Group | Text:
+        """`regions`: the sink's decoded `TokenRegion`s of the first sample."""
         about = Text(f"step {capture.step} · sample {snapshot.sample_ids[0] if snapshot.sample_ids else '?'}"
                      f" · speaker {snapshot.speakers[0] if snapshot.speakers else '?'}"
                      f" · {len(snapshot.input_ids.to_numpy())} tokens", style="dim")
-        return Group(legend(), about, token_text(capture.tokens))
+        return Group(legend(), about, token_text(regions))
 
 
 def legend() -> Text:

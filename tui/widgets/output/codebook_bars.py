@@ -18,9 +18,10 @@ BAR_WIDTH = 40
 
 class CodebookBars(CaptureWidget):
     snapshot = "output"
+    frame_title = "Per-codebook accuracy"
     missing = "no output snapshot at this step"
 
-    def render_snapshot(self, capture, output) -> Group | Text:
+    def render_snapshot(self, capture, output, readings) -> Group | Text:
         accuracies = output.codebook_accuracies.to_numpy().tolist()
         losses = output.codebook_losses.to_numpy().tolist()
         best = max(accuracies + [1e-9])
