@@ -21,11 +21,9 @@ from typing import Any, Protocol
 
 from stratlog.protocol import AttentionSnapshot, InputSnapshot, OutputSnapshot, ZeroShotSnapshot
 from stratlog.sink import human_log
-from stratlog.sink.analysis.attention import AttentionAnalysis, ffn_table_verdicts
-from stratlog.sink.analysis.input import InputAnalysis
-from stratlog.sink.analysis.output import OutputAnalysis
+from stratlog.sink.analysis import attention, output, zero_shot
+from stratlog.sink.analysis import input as input_analysis
 from stratlog.sink.analysis.run_context import RunContext
-from stratlog.sink.analysis.zero_shot import ZeroShotAnalysis, effect_rows
 from stratlog.sink.findings import Finding
 from stratlog.sink.token_decoding import token_regions
 
@@ -40,8 +38,8 @@ class Analysis(Protocol):
 @dataclass(frozen=True)
 class SnapshotKind:
     key: str
-    """The kind's name past the wire: its findings' `analysis`, its dashboard panel, tab and
-    capture slot, its section's place in a log entry. Tab ids write it with "-" for "_"."""
+    """The kind's name past the wire (its analysis module's ANALYSIS): its findings' `analysis`,
+    its dashboard panel, tab and capture slot, its section's place in a log entry."""
     message: type
     """The protocol message class it arrives as (a `msgspec.Struct` with the envelope)."""
     analysis: Callable[[], Analysis]
@@ -62,12 +60,14 @@ class SnapshotKind:
 
 
 SNAPSHOT_KINDS: tuple[SnapshotKind, ...] = (
-    SnapshotKind("input", InputSnapshot, InputAnalysis, human_log.input_section, "Input", readings=token_regions),
-    SnapshotKind("output", OutputSnapshot, OutputAnalysis, human_log.output_section, "Output"),
-    SnapshotKind("attention", AttentionSnapshot, AttentionAnalysis, human_log.attention_section, "Shared attn / DualFFN",
-                 findings_title="Attention / DualFFN findings", readings=ffn_table_verdicts),
-    SnapshotKind("zero_shot", ZeroShotSnapshot, ZeroShotAnalysis, human_log.zero_shot_section, "Zero-shot",
-                 readings=effect_rows),
+    SnapshotKind(input_analysis.ANALYSIS, InputSnapshot, input_analysis.InputAnalysis, human_log.input_section, "Input",
+                 readings=token_regions),
+    SnapshotKind(output.ANALYSIS, OutputSnapshot, output.OutputAnalysis, human_log.output_section, "Output"),
+    SnapshotKind(attention.ANALYSIS, AttentionSnapshot, attention.AttentionAnalysis, human_log.attention_section,
+                 "Shared attn / DualFFN", findings_title="Attention / DualFFN findings",
+                 readings=attention.ffn_table_verdicts),
+    SnapshotKind(zero_shot.ANALYSIS, ZeroShotSnapshot, zero_shot.ZeroShotAnalysis, human_log.zero_shot_section,
+                 "Zero-shot", readings=zero_shot.effect_rows),
 )
 """Every snapshot kind, in the seed's order (input, output, attention, zero-shot)."""
 

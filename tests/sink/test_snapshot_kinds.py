@@ -29,6 +29,7 @@ from tests.sink.builders import envelope, input_snapshot, run_start
 from tests.tui.replayed import text_of
 
 T0 = 1_700_000_000.0
+ANALYSIS = "toy"
 CLIPPING_DBFS = -1.0
 
 
@@ -43,7 +44,7 @@ class ToyAnalysis:
     def evaluate(self, message: ToySnapshot, context) -> list[Finding]:
         loudest = float(message.peak_dbfs.to_numpy().max())
         severity = WARN if loudest > CLIPPING_DBFS else OK
-        return [Finding(message.run_id, message.rank, message.step, "toy", "clipping", severity,
+        return [Finding(message.run_id, message.rank, message.step, ANALYSIS, "clipping", severity,
                         f"the loudest sample peaks at {loudest:.1f} dBFS", loudest)]
 
 
@@ -55,7 +56,7 @@ def loudest_sample(message: ToySnapshot, context) -> int:
     return int(message.peak_dbfs.to_numpy().argmax())
 
 
-TOY = SnapshotKind("toy", ToySnapshot, ToyAnalysis, toy_section, "Toy peaks", readings=loudest_sample)
+TOY = SnapshotKind(ANALYSIS, ToySnapshot, ToyAnalysis, toy_section, "Toy peaks", readings=loudest_sample)
 
 
 @pytest.fixture
