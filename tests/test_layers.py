@@ -37,9 +37,9 @@ def imported_modules(path: Path) -> set[str]:
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            # `from stratlog import trainer` imports the package stratlog.trainer
-            names.update(f"{node.module}.{alias.name}" if node.module == "stratlog" else node.module
-                         for alias in node.names)
+            # `from stratlog.sink import thresholds` may import the module stratlog.sink.thresholds:
+            # keep each imported name (a superset: some are functions or classes, not modules)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
     return names
 
 
