@@ -2,137 +2,178 @@
 
 TESTING ONLY. The strategic logging is worth something only if its analyses catch the bugs
 that really happen (tests/diagnostics/ runs the demo with each one and asserts that the right
-finding turns FAIL). `--plant_fault NAME` plants one of them; the default ('') plants nothing
-and none of the hooks below changes anything then. Each hook sits where the real bug would
-live, so the run shows the bug's true symptoms:
-
-- shifted_labels: every text and audio label moved one position later (the label shift
-  applied twice), so the model is trained to reproduce its current input;
-- silent_reference: each reference clip replaced by silence of the same length, encoded by the
-  real audio tokenizer (a reference that carries no voice);
-- frozen_audio_ffn: the audio FFN path frozen (adaptation.py's --freeze_audio_ffn);
-- missing_reference_turn: the reference-audio turn left out of the conversation;
-- masked_audio_eos: the audio stream EOS masked out of the labels (the processor's trap);
-- no_backward: optimizer steps without a backward pass (no gradients at all);
-- same_samples_all_ranks: every rank fed the same samples (an unsharded, identically seeded
-  DataLoader on every rank: the missing DistributedSampler);
-- tiny_lr_after_warmup: learning rate 1e-9 once the warmup to the normal peak is over.
+finding turns FAIL). `--plant_fault NAME` (hidden from --help) plants one of them through
+`install`, the one place a fault enters a run: it replaces one production attribute with a
+wrapper, so production code carries no switch for any of them and a run without the flag
+patches nothing. Each wrapper sits where the real bug would live, so the run shows
+the bug's true symptoms. `FAULTS` is the one table of them; adding a fault is one row here and
+one case in tests/diagnostics/test_fault_detection.py.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import soundfile
 import torch
 from torch.utils.data import DataLoader, RandomSampler
 
-from stratlog.trainer.data.sequences import IGNORE_INDEX, TrainingExample
-
-FAULTS = {
-    "shifted_labels": "text and audio labels shifted one position later",
-    "silent_reference": "reference audio replaced by encoded silence of the same length",
-    "frozen_audio_ffn": "audio FFN path frozen",
-    "missing_reference_turn": "reference-audio turn missing from the conversation",
-    "masked_audio_eos": "audio stream EOS masked out of the labels",
-    "no_backward": "optimizer steps without backward",
-    "same_samples_all_ranks": "every rank fed the same samples",
-    "tiny_lr_after_warmup": "learning rate 1e-9 after warmup",
-}
-"""Fault name -> what it breaks."""
+from stratlog.trainer.adaptation import AdaptationArguments, adapt_model
+from stratlog.trainer.data import preparation, sequences
+from stratlog.trainer.data.audio_codes import AudioCodeCache, inspect_clip
+from stratlog.trainer.data.samples import AudioClip, VoiceCloningSample
+from stratlog.trainer.data.sequences import IGNORE_INDEX, SequenceBuilder, TrainingExample, audio_clips_of
+from stratlog.trainer.voice_cloning_trainer import VoiceCloningTrainer
 
 TINY_LEARNING_RATE = 1e-9
 
 
+# --- data: conversations, clips and labels --------------------------------------------------------
+
+def shifted_labels(build: Callable) -> Callable:
+    """label[p] := label[p - 1] for text and audio: the label shift applied twice (the model
+    shifts once more inside its loss, so position p - 1 is trained to predict its own input)."""
+    def planted(builder: SequenceBuilder, *args) -> TrainingExample:
+        example = build(builder, *args)
+        labels = np.concatenate([[IGNORE_INDEX], example.labels[:-1]])
+        audio = np.concatenate([np.full_like(example.audio_labels[:1], IGNORE_INDEX), example.audio_labels[:-1]])
+        return replace(example, labels=labels, audio_labels=audio)
+    return planted
+
+
+def masked_audio_eos(build: Callable) -> Callable:
+    """The audio stream EOS masked out of the labels, as the processor's `output_labels` does:
+    the model never learns to stop."""
+    def planted(builder: SequenceBuilder, *args) -> TrainingExample:
+        example = build(builder, *args)
+        example.audio_labels[example.audio_labels == builder.ids.stream_eos] = IGNORE_INDEX
+        return example
+    return planted
+
+
+def missing_reference_turn(conversation_for: Callable) -> Callable:
+    """The assistant turn holding the reference audio left out (its transcript stays)."""
+    def planted(sample: VoiceCloningSample) -> list[dict]:
+        return [turn for turn in conversation_for(sample) if "reference" not in audio_clips_of([turn])]
+    return planted
+
+
+def silent_reference(example_for: Callable) -> Callable:
+    """Each reference clip replaced by a silent recording of the same length: a WAV of zeros at the
+    clip's own rate, written beside the code cache and then encoded and cached like any clip by the
+    real audio tokenizer (so rank 0 encodes it and the other ranks read its codes)."""
+    def planted(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder) -> TrainingExample:
+        info = inspect_clip(sample.ref_audio, sample_id=sample.sample_id)
+        silence = Path(codes.folder) / "planted-silence" / f"{info.source_rate}Hz-{info.stop - info.start}.wav"
+        if not silence.is_file():
+            silence.parent.mkdir(exist_ok=True)
+            temporary = silence.with_name(f".{silence.stem}.{os.getpid()}.wav")
+            soundfile.write(temporary, np.zeros(info.stop - info.start, dtype=np.float32), info.source_rate)
+            temporary.replace(silence)  # atomic: a rank reading it never sees half a file
+        return example_for(replace(sample, ref_audio=AudioClip(silence)), codes, builder)
+    return planted
+
+
+# --- model and training loop ----------------------------------------------------------------------
+
+def frozen_audio_ffn(init: Callable) -> Callable:
+    """The audio FFN path frozen, by adaptation.py's own --freeze_audio_ffn rule (before DDP wraps
+    the model and the optimizer is built, both inside `train`)."""
+    def planted(trainer: VoiceCloningTrainer, *args, **kwargs) -> None:
+        init(trainer, *args, **kwargs)
+        adapt_model(trainer.model, AdaptationArguments(freeze_audio_ffn=True))
+    return planted
+
+
+def no_backward(_training_step: Callable) -> Callable:
+    """The forward and the loss as usual, then no backward: the optimizer steps on no gradient
+    at all (grad is None everywhere)."""
+    def planted(trainer: VoiceCloningTrainer, model, inputs, num_items_in_batch=None) -> torch.Tensor:
+        model.train()
+        inputs = trainer._prepare_inputs(inputs)
+        with torch.no_grad(), trainer.compute_loss_context_manager():
+            loss = trainer.compute_loss(model, inputs)
+        return loss.detach() / trainer.current_gradient_accumulation_steps
+    return planted
+
+
+def same_samples_all_ranks(_get_train_dataloader: Callable) -> Callable:
+    """A plain DataLoader, seeded alike on every rank and never given to accelerate (which would
+    shard it), so all ranks draw the same batches: the missing DistributedSampler."""
+    def planted(trainer: VoiceCloningTrainer) -> DataLoader:
+        args = trainer.args
+        generator = torch.Generator().manual_seed(args.seed)
+        return DataLoader(trainer.train_dataset, batch_size=args.per_device_train_batch_size, collate_fn=trainer.data_collator,
+                          sampler=RandomSampler(trainer.train_dataset, generator=generator), drop_last=args.dataloader_drop_last)
+    return planted
+
+
+def tiny_lr_after_warmup(create_scheduler: Callable) -> Callable:
+    """Linear warmup to the configured lr, then 1e-9 for the rest of the run."""
+    def planted(trainer: VoiceCloningTrainer, num_training_steps: int, optimizer=None):
+        if trainer.lr_scheduler is None:
+            warmup = trainer.args.get_warmup_steps(num_training_steps)
+            floor = TINY_LEARNING_RATE / trainer.args.learning_rate
+            trainer.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer or trainer.optimizer, lambda step: step / max(1, warmup) if step < warmup else floor)
+            trainer._created_lr_scheduler = True
+        return create_scheduler(trainer, num_training_steps, optimizer)
+    return planted
+
+
+# --- the table and its one install point ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class PlantedFault:
+    breaks: str
+    """What it breaks, in a few words (printed when it is planted)."""
+    owner: Any
+    """The class or module whose attribute the fault replaces: where the real bug would live."""
+    attribute: str
+    wrap: Callable[[Callable], Callable]
+    """The original attribute -> its faulty replacement."""
+
+
+FAULTS = {
+    "shifted_labels": PlantedFault("text and audio labels shifted one position later", SequenceBuilder, "build", shifted_labels),
+    "silent_reference": PlantedFault("reference audio replaced by silence of the same length", preparation, "example_for",
+                                     silent_reference),
+    "frozen_audio_ffn": PlantedFault("audio FFN path frozen", VoiceCloningTrainer, "__init__", frozen_audio_ffn),
+    "missing_reference_turn": PlantedFault("reference-audio turn missing from the conversation", sequences, "conversation_for",
+                                           missing_reference_turn),
+    "masked_audio_eos": PlantedFault("audio stream EOS masked out of the labels", SequenceBuilder, "build", masked_audio_eos),
+    "no_backward": PlantedFault("optimizer steps without backward", VoiceCloningTrainer, "training_step", no_backward),
+    "same_samples_all_ranks": PlantedFault("every rank fed the same samples", VoiceCloningTrainer, "get_train_dataloader",
+                                           same_samples_all_ranks),
+    "tiny_lr_after_warmup": PlantedFault("learning rate 1e-9 after warmup", VoiceCloningTrainer, "create_scheduler",
+                                         tiny_lr_after_warmup),
+}
+"""Fault name -> what it breaks and the one attribute it replaces."""
+
+
 @dataclass
 class FaultArguments:
-    plant_fault: str = field(default="", metadata={
-        "help": "TESTING ONLY, for testing the strategic-logging diagnostics: plant a known training bug "
-                "('' = none, the default). One of: " + ", ".join(FAULTS) + " (see trainer/faults.py)."})
+    # Hidden from --help (argparse.SUPPRESS): a user never needs it; tests/diagnostics passes it.
+    plant_fault: str = field(default="", metadata={"help": argparse.SUPPRESS})
 
     def __post_init__(self):
         if self.plant_fault and self.plant_fault not in FAULTS:
             raise ValueError(f"--plant_fault must be one of {', '.join(FAULTS)} (or empty), got {self.plant_fault!r}")
 
 
-# --- data: sequences and labels ---------------------------------------------------------------
-
-def shift_labels_one_later(example: TrainingExample) -> TrainingExample:
-    """shifted_labels: label[p] := label[p - 1] for text and audio (the model shifts once more
-    inside its loss, so position p - 1 is trained to predict its own input token)."""
-    labels = np.concatenate([[IGNORE_INDEX], example.labels[:-1]])
-    audio = np.concatenate([np.full_like(example.audio_labels[:1], IGNORE_INDEX), example.audio_labels[:-1]])
-    return replace(example, labels=labels, audio_labels=audio)
-
-
-class SilentReferenceCodes:
-    """silent_reference: codes of a silent clip with as many codec frames as the real reference,
-    encoded by the real tokenizer once per frame count and kept beside the code cache (so the
-    other ranks read them instead of encoding again)."""
-
-    def __init__(self, codes_cache):
-        self.codes_cache = codes_cache
-        self.hop = round(codes_cache.sample_rate / codes_cache.frame_rate)
-
-    def codes_for(self, frames: int) -> np.ndarray:
-        path: Path = self.codes_cache.folder / f"silence-{frames}x{self.hop}.npy"
-        if path.is_file():
-            return np.load(path)
-        codes = self.codes_cache._encode(np.zeros(frames * self.hop, dtype=np.float32))[:, :frames]
-        temporary = path.with_name(f".{path.name}.tmp.npy")
-        np.save(temporary, codes)
-        temporary.replace(path)
-        return codes
-
-
-def build_example(fault: str, sample, ref_codes: np.ndarray, target_codes: np.ndarray, codes_cache, builder) -> TrainingExample:
-    """The data-side faults around `SequenceBuilder.build` (the builder itself handles
-    missing_reference_turn and masked_audio_eos, configured by `configure_builder`)."""
-    if fault == "silent_reference":
-        ref_codes = SilentReferenceCodes(codes_cache).codes_for(ref_codes.shape[1])
-    example = builder.build(sample, ref_codes, target_codes)
-    return shift_labels_one_later(example) if fault == "shifted_labels" else example
-
-
-def configure_builder(builder, fault: str):
-    builder.include_reference_turn = fault != "missing_reference_turn"
-    builder.train_audio_eos = fault != "masked_audio_eos"
-    return builder
-
-
-def adjust_adaptation(adaptation_args, fault: str) -> None:
-    if fault == "frozen_audio_ffn":
-        adaptation_args.freeze_audio_ffn = True
-
-
-# --- training loop -------------------------------------------------------------------------------
-
-def step_without_backward(trainer, model, inputs) -> torch.Tensor:
-    """no_backward: the forward and the loss as usual, then no backward: the optimizer steps on
-    no gradient at all (grad is None everywhere)."""
-    model.train()
-    inputs = trainer._prepare_inputs(inputs)
-    with torch.no_grad(), trainer.compute_loss_context_manager():
-        loss = trainer.compute_loss(model, inputs)
-    return loss.detach() / trainer.current_gradient_accumulation_steps
-
-
-def unsharded_dataloader(trainer) -> DataLoader:
-    """same_samples_all_ranks: a plain DataLoader, seeded alike on every rank and never given to
-    accelerate (which would shard it), so all ranks draw the same batches."""
-    args = trainer.args
-    generator = torch.Generator().manual_seed(args.seed)
-    return DataLoader(trainer.train_dataset, batch_size=args.per_device_train_batch_size, collate_fn=trainer.data_collator,
-                      sampler=RandomSampler(trainer.train_dataset, generator=generator), drop_last=args.dataloader_drop_last)
-
-
-def tiny_lr_after_warmup_scheduler(trainer, optimizer, num_training_steps: int):
-    """tiny_lr_after_warmup: linear warmup to the configured lr, then 1e-9 for the rest."""
-    warmup = trainer.args.get_warmup_steps(num_training_steps)
-    floor = TINY_LEARNING_RATE / trainer.args.learning_rate
-
-    def factor(step: int) -> float:
-        return step / max(1, warmup) if step < warmup else floor
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+def install(name: str, patch: Callable[[Any, str, Any], None] = setattr) -> None:
+    """Plants fault `name` ('' plants nothing) before anything is built. `patch` lets an
+    in-process test pass pytest's `monkeypatch.setattr`, which undoes the patch afterwards."""
+    if not name:
+        return
+    fault = FAULTS[name]
+    if os.environ.get("RANK", "0") == "0":
+        print(f"PLANTED FAULT (testing the diagnostics): {name}: {fault.breaks}", file=sys.stderr)
+    patch(fault.owner, fault.attribute, fault.wrap(getattr(fault.owner, fault.attribute)))

@@ -20,21 +20,21 @@ install_if_missing()  # before transformers is imported: it caches whether torch
 from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments  # noqa: E402
 from transformers.trainer_utils import IntervalStrategy  # noqa: E402
 
+from stratlog.trainer import faults  # noqa: E402
 from stratlog.trainer.adaptation import AdaptationArguments, adapt_model, trainable_summary  # noqa: E402
 from stratlog.trainer.arguments import DataArguments, ModelArguments, RunArguments  # noqa: E402
 from stratlog.trainer.data.batching import VoiceCloningCollator, VoiceCloningDataset  # noqa: E402
 from stratlog.trainer.data.preparation import BadSamplesError  # noqa: E402
 from stratlog.trainer.data.sequences import AudioTokenIds, SequenceBuilder  # noqa: E402
 from stratlog.trainer.data.setup import load_training_data  # noqa: E402
-from stratlog.trainer.faults import FaultArguments, adjust_adaptation, configure_builder  # noqa: E402
 from stratlog.trainer.model import HiggsVoiceCloningModel  # noqa: E402
 from stratlog.trainer.sample_ids import SampleIdRecorder  # noqa: E402
 from stratlog.trainer.strategic.arguments import StrategicLoggingArguments  # noqa: E402
 from stratlog.trainer.strategic.setup import build_strategic_logging  # noqa: E402
 from stratlog.trainer.voice_cloning_trainer import VoiceCloningTrainer  # noqa: E402
 
-ARGUMENT_CLASSES = (ModelArguments, DataArguments, AdaptationArguments, RunArguments, StrategicLoggingArguments, FaultArguments,
-                    TrainingArguments)
+ARGUMENT_CLASSES = (ModelArguments, DataArguments, AdaptationArguments, RunArguments, StrategicLoggingArguments,
+                    faults.FaultArguments, TrainingArguments)
 
 
 def configure_run(training_args: TrainingArguments, run_args: RunArguments, has_eval: bool) -> None:
@@ -61,17 +61,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = HfArgumentParser(ARGUMENT_CLASSES)
     model_args, data_args, adaptation_args, run_args, logging_args, fault_args, training_args = \
         parser.parse_args_into_dataclasses(args=argv)
-    fault = fault_args.plant_fault  # test-only (trainer/faults.py): '' in every real run
-    if fault and training_args.process_index == 0:
-        print(f"PLANTED FAULT (testing the diagnostics): {fault}", file=sys.stderr)
+    faults.install(fault_args.plant_fault)  # tests only (--plant_fault is hidden); '' in every real run: nothing
     is_main = training_args.process_index == 0
 
     tokenizer = AutoTokenizer.from_pretrained(model_args.model_path)
     model = HiggsVoiceCloningModel.from_pretrained(model_args.model_path, use_text_head=True)
     ids = AudioTokenIds.from_config(model.config)
     try:
-        data = load_training_data(model_args, data_args, training_args, configure_builder(SequenceBuilder(tokenizer, ids), fault),
-                                  plant_fault=fault)
+        data = load_training_data(model_args, data_args, training_args, SequenceBuilder(tokenizer, ids))
     except BadSamplesError as error:
         print(f"error: {error}\n(use --skip_bad_samples to skip and count such samples)", file=sys.stderr)
         return 2
@@ -81,7 +78,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(line, file=sys.stderr)
             if prepared and prepared.skipped:
                 print(f"{name} data: {prepared.skip_summary()}", file=sys.stderr)
-    adjust_adaptation(adaptation_args, fault)
     model = adapt_model(model, adaptation_args)
     if is_main:
         print(trainable_summary(model), file=sys.stderr)
@@ -97,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         model=model, args=training_args, train_dataset=VoiceCloningDataset(data.train.examples),
         eval_dataset=VoiceCloningDataset(data.eval.examples) if data.eval else None,
         data_collator=VoiceCloningCollator(ids), callbacks=callbacks, sample_id_recorder=recorder,
-        text_loss_weight=model_args.text_loss_weight, audio_loss_weight=model_args.audio_loss_weight, plant_fault=fault,
+        text_loss_weight=model_args.text_loss_weight, audio_loss_weight=model_args.audio_loss_weight,
     )
     status = "failed"
     try:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import torch
 from transformers import Trainer
 
-from stratlog.trainer import faults
 from stratlog.trainer.loss import compute_loss
 from stratlog.trainer.sample_ids import SampleIdRecorder
 
@@ -20,8 +19,7 @@ class VoiceCloningTrainer(Trainer):
     loss_is_scaled_for_ga = False  # our loss is a per-micro-batch mean; Trainer divides by GA steps
 
     def __init__(self, *args, text_loss_weight: float = 1.0, audio_loss_weight: float = 1.0,
-                 sample_id_recorder: SampleIdRecorder | None = None, plant_fault: str = "", **kwargs):
-        self.plant_fault = plant_fault  # test-only planted fault (trainer/faults.py); '' in every real run
+                 sample_id_recorder: SampleIdRecorder | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.text_loss_weight = text_loss_weight
         self.audio_loss_weight = audio_loss_weight
@@ -39,23 +37,6 @@ class VoiceCloningTrainer(Trainer):
             if self.sample_id_recorder is not None:
                 self.sample_id_recorder.record(self.state.global_step + 1, inputs["sample_meta"])
         return (losses.total, outputs) if return_outputs else losses.total
-
-    # The three overrides below change nothing unless a test plants a fault (trainer/faults.py).
-    def training_step(self, model, inputs, num_items_in_batch=None):
-        if self.plant_fault == "no_backward":
-            return faults.step_without_backward(self, model, inputs)
-        return super().training_step(model, inputs, num_items_in_batch)
-
-    def get_train_dataloader(self):
-        if self.plant_fault == "same_samples_all_ranks":
-            return faults.unsharded_dataloader(self)
-        return super().get_train_dataloader()
-
-    def create_scheduler(self, num_training_steps: int, optimizer=None):
-        if self.plant_fault == "tiny_lr_after_warmup" and self.lr_scheduler is None:
-            self.lr_scheduler = faults.tiny_lr_after_warmup_scheduler(self, optimizer or self.optimizer, num_training_steps)
-            self._created_lr_scheduler = True
-        return super().create_scheduler(num_training_steps, optimizer)
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._part_count:

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 
 from tqdm import tqdm
 
-from stratlog.trainer import faults
 from stratlog.trainer.data.audio_codes import AudioCodeCache
 from stratlog.trainer.data.samples import SampleError, SampleSet, VoiceCloningSample
 from stratlog.trainer.data.sequences import SequenceBuilder, TrainingExample
@@ -64,7 +63,6 @@ def prepare_examples(
     limits: ClipLimits,
     skip_bad_samples: bool,
     show_progress: bool = True,
-    plant_fault: str = "",
 ) -> PreparedData:
     report = validate_samples(sample_set, limits, codes.sample_rate)
     if report.rejected and not skip_bad_samples:
@@ -75,7 +73,7 @@ def prepare_examples(
         prepared.notes.append(note)
     for sample in tqdm(report.valid, desc="audio codes", unit="sample", disable=not show_progress):
         try:
-            prepared.examples.append(_build_one(sample, codes, builder, plant_fault))
+            prepared.examples.append(example_for(sample, codes, builder))
         except SampleError as error:
             if not skip_bad_samples:
                 raise BadSamplesError([error]) from None
@@ -85,12 +83,12 @@ def prepare_examples(
     return prepared
 
 
-def _build_one(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder, plant_fault: str = "") -> TrainingExample:
+def example_for(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder) -> TrainingExample:
+    """One valid sample's training example: both clips' codes (from the cache), then the sequence.
+    Raises SampleError for a clip too short to yield a codec frame."""
     clip_codes = []
     for clip in (sample.ref_audio, sample.target_audio):
         clip_codes.append(codes.codes_for(clip, sample_id=sample.sample_id))
         if clip_codes[-1].shape[1] == 0:
             raise SampleError(sample.sample_id, clip, "audio too short to yield one codec frame")
-    if plant_fault:  # test-only planted fault (trainer/faults.py); '' in every real run
-        return faults.build_example(plant_fault, sample, *clip_codes, codes, builder)
     return builder.build(sample, *clip_codes)

@@ -84,17 +84,23 @@ def delay_pattern(codes: np.ndarray, ids: AudioTokenIds) -> np.ndarray:
     return delayed.T
 
 
-def conversation_for(sample: VoiceCloningSample, include_reference_turn: bool = True) -> list[dict]:
-    """The 5-turn zero-shot conversation; audio items are placeholders the template renders.
-    (`include_reference_turn=False` is trainer/faults.py's missing_reference_turn, for tests.)"""
-    reference_turn = [{"role": "assistant", "content": [{"type": "audio"}]}] if include_reference_turn else []
+def conversation_for(sample: VoiceCloningSample) -> list[dict]:
+    """The 5-turn zero-shot conversation. Audio items are placeholders the template renders; each
+    names its clip (templates ignore the extra key), so the conversation alone says which codes
+    go where and `SequenceBuilder.build` keeps no second list of clips in turn order."""
     return [
         {"role": "system", "content": sample.system_prompt},
         {"role": "user", "content": sample.ref_text},
-        *reference_turn,
+        {"role": "assistant", "content": [{"type": "audio", "clip": "reference"}]},
         {"role": "user", "content": sample.target_text},
-        {"role": "assistant", "content": [{"type": "audio"}]},
+        {"role": "assistant", "content": [{"type": "audio", "clip": "target"}]},
     ]
+
+
+def audio_clips_of(conversation: list[dict]) -> list[str]:
+    """The clip names of the conversation's audio items, in the order the template renders them."""
+    return [item["clip"] for turn in conversation if isinstance(turn["content"], list)
+            for item in turn["content"] if item["type"] == "audio"]
 
 
 class SequenceBuilder:
@@ -104,19 +110,19 @@ class SequenceBuilder:
         self.tokenizer = tokenizer
         self.ids = ids
         self._masked_text = {ids.audio_token, ids.audio_delay_token, ids.pad_token, ids.audio_bos_token}
-        # Both True in every real run; trainer/faults.py turns one off to plant a fault in tests.
-        self.include_reference_turn = True
-        self.train_audio_eos = True
 
     def build(self, sample: VoiceCloningSample, ref_codes: np.ndarray, target_codes: np.ndarray) -> TrainingExample:
-        text = self.tokenizer.apply_chat_template(conversation_for(sample, self.include_reference_turn), tokenize=False)
+        conversation = conversation_for(sample)
+        text = self.tokenizer.apply_chat_template(conversation, tokenize=False)
         template_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         placeholders = [i for i, token in enumerate(template_ids) if token == self.ids.audio_token]
-        clips = ((ref_codes, False), (target_codes, True)) if self.include_reference_turn else ((target_codes, True),)
+        # (codes, is_target): the reference is conditioning, only the target is trained
+        codes_of = {"reference": (ref_codes, False), "target": (target_codes, True)}
+        clips = [codes_of[name] for name in audio_clips_of(conversation)]
         if len(placeholders) != len(clips):
             raise ValueError(
                 f"chat template rendered {len(placeholders)} audio placeholders for sample "
-                f"{sample.sample_id!r}, expected {len(clips)} (reference and target)"
+                f"{sample.sample_id!r}, expected {len(clips)} (one per audio item of the conversation)"
             )
         input_ids: list[int] = []
         labels: list[int] = []
@@ -153,6 +159,4 @@ class SequenceBuilder:
     def _audio_labels(self, frames: np.ndarray) -> np.ndarray:
         labels = frames.copy()
         labels[labels == self.ids.stream_bos] = IGNORE_INDEX
-        if not self.train_audio_eos:  # planted fault masked_audio_eos (tests only)
-            labels[labels == self.ids.stream_eos] = IGNORE_INDEX
         return labels

@@ -31,7 +31,7 @@ def audio_codes_dir(data_args: DataArguments) -> Path:
 
 
 def load_training_data(model_args: ModelArguments, data_args: DataArguments, training_args: TrainingArguments,
-                       builder: SequenceBuilder, plant_fault: str = "") -> TrainingData:
+                       builder: SequenceBuilder) -> TrainingData:
     """Raises BadSamplesError (without --skip_bad_samples) before any training step."""
     limits = ClipLimits(max_audio_seconds=data_args.max_audio_seconds, min_audio_seconds=data_args.min_audio_seconds)
     train_set, eval_set = load_samples(data_args.train_data_file), None
@@ -46,7 +46,6 @@ def load_training_data(model_args: ModelArguments, data_args: DataArguments, tra
 
         def prepare(sample_set) -> PreparedData:
             return prepare_examples(sample_set, codes, builder, limits=limits, skip_bad_samples=data_args.skip_bad_samples,
-                                    show_progress=training_args.process_index == 0 and not training_args.disable_tqdm,
-                                    plant_fault=plant_fault)  # test-only (trainer/faults.py); '' = none
+                                    show_progress=training_args.process_index == 0 and not training_args.disable_tqdm)
 
         return TrainingData(train=prepare(train_set), eval=prepare(eval_set) if eval_set is not None else None)
