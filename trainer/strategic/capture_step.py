@@ -1,7 +1,8 @@
 """`CaptureScheduler`: decides which optimizer steps are captured and catches their batch.
 
-It arms at `on_step_begin` when the step about to run (labelled with its post-step
-global_step) is a capture step, and a forward pre-hook / forward hook on the model take the
+Step 1 and every N optimizer steps are captured (N = --strategic_logging_steps, validated where
+the flag is parsed). It arms at `on_step_begin` when the step about to run (labelled with its
+post-step global_step) is a capture step, and a forward pre-hook / forward hook on the model take the
 first training micro-batch of that step and its output — once per optimizer step whatever
 the gradient accumulation. On other steps the hooks cost one boolean test. The loggers read
 `captured` in their own callbacks; listeners hear about the batch before the forward runs
@@ -18,7 +19,6 @@ from transformers import TrainerCallback
 from stratlog.trainer.strategic.batch_layout import BatchLayout, batch_layout
 from stratlog.trainer.strategic.guard import CaptureGuard
 from stratlog.trainer.strategic.output_capture import output_snapshot_fields
-from stratlog.trainer.strategic.schedule import CaptureSchedule
 
 
 @dataclass
@@ -31,8 +31,8 @@ class CapturedStep:
 
 
 class CaptureScheduler(TrainerCallback):
-    def __init__(self, schedule: CaptureSchedule, guard: CaptureGuard, *, capturing_rank: bool):
-        self.schedule, self.guard, self.capturing_rank = schedule, guard, capturing_rank
+    def __init__(self, interval: int, guard: CaptureGuard, *, capturing_rank: bool):
+        self.interval, self.guard, self.capturing_rank = interval, guard, capturing_rank
         self.captured: CapturedStep | None = None
         self.armed = False
         self.tokens_seen = 0
@@ -43,7 +43,8 @@ class CaptureScheduler(TrainerCallback):
         self._num_codebooks = 0
 
     def is_capture_step(self, step: int) -> bool:
-        return self.capturing_rank and self.schedule.is_capture_step(step)
+        """`step` is the global_step the optimizer step will have once it is done."""
+        return self.capturing_rank and (step == 1 or (step > 0 and step % self.interval == 0))
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         config = model.config

@@ -28,7 +28,6 @@ from stratlog.trainer.strategic.callbacks import (
 from stratlog.trainer.strategic.capture_step import CaptureScheduler
 from stratlog.trainer.strategic.guard import CaptureGuard
 from stratlog.trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
-from stratlog.trainer.strategic.schedule import CaptureSchedule
 
 
 def shared_run_id() -> str:
@@ -47,7 +46,7 @@ def build_strategic_logging(args: StrategicLoggingArguments, *, model_path: str,
     ))
     capture_ranks = args.capture_ranks()
     guard = CaptureGuard(publisher)
-    scheduler = CaptureScheduler(CaptureSchedule(args.strategic_logging_steps), guard,
+    scheduler = CaptureScheduler(args.strategic_logging_steps, guard,
                                  capturing_rank=not capture_ranks or rank in capture_ranks)
     loggers = [
         InputLoggerCallback(publisher, guard, scheduler),
