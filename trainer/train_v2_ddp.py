@@ -44,7 +44,7 @@ def configure_run(training_args: TrainingArguments, run_args: RunArguments, has_
     if training_args.ddp_find_unused_parameters is None:
         # Every batch uses every trainable parameter: each sequence has text and audio positions
         # (both DualFFN paths run) and both heads are applied even to zero labelled positions
-        # (tests/trainer/test_unused_parameters.py). So skip DDP's extra graph traversal.
+        # (tests/trainer/test_loss.py). So skip DDP's extra graph traversal.
         training_args.ddp_find_unused_parameters = False
     if not has_eval:
         training_args.eval_strategy = IntervalStrategy.NO
