@@ -1,6 +1,6 @@
 """Helpers for tests that launch real processes: process groups that never leak, the
 `stratlog` command line, a sink started on a free port, free addresses, polling with a
-deadline and reading the sink's JSON-lines files."""
+deadline, reading the sink's JSON-lines files and replaying a recording."""
 
 from __future__ import annotations
 
@@ -72,3 +72,14 @@ def start_sink(group: ProcessGroup, log_dir: Path, address_file: Path, *extra: s
 def read_jsonl(path: Path) -> list[dict]:
     """The records of a JSON-lines file; none while it does not exist."""
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
+
+
+def replayed_log(recording: Path, log_dir: Path) -> str:
+    """`stratlog replay --headless` of `recording` into `log_dir`; returns the strategic log it
+    wrote without the replay's marker line, which is all that may differ from the live log."""
+    replay = subprocess.run(stratlog_command("replay", str(recording), "--log-dir", str(log_dir), "--headless"),
+                            capture_output=True, text=True, timeout=120)
+    assert replay.returncode == 0, replay.stderr
+    marker, _, rest = (log_dir / "strategic_log.txt").read_text().partition("\n\n")
+    assert marker.startswith("=== Replay of "), marker
+    return rest

@@ -3,21 +3,19 @@ process behind. Run: ./run-tests tests/e2e/test_demo.py  (slow: trains for real)
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 from pathlib import Path
 
 import pytest
 
-from tests.processes import stratlog_command, wait_for
+from tests.processes import read_jsonl, stratlog_command, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 def losses_by_step(metrics_file: Path, rank: int = 0) -> dict[int, float]:
-    records = [json.loads(line) for line in metrics_file.read_text().splitlines()]
-    return {r["step"]: r["loss"] for r in records if r["rank"] == rank and "loss" in r}
+    return {r["step"]: r["loss"] for r in read_jsonl(metrics_file) if r["rank"] == rank and "loss" in r}
 
 
 def processes_mentioning(text: str) -> list[int]:

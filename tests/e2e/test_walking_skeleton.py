@@ -4,7 +4,6 @@ Run: ./run-tests tests/e2e/test_walking_skeleton.py  (slow: launches torchrun)""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 
 from stratlog.demo import DemoConfig, demo_train_args
 from stratlog.training_process import torchrun_command
-from tests.processes import free_address, start_sink, stratlog_command
+from tests.processes import free_address, read_jsonl, replayed_log, start_sink
 
 pytestmark = pytest.mark.slow
 
@@ -51,17 +50,11 @@ def test_two_ranks_reach_the_sink_and_replay_gives_the_same_log(process_group, d
     assert len(shapes) == 6 and all(int(batch) == 4 and int(length) > 50 for batch, length in shapes)
     assert "reference audio: 4 segment(s)" in log and "target audio: 4 segment(s)" in log
 
-    metrics = [json.loads(line) for line in (log_dir / "metrics.jsonl").read_text().splitlines()]
+    metrics = read_jsonl(log_dir / "metrics.jsonl")
     assert {(m["rank"], m["step"]) for m in metrics if "loss" in m} >= {(r, s) for r in (0, 1) for s in range(1, STEPS + 1)}
 
     replay_dir = tmp_path / "replay"
-    replay = subprocess.run(stratlog_command("replay", str(log_dir / "stream.stratrec"), "--log-dir", str(replay_dir)),
-                            capture_output=True, text=True, timeout=120)
-    assert replay.returncode == 0, replay.stderr
-    replayed = (replay_dir / "strategic_log.txt").read_text()
-    marker, _, rest = replayed.partition("\n\n")
-    assert marker.startswith("=== Replay of ")
-    assert rest == log
+    assert replayed_log(log_dir / "stream.stratrec", replay_dir) == log
     assert (replay_dir / "metrics.jsonl").read_text() == (log_dir / "metrics.jsonl").read_text()
 
 
