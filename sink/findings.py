@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from stratlog.sink.printable import printable_json
+
 OK = "OK"
 WARN = "WARN"
 FAIL = "FAIL"
@@ -42,7 +44,7 @@ class Finding:
             "run_id": self.run_id, "rank": self.rank, "step": self.step, "analysis": self.analysis,
             "check": self.check, "severity": self.severity, "reason": self.reason, "value": json_safe(self.value),
         }
-        return json.dumps(record, ensure_ascii=False, allow_nan=False)
+        return printable_json(json.dumps(record, ensure_ascii=False, allow_nan=False))
 
 
 def json_safe(value: Any) -> Any:

@@ -41,7 +41,9 @@ def timestamp(unix_time: float) -> str:
 
 
 def one_line(text: str, limit: int | None = None) -> str:
-    """Newlines in decoded text (the chat template has them) would break the tree: escape them."""
+    """Newlines in decoded text (the chat template has them) would break the tree: escape them
+    (backslashes too, so an escape in the log is never text; the log file escapes the other
+    control characters, `LogFiles.write_human`)."""
     text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
     return text if limit is None or len(text) <= limit else text[:limit] + "…"
 

@@ -1,7 +1,9 @@
 """The sink's output files, their flush policy and their size-based rotation.
 
 `strategic_log.txt` is for people (the seed's tree format); `findings.jsonl`, `metrics.jsonl`
-and `events.jsonl` are for programs. Writes are buffered and flushed at most FLUSH_INTERVAL_S
+and `events.jsonl` are for programs. Every file is text: control characters from the data
+(byte-level tokens, sample ids) are escaped on the way in (`sink.printable`; the JSON files
+are ASCII or escape them in `Finding.to_json`), so `grep` and a terminal read them as text. Writes are buffered and flushed at most FLUSH_INTERVAL_S
 apart, on writes and on the live sink's idle ticks, so a sink killed mid-run loses about a
 second of output, while a burst of thousands of messages a second does not become thousands
 of syscalls.
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from stratlog.protocol.recording import rotated_path
 from stratlog.sink.findings import Finding
+from stratlog.sink.printable import printable
 
 FLUSH_INTERVAL_S = 1.0
 
@@ -66,7 +69,7 @@ class LogFiles:
         self._last_flush = time.monotonic()
 
     def write_human(self, text: str) -> None:
-        self.human.write(text)
+        self.human.write(printable(text))
 
     def write_finding(self, finding: Finding) -> None:
         self.findings.write(finding.to_json() + "\n")

@@ -1,9 +1,11 @@
 """Readable token sequences from ids, with the run's own text tokenizer.
 
 Only `tokenizers` is needed (the sink never imports torch or transformers): the checkpoint's
-`tokenizer.json` is loaded directly. Runs of audio placeholder tokens are collapsed
-("<|AUDIO_OUT|> x212"), label padding (-100) and ids outside the vocabulary are shown as
-such instead of failing, and every piece is tagged so a dashboard can colour it. Pieces are
+`tokenizer.json` is loaded directly. Runs of one special token are collapsed, audio
+placeholders ("<|AUDIO_OUT|> x212") and batch padding ("<|end_of_text|> x676") alike, label
+padding (-100) and ids outside the vocabulary are shown as such instead of failing, and every
+piece is tagged so a dashboard can colour it. Pieces hold the decoded text as it is, control
+characters included: each output escapes them its own way (`sink.printable`). Pieces are
 found with NumPy over the whole sequence, so a 2 048-token input costs one Python step per
 piece, not per token. `token_regions` cuts an input's first sample at its audio segments for a
 dashboard (the input kind's readings).
@@ -20,7 +22,7 @@ from tokenizers import Tokenizer
 
 from stratlog.protocol import higgs_tokens
 
-#: Tokens that repeat once per audio frame; a run of one of them is shown as "TOKEN xN".
+#: Tokens that repeat once per audio frame: their runs are tagged "audio" (other special runs "special").
 AUDIO_RUN_TOKENS = (higgs_tokens.AUDIO_OUT, higgs_tokens.AUDIO_IN, higgs_tokens.AUDIO_DELAY)
 IGNORE_INDEX = -100
 
@@ -38,8 +40,7 @@ class TokenDecoder:
         self.vocab_size = tokenizer.get_vocab_size(with_added_tokens=True)
         self._special = {index: token.content for index, token in tokenizer.get_added_tokens_decoder().items() if token.special}
         self._special_ids = np.array(sorted(self._special), dtype=np.int64)
-        self._audio_run_ids = np.array(sorted(i for i, content in self._special.items() if content in AUDIO_RUN_TOKENS),
-                                       dtype=np.int64)
+        self._audio_run_ids = frozenset(i for i, content in self._special.items() if content in AUDIO_RUN_TOKENS)
 
     @classmethod
     def from_path(cls, path: str | Path) -> "TokenDecoder":
@@ -64,7 +65,7 @@ class TokenDecoder:
         unknown = ~ignored & ((tokens < 0) | (tokens >= self.vocab_size))
         special = np.isin(tokens, self._special_ids)
         text = ~(ignored | unknown | special)
-        collapsible = ignored | np.isin(tokens, self._audio_run_ids)
+        collapsible = ignored | special
         starts = np.ones(tokens.size, dtype=bool)
         starts[1:] = (text[1:] != text[:-1]) | (~text[1:] & ((tokens[1:] != tokens[:-1]) | ~collapsible[1:]))
         edges = np.flatnonzero(starts).tolist() + [tokens.size]
@@ -78,10 +79,9 @@ class TokenDecoder:
                 pieces.append(TokenPiece("ignored", f"<-100>{times}"))
             elif unknown[start]:
                 pieces.append(TokenPiece("unknown", f"<unknown id {token}>"))
-            elif collapsible[start]:
-                pieces.append(TokenPiece("audio", f"{self._special[token]}{times}"))
             else:
-                pieces.append(TokenPiece("special", self._special[token]))
+                kind = "audio" if token in self._audio_run_ids else "special"
+                pieces.append(TokenPiece(kind, f"{self._special[token]}{times}"))
         return pieces
 
     def render(self, ids) -> str:

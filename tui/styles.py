@@ -1,11 +1,14 @@
 """Severity colours and the one-line form of a finding, shared by every panel that lists
-findings, so OK / WARN / FAIL look the same in the overview, the detail tabs and the history."""
+findings, so OK / WARN / FAIL look the same in the overview, the detail tabs and the history.
+Reasons quote the ranks' data (sample ids, error messages): their control characters are
+shown escaped, never sent to the terminal."""
 
 from __future__ import annotations
 
 from rich.text import Text
 
 from stratlog.sink.findings import FAIL, OK, WARN, Finding
+from stratlog.sink.printable import printable
 
 SEVERITY_STYLE = {OK: "bold green", WARN: "bold yellow", FAIL: "bold white on red"}
 SEVERITY_MARK = {OK: " OK ", WARN: "WARN", FAIL: "FAIL"}
@@ -24,5 +27,5 @@ def finding_line(finding: Finding, *, with_origin: bool = False) -> Text:
         line.append(f"{step} {origin:>3} {finding.analysis:<9} ", style="dim")
     line.append_text(severity_badge(finding.severity))
     line.append(f" {finding.check}", style="bold")
-    line.append(f": {finding.reason}")
+    line.append(f": {printable(finding.reason)}")
     return line

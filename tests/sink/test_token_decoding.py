@@ -1,4 +1,4 @@
-"""TokenDecoder: special tokens marked, audio runs collapsed, -100 and unknown ids shown.
+"""TokenDecoder: special tokens marked, runs of one special token collapsed, -100 and unknown ids shown.
 Run: ./run-tests tests/sink/test_token_decoding.py"""
 
 from tokenizers import Tokenizer, models, pre_tokenizers, decoders
@@ -11,7 +11,8 @@ def make_decoder() -> TokenDecoder:
     tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
     tokenizer.decoder = decoders.WordPiece()
-    tokenizer.add_special_tokens(["<|begin_of_text|>", "<|AUDIO_OUT|>", "<|reserved_special_token_6|>", "<|eot_id|>"])
+    tokenizer.add_special_tokens(["<|begin_of_text|>", "<|AUDIO_OUT|>", "<|reserved_special_token_6|>", "<|eot_id|>",
+                                  "<|end_of_text|>"])
     return TokenDecoder(tokenizer, "test")
 
 
@@ -28,3 +29,10 @@ def test_audio_runs_collapse_and_specials_stay_visible():
 def test_ignored_and_out_of_vocabulary_ids_do_not_fail():
     decoder = make_decoder()
     assert decoder.render([0, -100, -100, 99999]) == "hello<-100> x2<unknown id 99999>"
+
+
+def test_padding_runs_collapse_like_audio_runs():
+    decoder = make_decoder()
+    eot, pad = decoder.tokenizer.token_to_id("<|eot_id|>"), decoder.tokenizer.token_to_id("<|end_of_text|>")
+    assert decoder.render([0, eot] + [pad] * 676) == "hello<|eot_id|><|end_of_text|> x676"
+    assert [piece.kind for piece in decoder.pieces([pad] * 3)] == ["special"]

@@ -9,6 +9,7 @@ from rich.console import Group
 from rich.text import Text
 
 from stratlog.sink.dashboard_view import DashboardView
+from stratlog.sink.printable import printable
 from stratlog.tui.widgets.view_widget import ViewWidget
 
 RANK_STYLE = {"live": "green", "stalled": "bold white on red", "completed": "dim", "failed": "bold red",
@@ -41,7 +42,7 @@ def _line() -> Text:
 
 def _run_line(view: DashboardView) -> Text:
     line = _line()
-    line.append("run ", style="dim").append(view.run_id[:8] or "—", style="bold")
+    line.append("run ", style="dim").append(printable(view.run_id[:8]) or "—", style="bold")
     line.append("  step ", style="dim").append(str(view.step), style="bold")
     line.append("  ranks ", style="dim").append(f"{len(view.ranks)}/{view.world_size or '?'}", style="bold")
     line.append("  messages ", style="dim").append(str(view.messages))

@@ -14,6 +14,7 @@ from rich.table import Table
 from rich.text import Text
 
 from stratlog.sink.findings import FAIL, OK, WARN
+from stratlog.sink.printable import printable
 from stratlog.tui.widgets.view_widget import CaptureWidget
 
 EFFECT_STYLE = {OK: "green", WARN: "yellow", FAIL: "bold white on red"}
@@ -27,7 +28,7 @@ class ZeroShotTable(CaptureWidget):
     def render_snapshot(self, capture, snapshot, rows) -> Table | Text:
         """`rows`: the sink's `EffectRow` (effect, severity) per sample."""
         if snapshot.skipped_reason:
-            return Text(f"skipped: {snapshot.skipped_reason}", style="yellow")
+            return Text(f"skipped: {printable(snapshot.skipped_reason)}", style="yellow")
         table = Table(box=None, padding=(0, 1), header_style="bold")
         for name in ("sample", "speaker", "swapped in", "languages", "true ref loss", "swapped loss", "effect"):
             table.add_column(name, justify="right" if "loss" in name or name == "effect" else "left", no_wrap=True)
@@ -35,6 +36,7 @@ class ZeroShotTable(CaptureWidget):
                       snapshot.swapped_languages, snapshot.true_reference_loss.to_numpy().tolist(),
                       snapshot.swapped_reference_loss.to_numpy().tolist(), rows)
         for sample, speaker, swapped_in, language, swapped_language, true, swapped, (effect, severity) in samples:
-            table.add_row(sample, speaker, swapped_in, f"{language}←{swapped_language}", f"{true:.3f}", f"{swapped:.3f}",
+            table.add_row(*map(printable, (sample, speaker, swapped_in, f"{language}←{swapped_language}")),
+                          f"{true:.3f}", f"{swapped:.3f}",
                           Text(f"{effect:+.3f}", style=EFFECT_STYLE[severity]))
         return table
