@@ -116,6 +116,12 @@ class DashboardModel:
                 history.captures[finding.step].findings.setdefault(finding.analysis, []).append(finding)
         self._changed()
 
+    def drawing_failed(self, widget: str, error: Exception, *, rank: int | None, step: int | None) -> None:
+        """A viewer could not draw `widget` for the capture of `rank` at `step`: counted with the
+        sink's analysis errors (the header) and written to events.jsonl by the pipeline."""
+        self.state.count_analysis_error({"event": "analysis_error", "where": f"dashboard {widget}", "rank": rank,
+                                         "step": step, "error": f"{type(error).__name__}: {str(error)[:300]}"})
+
     def _changed(self) -> None:
         if self.listener is not None:
             self.listener()

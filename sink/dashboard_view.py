@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from stratlog.sink import snapshot_kinds
+from stratlog.sink.backlog import SinkLoad
 from stratlog.sink.findings import FAIL, OK, WARN, Finding
 
 STREAM_PANEL = ("stream", "Metrics & stream")
@@ -38,6 +39,10 @@ class DashboardView:
     gaps: int
     """Messages missing from the ranks' sequences."""
     bad_frames: int
+    analysis_errors: int
+    """Frames the sink failed to analyse, log or draw (events.jsonl says where and why)."""
+    sink_load: SinkLoad | None
+    """The live sink's lag, backlog and own drops; None in a replay."""
     last_message_age_s: float | None
     """Seconds since the newest message of any rank, on the viewer's clock."""
     ranks: tuple[RankSummary, ...]
@@ -87,7 +92,8 @@ def run_view(state, rank: int | None, metrics: dict, capture_steps: tuple[int, .
     return DashboardView(
         run_id=state.run_id, world_size=state.world_size, messages=state.messages,
         drops=sum(r.reported_drops for r in ranks), gaps=sum(r.gaps for r in ranks),
-        bad_frames=sum(state.bad_frames.values()), last_message_age_s=max(now - newest, 0.0) if ranks else None,
+        bad_frames=sum(state.bad_frames.values()), analysis_errors=sum(state.analysis_errors.values()),
+        sink_load=state.load, last_message_age_s=max(now - newest, 0.0) if ranks else None,
         ranks=tuple(RankSummary(r.rank, r.step, rank_status(r)) for r in ranks), rank=rank, metrics=metrics,
         capture_steps=capture_steps, capture=capture, following=following, panels=shown,
         findings_total=findings_total, recent_findings=tuple(recent),

@@ -10,9 +10,9 @@ log files and recording stay the complete record; a viewer shows what reached it
 
 from __future__ import annotations
 
-import time
-
 import zmq
+
+from stratlog.sink.receiver import ReceivedMessage, receive_message
 
 PUBLISH_HIGH_WATER_MARK = 10_000
 """Frames queued per subscriber before further frames to it are dropped (about 5 s of a busy run)."""
@@ -53,10 +53,8 @@ class FrameSubscriber:
         self._socket.connect(connect)
         self.address = connect
 
-    def receive(self, timeout_ms: int) -> tuple[bytes, float] | None:
-        if not self._socket.poll(timeout_ms, zmq.POLLIN):
-            return None
-        return self._socket.recv(copy=True), time.time()
+    def receive(self, timeout_ms: int) -> ReceivedMessage | None:
+        return receive_message(self._socket, timeout_ms)
 
     def close(self) -> None:
         self._socket.close()

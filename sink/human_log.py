@@ -70,7 +70,7 @@ def _first_last(values: list, count: int = 10) -> str:
 
 
 def input_section(message: InputSnapshot, findings: list[Finding], context: RunContext) -> str:
-    ids = message.input_ids.to_numpy().tolist()
+    ids = message.input_ids.to_numpy().reshape(-1).tolist()
     first = [segment for segment in message.segments if segment.sample == 0]
     frames, counts = Counter(), Counter()
     for segment in message.segments:

@@ -5,11 +5,16 @@ as separate messages, and other ranks' messages arrive in between, so each rank'
 wait here until the entry is complete: when that rank sends anything of a later step, ends, or
 ENTRY_GRACE_S after its last snapshot (recorded receive times). Sections are written in the
 order of `sink.snapshot_kinds` (the seed's) whatever order they arrived in. Every decision
-depends on the message order and recorded times only, so replay writes the same log.
+depends on the message order and recorded times only, so replay writes the same log, and a
+live sink running behind still writes whole entries: the times are when the snapshots arrived,
+not when the sink got to them (`sink.backlog`). Pending entries are kept in the order of their
+latest snapshot, which is the order they fall due, so finding the due ones costs nothing per
+message however many ranks have one pending.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from stratlog.sink import snapshot_kinds
@@ -37,7 +42,8 @@ class EntryBuffer:
     """Pending entries by (run, rank); each method returns the entries' texts now complete."""
 
     def __init__(self) -> None:
-        self._pending: dict[tuple[str, int], PendingEntry] = {}
+        self._pending: OrderedDict[tuple[str, int], PendingEntry] = OrderedDict()
+        """Oldest latest snapshot first (receive times only grow, so: soonest due first)."""
 
     def add(self, key: tuple[str, int], step: int, header: str, kind: str, section: str, received_at: float) -> list[str]:
         done = self.rank_moved(key, step)
@@ -46,6 +52,7 @@ class EntryBuffer:
             entry = self._pending[key] = PendingEntry(header, step, received_at)
         entry.sections.setdefault(kind, []).append(section)
         entry.last_received = received_at
+        self._pending.move_to_end(key)
         return done
 
     def rank_moved(self, key: tuple[str, int], step: int, ended: bool = False) -> list[str]:
@@ -58,7 +65,12 @@ class EntryBuffer:
 
     def due(self, now: float) -> list[str]:
         """Entries whose rank has been quiet for ENTRY_GRACE_S, oldest first."""
-        return self._take([key for key, entry in self._pending.items() if entry.due < now])
+        keys = []
+        for key, entry in self._pending.items():
+            if entry.due >= now:
+                break
+            keys.append(key)
+        return self._take(keys)
 
     def drain(self) -> list[str]:
         return self._take(list(self._pending))

@@ -7,13 +7,16 @@ start and end, metrics, capture errors) write their own records and are judged h
 the pipeline is the frames' recorded receive time: `advance_clock` (called before each frame,
 and on the live sink's idle ticks) finds stalls and completes quiet log entries from it, never
 from a clock of its own. A frame that fails to decode is recorded anyway (the recording is the
-raw stream), counted by reason, reported as a finding, and never stops the sink; nor does an
-analysis that fails on a strange snapshot.
+raw stream), counted by reason, reported as a finding, and never stops the sink. Nor does a
+frame that decodes but then fails anywhere in analysis, logging or the dashboard's readings:
+each failure is caught for that frame alone, counted as an analysis error with its reason
+(events.jsonl, the dashboard's header, a finding) and the next frame is handled as usual.
 """
 
 from __future__ import annotations
 
 import time
+import traceback
 from pathlib import Path
 
 from stratlog.protocol import (
@@ -47,8 +50,7 @@ class SinkPipeline:
         self.files = LogFiles(log_dir, rotate_bytes=rotate_bytes)
         self.recorder = recorder
         self.publisher = publisher
-        self.stall_after_s = stall_after_s
-        self.state = RunState(joined_mid_stream=joined_mid_stream)
+        self.state = RunState(joined_mid_stream=joined_mid_stream, stall_after_s=stall_after_s)
         self.decoders = DecoderCache(tokenizer_path)
         self.contexts: dict[str, RunContext] = {}
         """Run id -> what the analyses know of the run, and the state they share."""
@@ -70,24 +72,38 @@ class SinkPipeline:
             return None
         if self.recorder is not None:
             self.recorder.write(frame, received_at=received_at, step=message.step)
-        self.handle_message(message, received_at)
+        try:
+            self.handle_message(message, received_at)
+        except Exception as error:  # noqa: BLE001 - by design: one frame that breaks the sink must not stop it
+            self._analysis_error(message, "handling", error)
         return message
+
+    def refuse(self, error: ProtocolError, size: int, received_at: float) -> None:
+        """A message refused before decoding (a multipart message): counted and reported like a
+        frame that failed to decode, but not recorded (a recording holds frames, and this is not one)."""
+        self.advance_clock(received_at)
+        self._refused(error, size)
 
     def handle_message(self, message, received_at: float) -> None:
         """A decoded message in: analyse, update state, write logs. `handle` calls it after
         decoding and recording the frame; the clock is the caller's to advance (`advance_clock`)."""
         context = self._context(message)
         delivery = self.state.apply(message, received_at)
+        if delivery.viewer_error is not None:
+            self._analysis_error(message, "dashboard readings", delivery.viewer_error)
         key = (message.run_id, message.rank)
         notices = stream.delivery_findings(message, delivery)
         kind = snapshot_kinds.kind_of_snapshot(message)
         if kind is not None:
             context.remember(message)
-            findings = self._guarded(kind.key, message, lambda: self._analyses[kind.key].evaluate(message, context))
+            findings = self._guarded(f"{kind.key} analysis", message,
+                                     lambda: self._analyses[kind.key].evaluate(message, context), [])
             self._report(notices, as_notices=True)
             self._report(findings, as_notices=False)
+            section = self._guarded(f"{kind.key} log section", message, lambda: kind.section(message, findings, context),
+                                    f"{kind.key}: not written, the sink failed on this snapshot (events.jsonl says why)")
             self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind.key,
-                                                 kind.section(message, findings, context), received_at))
+                                                 section, received_at))
         else:
             self._write_entries(self.entries.rank_moved(key, message.step, ended=isinstance(message, RunEnd)))
             self._log_event(message)
@@ -96,14 +112,21 @@ class SinkPipeline:
 
     def advance_clock(self, now: float) -> None:
         """Time passed up to `now` (a receive time, or the wall clock on a live idle tick)."""
-        for run_id, rank, limit in self.state.find_stalls(now, self.stall_after_s):
+        for run_id, rank, limit in self.state.find_stalls(now):
             self._report([stream.stall_finding(run_id, rank, limit)], as_notices=True)
         self._write_entries(self.entries.due(now))
 
     def tick(self) -> None:
-        """The live sink's idle tick: let time pass and flush the files when due."""
+        """The live sink's idle tick: let time pass, write what a dashboard failed to draw, and
+        flush the files when due."""
         self.advance_clock(time.time())
+        self._write_error_events()
         self.files.flush_if_due()
+
+    def report_load(self, record: dict, findings: list[Finding]) -> None:
+        """The live sink's load (`sink.service`): a line of events.jsonl and its findings, if any."""
+        self.files.write_event(record)
+        self._report(findings, as_notices=True)
 
     def _context(self, message) -> RunContext:
         if isinstance(message, RunStart):
@@ -137,30 +160,55 @@ class SinkPipeline:
         if isinstance(message, RunStart):
             return [stream.run_start_finding(message)]
         if isinstance(message, Metrics):
-            return self._guarded("metrics", message, lambda: self._metrics.evaluate(message, context))
+            return self._guarded("metrics analysis", message, lambda: self._metrics.evaluate(message, context), [])
         if isinstance(message, ErrorEvent):
             return [stream.capture_error_finding(message)]
         if isinstance(message, RunEnd):
             return [stream.run_end_finding(message, rank)]
         return []
 
-    @staticmethod
-    def _guarded(analysis: str, message, evaluate) -> list[Finding]:
-        """An analysis that fails on a strange snapshot becomes a finding, not a dead sink."""
+    def _guarded(self, where: str, message, work, failed):
+        """`work()`, or `failed` when it raises: an analysis or a log section that fails on a
+        strange snapshot is an analysis error, not a dead sink, and the rest of the frame's work
+        (its findings, its log entry) goes on."""
         try:
-            return evaluate()
+            return work()
         except Exception as error:  # noqa: BLE001 - by design: one bad snapshot must not stop the sink
-            return [Finding(message.run_id, message.rank, message.step, analysis, "analysis_error", WARN,
-                            f"the {analysis} analysis failed on this {kind_of(message)}: {type(error).__name__}: "
-                            f"{error}; the snapshot is inconsistent (sender bug) or the sink has a bug")]
+            self._analysis_error(message, where, error)
+            return failed
+
+    def _analysis_error(self, message, where: str, error: Exception) -> None:
+        """Counts a frame the sink failed to handle at `where`, writes it to events.jsonl and
+        reports it as a finding about the frame's rank."""
+        origin = traceback.extract_tb(error.__traceback__)[-1] if error.__traceback__ else None
+        detail = f"{type(error).__name__}: {str(error)[:300]}"
+        self.state.count_analysis_error({
+            "event": "analysis_error", "where": where, "kind": kind_of(message), "run_id": message.run_id,
+            "rank": message.rank, "step": message.step, "error": detail,
+            "at": f"{Path(origin.filename).name}:{origin.lineno} {origin.name}" if origin else "",
+        })
+        self._write_error_events()
+        kind = snapshot_kinds.kind_of_snapshot(message)
+        self._report([Finding(message.run_id, message.rank, message.step, kind.key if kind else stream.ANALYSIS,
+                              "analysis_error", WARN,
+                              f"the sink failed on this {kind_of(message)} ({where}): {detail}; the frame is "
+                              "inconsistent (a sender bug) or the sink has a bug; the sink goes on")], as_notices=True)
+
+    def _write_error_events(self) -> None:
+        if self.state.has_unwritten_errors:
+            for record in self.state.take_unwritten_errors():
+                self.files.write_event(record)
 
     def _bad_frame(self, frame: bytes, received_at: float, error: ProtocolError) -> None:
         if self.recorder is not None:
             self.recorder.write(frame, received_at=received_at)
+        self._refused(error, len(frame))
+
+    def _refused(self, error: ProtocolError, size: int) -> None:
         reason = type(error).__name__
         self.state.count_bad_frame(reason)
-        self.files.write_event({"event": "bad_frame", "reason": reason, "detail": str(error)[:500], "bytes": len(frame)})
-        self._report([stream.bad_frame_finding(reason, str(error)[:200], len(frame))], as_notices=True)
+        self.files.write_event({"event": "bad_frame", "reason": reason, "detail": str(error)[:500], "bytes": size})
+        self._report([stream.bad_frame_finding(reason, str(error)[:200], size)], as_notices=True)
 
     def _report(self, findings: list[Finding], *, as_notices: bool) -> None:
         if not findings:

@@ -1,22 +1,70 @@
-"""The sink's ZeroMQ PULL socket: binds, receives single-frame messages, reports its address.
+"""The sink's ZeroMQ PULL socket: binds, receives messages, reports its address.
 
 Binding to port 0 picks a free port (tests and the demo use it so parallel runs never
 collide); `address` gives the endpoint the ranks must connect to. ZeroMQ's MAXMSGSIZE drops
 oversized frames at the transport, before any byte of them reaches the decoder.
+
+A message is received whole, all its parts: PROTOCOL.md §2 makes a multipart message
+malformed, so it comes back as one `ReceivedMessage` with `parts` > 1 for the sink to count
+and skip, never as frames of their own. The receive high-water mark is small because the live
+sink moves every message into its own byte-bounded backlog as soon as it arrives
+(`sink.service`): ZeroMQ's queue only holds what arrives while one frame is handled, and when
+it is full ZeroMQ stops reading that rank's connection, so the rank's own send queue fills and
+the rank counts its drops, instead of the sink's memory growing.
 """
 
 from __future__ import annotations
 
+import resource
 import time
+from typing import NamedTuple
 
 import zmq
 
 DEFAULT_BIND = "tcp://127.0.0.1:5560"
 MAX_FRAME_BYTES = 8 * 1024 * 1024
+RECEIVE_HIGH_WATER_MARK = 100
+"""Messages ZeroMQ queues per connected rank: 20 s of a rank's metrics at 5 steps/s, while the
+sink empties the queue every few milliseconds. ZeroMQ counts messages, not bytes: 100 per rank
+keeps even 2 048 ranks of full-size snapshots to a few GiB in the worst case (the old 10 000
+allowed 5 million messages, far past any memory)."""
+
+
+class ReceivedMessage(NamedTuple):
+    frame: bytes
+    """The message's bytes: one frame, or every part joined when it had several (kept for its size)."""
+    received_at: float
+    """Unix time the sink took it off the socket."""
+    parts: int = 1
+    """ZeroMQ message parts; more than one makes the message malformed (PROTOCOL.md §2)."""
+
+
+def receive_message(socket: zmq.Socket, timeout_ms: int) -> ReceivedMessage | None:
+    """The next whole message on `socket`, or None when none arrived within `timeout_ms` (0: only
+    what is already there)."""
+    if timeout_ms > 0 and not socket.poll(timeout_ms, zmq.POLLIN):
+        return None
+    try:
+        parts = socket.recv_multipart(zmq.NOBLOCK, copy=True)
+    except zmq.Again:
+        return None
+    frame = parts[0] if len(parts) == 1 else b"".join(parts)
+    return ReceivedMessage(frame, time.time(), len(parts))
+
+
+def _allow_one_descriptor_per_rank() -> None:
+    """Every connected rank holds one file descriptor of the sink's: raise the soft limit to
+    the hard one (often 1 024 soft, so a sink of more ranks would refuse the rest)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else 65_536
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
 class FrameReceiver:
-    def __init__(self, bind: str = DEFAULT_BIND, *, max_frame_bytes: int = MAX_FRAME_BYTES, receive_high_water_mark: int = 10_000):
+    def __init__(self, bind: str = DEFAULT_BIND, *, max_frame_bytes: int = MAX_FRAME_BYTES,
+                 receive_high_water_mark: int = RECEIVE_HIGH_WATER_MARK):
+        _allow_one_descriptor_per_rank()
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.PULL)
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_frame_bytes)
@@ -25,12 +73,9 @@ class FrameReceiver:
         self._socket.bind(bind)
         self.address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
-    def receive(self, timeout_ms: int) -> tuple[bytes, float] | None:
-        """One (frame, received_at) or None after `timeout_ms` without a message."""
-        if not self._socket.poll(timeout_ms, zmq.POLLIN):
-            return None
-        frame = self._socket.recv(copy=True)
-        return frame, time.time()
+    def receive(self, timeout_ms: int) -> ReceivedMessage | None:
+        """The next message, or None after `timeout_ms` without one."""
+        return receive_message(self._socket, timeout_ms)
 
     def close(self) -> None:
         self._socket.close()

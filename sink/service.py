@@ -1,42 +1,141 @@
-"""The live sink loop: receive frames until told to stop (or, optionally, until the run ends).
+"""The live sink loop: receive messages until told to stop (or, optionally, until the run ends).
 
 It runs in the main thread when headless, or in a background thread beside the dashboard;
-`stop()` is safe to call from any thread or a signal handler. When no frame arrives for 100 ms
-the loop ticks the pipeline, so stalls are found and files flushed while the ranks are quiet.
+`stop()` is safe to call from any thread or a signal handler. Before handling each message the
+loop moves everything that has arrived into the backlog (`sink.backlog`), stamped with its
+arrival time: the pipeline may run behind, but it judges stalls and log entries on when
+messages arrived, and past the backlog's byte limit messages are dropped and counted rather
+than queued without end. The per-message work is the same whatever the number of ranks. When
+nothing is waiting for 100 ms the loop ticks the pipeline, so stalls are found and files
+flushed while the ranks are quiet. Every LOAD_REPORT_S the sink writes its load (lag, backlog,
+drops) to events.jsonl, and a finding when it dropped messages or caught up again.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
+from stratlog.protocol import MalformedFrame, RunEnd
+from stratlog.sink.analysis import stream
+from stratlog.sink.backlog import DEFAULT_BACKLOG_BYTES, FrameBacklog, SinkLoad
 from stratlog.sink.pipeline import SinkPipeline
-from stratlog.sink.receiver import FrameReceiver
+from stratlog.sink.receiver import FrameReceiver, ReceivedMessage
+
+IDLE_WAIT_MS = 100
+"""How long the loop waits for a message before it ticks the pipeline."""
+DRAIN_LIMIT = 10_000
+"""Messages moved into the backlog between two handled ones at most, so handling never starves."""
+LOAD_REPORT_S = 10.0
+"""Wall-clock seconds between two load records in events.jsonl (written only when messages came)."""
 
 
 class SinkService:
-    def __init__(self, receiver: FrameReceiver, pipeline: SinkPipeline):
+    def __init__(self, receiver: FrameReceiver, pipeline: SinkPipeline, *, backlog_bytes: int = DEFAULT_BACKLOG_BYTES):
         self.receiver = receiver
         self.pipeline = pipeline
+        self.backlog = FrameBacklog(backlog_bytes)
         self._stop = threading.Event()
+        self._lag_s = 0.0
+        self._period = _LoadPeriod(time.monotonic())
+        self._overloaded = False
 
     def stop(self) -> None:
         self._stop.set()
 
     def run(self, *, until_run_end: bool = False, should_stop: Callable[[], bool] | None = None) -> None:
         """Serve until stop(); with `until_run_end`, also stop once every rank sent its run end;
-        `should_stop` is asked between frames (at least every 100 ms)."""
+        `should_stop` is asked between messages (at least every 100 ms)."""
         while not self._stop.is_set():
-            received = self.receiver.receive(timeout_ms=100)
-            if received is not None:
-                self.pipeline.handle(*received)
-            else:
+            self._receive_waiting(IDLE_WAIT_MS if not self.backlog else 0)
+            received = self.backlog.take()
+            message = None
+            if received is None:
+                self._lag_s = 0.0
                 self.pipeline.tick()
-            if until_run_end and self.pipeline.state.finished:
+            else:
+                message = self._handle(received)
+                self._lag_s = time.time() - received.received_at
+                self._period.handled(self._lag_s)
+            self.pipeline.state.set_load(self.load())
+            self._report_load_if_due()
+            # `finished` looks at every rank: only when it can have changed (a run end, or quiet)
+            if until_run_end and (received is None or isinstance(message, RunEnd)) and self.pipeline.state.finished:
                 break
             if should_stop is not None and should_stop():
                 break
 
+    def load(self) -> SinkLoad:
+        return SinkLoad(round(self._lag_s, 3), self.backlog.bytes, self.backlog.dropped_frames, self.backlog.dropped_bytes)
+
+    def _receive_waiting(self, wait_ms: int) -> None:
+        """Moves what has arrived into the backlog, waiting up to `wait_ms` for the first message."""
+        received = self.receiver.receive(wait_ms)
+        moved = 0
+        while received is not None:
+            self.backlog.offer(received)
+            moved += 1
+            if moved >= DRAIN_LIMIT:
+                return
+            received = self.receiver.receive(0)
+
+    def _handle(self, received: ReceivedMessage):
+        if received.parts > 1:
+            self.pipeline.refuse(MalformedFrame(f"a multipart message of {received.parts} parts: one message is one "
+                                                "frame (PROTOCOL.md §2); no part was read"),
+                                 len(received.frame), received.received_at)
+            return None
+        return self.pipeline.handle(received.frame, received.received_at)
+
+    def _report_load_if_due(self, *, closing: bool = False) -> None:
+        now = time.monotonic()
+        if not closing and now - self._period.start < LOAD_REPORT_S:
+            return
+        period, self._period = self._period, _LoadPeriod(now)
+        dropped_frames = self.backlog.dropped_frames - period.dropped_frames_before
+        dropped_bytes = self.backlog.dropped_bytes - period.dropped_bytes_before
+        self._period.dropped_frames_before, self._period.dropped_bytes_before = (self.backlog.dropped_frames,
+                                                                                 self.backlog.dropped_bytes)
+        if not period.handled_count and not dropped_frames:
+            return
+        record = {
+            "event": "sink_load", "time": round(time.time(), 3), "period_s": round(now - period.start, 3),
+            "handled": period.handled_count, "lag_s": round(self._lag_s, 3), "max_lag_s": round(period.max_lag_s, 3),
+            "backlog_bytes": self.backlog.bytes, "max_backlog_bytes": self.backlog.peak_bytes,
+            "backlog_limit_bytes": self.backlog.limit_bytes, "dropped_frames": dropped_frames,
+            "dropped_bytes": dropped_bytes, "dropped_frames_total": self.backlog.dropped_frames,
+        }
+        self.backlog.reset_peak()
+        findings = []
+        if dropped_frames:
+            self._overloaded = True
+            findings.append(stream.overload_finding(record))
+        elif self._overloaded:
+            self._overloaded = False
+            findings.append(stream.caught_up_finding(record))
+        self.pipeline.report_load(record, findings)
+
     def close(self) -> None:
+        """Handles what is still in the backlog first: it was received, so the logs and the
+        recording keep it (at most the backlog's size; a few seconds of work)."""
+        while (received := self.backlog.take()) is not None:
+            self._handle(received)
+        self._report_load_if_due(closing=True)
         self.receiver.close()
         self.pipeline.close()
+
+
+class _LoadPeriod:
+    """What happened since the last load record."""
+
+    def __init__(self, start: float):
+        self.start = start
+        self.handled_count = 0
+        self.max_lag_s = 0.0
+        self.dropped_frames_before = 0
+        self.dropped_bytes_before = 0
+
+    def handled(self, lag_s: float) -> None:
+        self.handled_count += 1
+        self.max_lag_s = max(self.max_lag_s, lag_s)

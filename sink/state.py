@@ -5,20 +5,24 @@ their sequence numbers, stalls or ends; the run shown (`run_id`, `ranks`, `world
 observer) is the latest to start. Per rank it tracks the sequence numbers (a jump is a gap:
 messages missing), the drops the rank itself reported, the last receive time (a quiet rank is
 stalled), the latest step, and the latest findings. Frames that fail to decode are counted by
-reason.
+reason, and so are the frames the sink failed to analyse, log or draw (analysis errors).
 `apply` and `find_stalls` return what changed so `sink.analysis.stream` can turn it into
-findings; times are the recorded receive times, never a clock read here. Nothing here knows
-about Textual; a dashboard reads `RunState` under its lock.
+findings; times are the recorded receive times, never a clock read here. The work per message
+does not grow with the number of ranks: stalls are looked for only once the earliest moment a
+rank could have stalled has passed (`find_stalls`). Nothing here knows about Textual; a
+dashboard reads `RunState` under its lock.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from stratlog.protocol import RunEnd, RunStart
+from stratlog.sink.backlog import SinkLoad
 from stratlog.sink.findings import Finding
 from stratlog.sink.thresholds import STALL_HEARTBEATS
 
@@ -62,6 +66,9 @@ class Delivery:
     restarted: bool = False
     silent_for_s: float | None = None
     """Set when the message ends a stall: how long the rank was silent."""
+    viewer_error: Exception | None = None
+    """What the observer (a dashboard's history) raised on this message, for the pipeline to
+    count: a viewer failing on one strange message must not stop the sink."""
 
 
 class RunObserver(Protocol):
@@ -94,6 +101,17 @@ class RunState:
     joined_mid_stream: bool = False
     """A viewer attached to a running sink: each rank's first message sets where its sequence
     starts, so what was sent before the viewer subscribed is not counted as a gap."""
+    stall_after_s: float | None = None
+    """Silence after which a rank is stalled; None: STALL_HEARTBEATS x the rank's heartbeat interval."""
+    analysis_errors: Counter = field(default_factory=Counter)
+    """Where it failed ("input analysis", "dashboard TokenView", ...) -> frames the sink could not
+    analyse, log or draw there; each is also a line of events.jsonl."""
+    load: SinkLoad | None = None
+    """The live sink's lag, backlog and drops (`sink.service`); None in a replay."""
+    _next_stall_check: float = field(default=math.inf, init=False, repr=False)
+    """No rank can stall before this receive time: the earliest silence deadline seen since the
+    last look (a deadline only moves later when its rank sends, so this never misses one)."""
+    _unwritten_errors: list = field(default_factory=list, init=False, repr=False)
 
     @property
     def ranks(self) -> dict[int, RankState]:
@@ -124,6 +142,32 @@ class RunState:
             self.bad_frames[reason] += 1
             self.version += 1
 
+    def count_analysis_error(self, record: dict) -> None:
+        """`record` (its "where" says where it failed) is counted and kept until the pipeline
+        writes it to events.jsonl (`take_unwritten_errors`); safe from any thread: a dashboard
+        counts here what it failed to draw."""
+        with self.lock:
+            self.analysis_errors[record["where"]] += 1
+            self._unwritten_errors.append(record)
+            self.version += 1
+
+    @property
+    def has_unwritten_errors(self) -> bool:
+        """Read without the lock (a list's truth is one atomic read): the pipeline asks on every tick."""
+        return bool(self._unwritten_errors)
+
+    def take_unwritten_errors(self) -> list[dict]:
+        with self.lock:
+            records, self._unwritten_errors = self._unwritten_errors, []
+            return records
+
+    def set_load(self, load: SinkLoad) -> None:
+        with self.lock:
+            self.load = load
+
+    def _stall_limit(self, rank: RankState) -> float:
+        return self.stall_after_s if self.stall_after_s is not None else STALL_HEARTBEATS * rank.heartbeat_interval_s
+
     def apply(self, message, received_at: float) -> Delivery:
         with self.lock:
             self.messages += 1
@@ -151,24 +195,40 @@ class RunState:
                 rank.heartbeat_interval_s = message.heartbeat_interval_s
             elif isinstance(message, RunEnd):
                 rank.ended = message.status
+            if not rank.ended:
+                self._next_stall_check = min(self._next_stall_check, received_at + self._stall_limit(rank))
+            viewer_error = None
             if self.observer is not None and message.run_id == self.run_id:
-                if switched:
-                    self.observer.run_switched(message.run_id)
-                self.observer.message_applied(message)
-            return Delivery(rank, missing, message.dropped, restarted, silent_for)
+                try:
+                    if switched:
+                        self.observer.run_switched(message.run_id)
+                    self.observer.message_applied(message)
+                except Exception as error:  # noqa: BLE001 - a viewer's failure is counted, the sink goes on
+                    viewer_error = error
+            return Delivery(rank, missing, message.dropped, restarted, silent_for, viewer_error)
 
-    def find_stalls(self, now: float, stall_after_s: float | None) -> list[tuple[str, RankState, float]]:
+    def find_stalls(self, now: float) -> list[tuple[str, RankState, float]]:
         """Ranks of any run that have just become stalled at time `now`: silent for longer than
-        `stall_after_s` (None: STALL_HEARTBEATS x the rank's heartbeat interval), not ended;
-        each with its run id and the silence limit it broke."""
+        their limit (`stall_after_s`), not ended; each with its run id and the limit it broke.
+        Every rank is looked at only once `now` passes the earliest deadline, so the cost per
+        message does not grow with the number of ranks (a rank's deadline only moves later while
+        it sends: a look finds exactly the stalls that looking at every message would)."""
+        if now <= self._next_stall_check:
+            return []
         stalled = []
         with self.lock:
+            next_check = math.inf
             for run_id, ranks in self.runs.items():
                 for rank in ranks.values():
-                    limit = stall_after_s if stall_after_s is not None else STALL_HEARTBEATS * rank.heartbeat_interval_s
-                    if not rank.ended and not rank.stalled and now - rank.last_message_time > limit:
+                    if rank.ended or rank.stalled:
+                        continue
+                    limit = self._stall_limit(rank)
+                    if now - rank.last_message_time > limit:
                         rank.stalled = True
                         stalled.append((run_id, rank, limit))
+                    else:
+                        next_check = min(next_check, rank.last_message_time + limit)
+            self._next_stall_check = next_check
             if stalled:
                 self.version += 1
         return sorted(stalled, key=lambda item: (item[1].last_message_time, item[1].rank, item[0]))

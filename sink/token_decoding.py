@@ -100,7 +100,7 @@ class TokenRegion:
 def token_regions(message, context) -> tuple[TokenRegion, ...]:
     """An input snapshot's first sample cut at its audio segments, each stretch decoded with the
     run's tokenizer (`context.decoder`; ids shown raw without one): what a dashboard shows of it."""
-    ids = message.input_ids.to_numpy()
+    ids = message.input_ids.to_numpy().reshape(-1)
     bounds = sorted((s.start, s.end, s.role) for s in message.segments if s.sample == 0 and s.start < s.end)
     regions, position = [], 0
     for start, end, role in bounds:

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from stratlog.protocol import RecordingWriter
+from stratlog.sink.backlog import DEFAULT_BACKLOG_BYTES
 from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.fanout import FramePublisher, FrameSubscriber
 from stratlog.sink.pipeline import SinkPipeline
@@ -76,6 +77,9 @@ def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
                              "viewers miss frames sent before they subscribe; default: off).")
     parser.add_argument("--exit-after-run", action="store_true", help="Stop once every rank of the run has ended.")
     parser.add_argument("--address-file", type=Path, default=None, help="Write the bound address here once listening.")
+    parser.add_argument("--backlog-mb", type=positive_float, default=DEFAULT_BACKLOG_BYTES / 2**20, metavar="MB",
+                        help="Messages received but not yet handled are held up to this size; past it the sink drops "
+                             "and counts them (events.jsonl, dashboard) instead of growing (default: %(default)g).")
     add_pipeline_arguments(parser)
 
 
@@ -96,7 +100,7 @@ def run_sink(args: argparse.Namespace) -> int:
     publisher = FramePublisher(args.publish) if args.publish else None
     pipeline = SinkPipeline(args.log_dir, recorder=recorder, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
                             rotate_bytes=_rotate_bytes(args), publisher=publisher)
-    service = SinkService(receiver, pipeline)
+    service = SinkService(receiver, pipeline, backlog_bytes=int(args.backlog_mb * 2**20))
     published = f"; publishing on {publisher.address}" if publisher else ""
     print(f"sink listening on {receiver.address}; logs in {args.log_dir}{published}", flush=True)
     if args.address_file:

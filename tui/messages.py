@@ -11,3 +11,13 @@ class DataChanged(Message):
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, DataChanged)
+
+
+class DrawingFailed(Message):
+    """A widget could not draw the view (a strange capture); it shows the error in its place and
+    the screen has the sink count it, so one bad frame never closes the dashboard."""
+
+    def __init__(self, widget: str, error: Exception) -> None:
+        super().__init__()
+        self.widget = widget
+        self.error = error

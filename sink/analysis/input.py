@@ -20,13 +20,40 @@ from stratlog.sink.thresholds import DATA_OVERLAP_WARN, RANK_STEPS_REMEMBERED, R
 
 ANALYSIS = "input"
 SHOWN_PROBLEMS = 3
+SHOWN_RANKS = 8
+"""Other ranks named in a rank_data verdict; past that, only their number."""
+
+
+class StepSamples:
+    """The sample ids each rank trained on at one step, and which ranks had each sample, so a
+    rank's overlap with the others costs a lookup per sample, not a pass over every rank."""
+
+    def __init__(self) -> None:
+        self.by_rank: dict[int, frozenset[str]] = {}
+        self.ranks_of: dict[str, set[int]] = {}
+
+    def add(self, rank: int, samples: frozenset[str]) -> None:
+        for sample in self.by_rank.get(rank, ()):  # a rank that sent the step twice: its latest counts
+            self.ranks_of[sample].discard(rank)
+        self.by_rank[rank] = samples
+        for sample in samples:
+            self.ranks_of.setdefault(sample, set()).add(rank)
+
+    def shared_with(self, rank: int) -> dict[int, int]:
+        """Other rank -> how many of `rank`'s samples it had too (ranks sharing none left out)."""
+        shared: dict[int, int] = {}
+        for sample in self.by_rank[rank]:
+            for other in self.ranks_of[sample]:
+                if other != rank:
+                    shared[other] = shared.get(other, 0) + 1
+        return shared
 
 
 class InputAnalysis:
     """Judges input snapshots; remembers recent sample ids per step to compare ranks."""
 
     def __init__(self) -> None:
-        self._samples_by_step: OrderedDict[tuple[str, int], dict[int, tuple[str, ...]]] = OrderedDict()
+        self._samples_by_step: OrderedDict[tuple[str, int], StepSamples] = OrderedDict()
 
     def evaluate(self, message: InputSnapshot, context: RunContext) -> list[Finding]:
         ids = message.input_ids.to_numpy()
@@ -45,16 +72,17 @@ class InputAnalysis:
         if message.world_size < 2 or not message.sample_ids:
             return None
         key = (message.run_id, message.step)
-        seen = self._samples_by_step.setdefault(key, {})
+        seen = self._samples_by_step.setdefault(key, StepSamples())
         while len(self._samples_by_step) > RANK_STEPS_REMEMBERED:
             self._samples_by_step.popitem(last=False)
         mine = tuple(message.sample_ids)
-        seen[message.rank] = mine
-        others = {rank: ids for rank, ids in sorted(seen.items()) if rank != message.rank}
+        seen.add(message.rank, frozenset(mine))
+        others = len(seen.by_rank) - 1
         if not others:
             return None
-        overlaps = {rank: len(set(mine) & set(ids)) / len(set(mine)) for rank, ids in others.items()}
-        rank, share = max(overlaps.items(), key=lambda item: (item[1], -item[0]))
+        shared = seen.shared_with(message.rank)
+        rank, count = max(shared.items(), key=lambda item: (item[1], -item[0])) if shared else (None, 0)
+        share = count / len(set(mine))
         if share >= 1.0:
             return ("rank_data", FAIL, f"rank {message.rank} got the same samples as rank {rank} at step {message.step} "
                     f"({', '.join(mine[:3])}...): every rank trains on the same data; the DistributedSampler is missing "
@@ -62,8 +90,9 @@ class InputAnalysis:
         if share > DATA_OVERLAP_WARN:
             return ("rank_data", WARN, f"rank {message.rank} shares {share:.0%} of its samples with rank {rank} at step "
                     f"{message.step}: check that the sampler shards the data set per rank", share)
-        return ("rank_data", OK, f"no more than {share:.0%} of the samples shared with ranks "
-                f"{', '.join(map(str, others))} at this step", share)
+        named = (", ".join(map(str, sorted(other for other in seen.by_rank if other != message.rank)))
+                 if others <= SHOWN_RANKS else f"of {others} other ranks")
+        return ("rank_data", OK, f"no more than {share:.0%} of the samples shared with ranks {named} at this step", share)
 
 
 def input_ids_shape(message: InputSnapshot) -> list[int]:

@@ -15,6 +15,8 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from stratlog.protocol import RunStart, higgs_tokens
 from stratlog.sink.thresholds import LR_DECAY_TAIL_FRACTION
 
@@ -103,9 +105,10 @@ class RunContext:
         return snapshot if snapshot is not None and snapshot.step == message.step else None
 
     def render(self, ids) -> str:
-        """Token ids as readable text with the run's tokenizer, or raw when it has none."""
+        """Token ids as readable text with the run's tokenizer, or raw when it has none (ids of
+        any shape, read in order: a sender's wrong shape must not stop the log)."""
         if self.decoder is None:
-            return f"<no tokenizer for run {self.run_id}: ids shown raw> {list(map(int, ids))}"
+            return f"<no tokenizer for run {self.run_id}: ids shown raw> {np.asarray(ids).reshape(-1).tolist()}"
         return self.decoder.render(ids)
 
     @property

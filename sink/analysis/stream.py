@@ -1,5 +1,5 @@
-"""Stream health findings: run start and end, sequence gaps, drops, stalls, bad frames, and
-capture errors the ranks reported.
+"""Stream health findings: run start and end, sequence gaps, drops, stalls, bad frames,
+capture errors the ranks reported, and the live sink's own overload (its drops and lag).
 
 `RunState` does the bookkeeping (sequence numbers, receive times); this module words what it
 saw as findings a person can act on. Stalls are found from recorded receive times only (the
@@ -40,8 +40,8 @@ def delivery_findings(message, delivery: Delivery) -> list[Finding]:
             parts.append(f"{dropped} dropped by the rank itself (its send queue was full: the sink is too slow "
                          "or was unreachable; check the sink's CPU load and that it was up)")
         if lost:
-            parts.append(f"{lost} lost in transit (sent but never received: the sink restarted, or refused frames; "
-                         "check events.jsonl for bad frames)")
+            parts.append(f"{lost} lost in transit (sent but never received: the sink restarted, refused frames, or "
+                         "dropped them itself while overloaded; check events.jsonl for bad frames and sink_load)")
         span = f" (seq {first}..{message.seq - 1})" if delivery.missing else ""
         findings.append(_finding(message, "sequence_gap", WARN,
                                  f"{delivery.missing or dropped} message(s) missing from rank {rank}{span}: " + "; ".join(parts),
@@ -88,3 +88,19 @@ def capture_error_finding(message: ErrorEvent) -> Finding:
                     f"capture '{message.where}' failed on rank {message.rank}: {message.error_type}: {message.message} "
                     f"(failure #{message.count}); training went on without that snapshot; fix the capture code",
                     message.count)
+
+
+def overload_finding(load: dict) -> Finding:
+    """`load`: a sink_load record of `sink.service` whose period had drops."""
+    return Finding(None, None, None, ANALYSIS, "sink_overload", WARN,
+                   f"the sink dropped {load['dropped_frames']} message(s) ({load['dropped_bytes'] / 2**20:.1f} MiB) in the "
+                   f"last {load['period_s']:.0f} s: its backlog was full ({load['backlog_limit_bytes'] / 2**20:.0f} MiB) "
+                   f"and it ran up to {load['max_lag_s']:.1f} s behind; any rank's messages may be missing (sequence "
+                   "gaps). The ranks send more than one sink core handles: capture less often (--strategic_logging_steps) "
+                   "or on fewer ranks (--strategic_ranks), or give the sink more --backlog-mb for bursts", load["dropped_frames"])
+
+
+def caught_up_finding(load: dict) -> Finding:
+    return Finding(None, None, None, ANALYSIS, "sink_overload", OK,
+                   f"the sink dropped nothing in the last {load['period_s']:.0f} s and is {load['lag_s']:.1f} s behind",
+                   0)

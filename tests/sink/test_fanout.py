@@ -24,10 +24,10 @@ def test_a_viewer_sees_the_frames_after_it_subscribed(tmp_path):
             pipeline.handle(encode(metrics(step, loss=1.0)), 0.0)
             return viewer.receive(timeout_ms=20)
 
-        frame, _ = wait_for(delivered, 5, interval_s=0, what="the first frame at the viewer")
-        assert decode(frame).values == {"loss": 1.0}
+        first = wait_for(delivered, 5, interval_s=0, what="the first frame at the viewer")
+        assert decode(first.frame).values == {"loss": 1.0}
         pipeline.handle(encode(metrics(999, loss=2.0)), 0.0)
-        later = [decode(f).step for f, _ in iter(lambda: viewer.receive(timeout_ms=200), None)]
+        later = [decode(received.frame).step for received in iter(lambda: viewer.receive(timeout_ms=200), None)]
         assert later[-1] == 999
     finally:
         pipeline.close()

@@ -27,7 +27,7 @@ from stratlog.sink.dashboard_model import CHART_METRICS, DashboardModel
 from stratlog.sink.dashboard_view import DashboardView, panels
 from stratlog.sink.replay import ReplayPlayer
 from stratlog.tui.feed import ChangeNotifier
-from stratlog.tui.messages import DataChanged
+from stratlog.tui.messages import DataChanged, DrawingFailed
 from stratlog.tui.screens.seek import SeekScreen
 from stratlog.tui.widgets.attention.attention_heatmap import AttentionHeatmap
 from stratlog.tui.widgets.attention.dual_ffn_table import DualFfnTable
@@ -130,6 +130,9 @@ class DashboardScreen(Screen):
 
     def on_data_changed(self, _: DataChanged) -> None:
         self._schedule_redraw()
+
+    def on_drawing_failed(self, failure: DrawingFailed) -> None:
+        self.model.drawing_failed(failure.widget, failure.error, rank=self.rank, step=self.view.shown_step if self.view else None)
 
     def _schedule_redraw(self) -> None:
         if self._redraw_timer is None:

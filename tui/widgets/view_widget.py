@@ -3,6 +3,8 @@
 The screen hands every view to every such widget up to 20 times a second; each widget names
 the few values its picture depends on (`key_of`) and re-renders only when they differ, so a
 burst of metrics redraws the charts and header but leaves the token view and heatmap alone.
+A widget that fails to draw shows the error in its place and posts `DrawingFailed` (once per
+change of its data), so a strange frame never closes the dashboard.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from stratlog.sink.dashboard_view import DashboardView
+from stratlog.sink.printable import printable
+from stratlog.tui.messages import DrawingFailed
 
 
 class ViewWidget(Static):
@@ -26,7 +30,12 @@ class ViewWidget(Static):
         key = self.key_of(view)
         if key != self._drawn_key:
             self._drawn_key = key
-            self.update(self.render_view(view))
+            try:
+                renderable = self.render_view(view)
+            except Exception as error:  # noqa: BLE001 - by design: one strange capture must not close the dashboard
+                renderable = Text(printable(f"cannot draw this: {type(error).__name__}: {error}"), style="bold red")
+                self.post_message(DrawingFailed(type(self).__name__, error))
+            self.update(renderable)
 
     def redraw(self) -> None:
         """Draw again at the next view even if the data did not change (a display option did)."""

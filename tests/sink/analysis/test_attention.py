@@ -85,13 +85,16 @@ def test_a_frozen_text_ffn_fails_and_a_runaway_update_warns():
     assert runaway["dual_ffn_update"].severity == "WARN" and "lower the learning rate" in runaway["dual_ffn_update"].reason
 
 
-def test_inconsistent_tables_become_an_analysis_error_finding_not_an_exception():
+def test_inconsistent_tables_become_an_analysis_error_not_an_exception(tmp_path):
     from stratlog.sink.pipeline import SinkPipeline
 
+    pipeline = SinkPipeline(tmp_path)
     message = attention_snapshot(text_ffn_grad_norm=_float([]), text_ffn_update_ratio=_float([]))
-    findings = SinkPipeline._guarded("attention", message, lambda: AttentionAnalysis().evaluate(message, context_of(message)))
-    assert [(f.check, f.severity) for f in findings] == [("analysis_error", "WARN")]
-    assert "ValueError" in findings[0].reason
+    pipeline.handle_message(message, 1.0)  # the decoder refuses such a frame; a decoded one goes on from here
+    (finding,) = [f for f in pipeline.state.recent_findings if f.check == "analysis_error"]
+    assert finding.severity == "WARN" and finding.analysis == "attention" and "ValueError" in finding.reason
+    assert pipeline.state.analysis_errors == {"attention analysis": 1}
+    pipeline.close()
 
 
 def test_the_dual_ffn_table_shows_the_verdict_of_each_layer():

@@ -1,5 +1,6 @@
-"""`RunHeader`: the run at a glance: run, step, ranks, source and its state, stream health,
-and which rank and capture step the panels below show."""
+"""`RunHeader`: the run at a glance: run, step, ranks, source and its state, stream health
+(the ranks' drops and gaps, refused frames, frames the sink failed to handle, and a live sink's
+own lag and drops), and which rank and capture step the panels below show."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from stratlog.tui.widgets.view_widget import ViewWidget
 
 RANK_STYLE = {"live": "green", "stalled": "bold white on red", "completed": "dim", "failed": "bold red",
               "interrupted": "yellow"}
+LAG_SHOWN_S = 1.0
+"""A live sink this far behind has its lag highlighted: more than a burst of snapshots takes."""
 STEPS_AROUND = 3
 """Capture steps shown either side of the current one: the line must fit 80 columns."""
 
@@ -29,8 +32,10 @@ class RunHeader(ViewWidget):
     def key_of(self, view: DashboardView):
         self._source_text = self.source()  # asked once per redraw: it may poll the trainer or the player
         age = None if view.last_message_age_s is None else round(view.last_message_age_s, 1)
-        return (view.run_id, view.ranks, view.messages, view.drops, view.gaps, view.bad_frames, age, view.rank,
-                view.shown_step, view.capture_steps, view.following, self._source_text)
+        load = view.sink_load
+        load_key = None if load is None else (round(load.lag_s, 1), load.dropped_frames)
+        return (view.run_id, view.ranks, view.messages, view.drops, view.gaps, view.bad_frames, view.analysis_errors,
+                load_key, age, view.rank, view.shown_step, view.capture_steps, view.following, self._source_text)
 
     def render_view(self, view: DashboardView) -> Group:
         return Group(_run_line(view), _health_line(view, self._source_text), _position_line(view))
@@ -53,8 +58,17 @@ def _run_line(view: DashboardView) -> Text:
 
 def _health_line(view: DashboardView, source: str) -> Text:
     line = _line()
-    for label, count in (("drops", view.drops), ("gaps", view.gaps), ("bad frames", view.bad_frames)):
+    counts = [("drops", view.drops), ("gaps", view.gaps), ("bad frames", view.bad_frames)]
+    # Alarms that are 0 in a healthy run take room only when they are not, so the line fits 80 columns
+    counts += [(label, count) for label, count in (("analysis errors", view.analysis_errors),
+                                                   ("sink dropped", view.sink_load.dropped_frames if view.sink_load else 0))
+               if count]
+    for label, count in counts:
         line.append(f"{label} ", style="dim").append(str(count), style="bold red" if count else "green").append("  ")
+    if view.sink_load is not None:
+        lag = view.sink_load.lag_s
+        line.append("lag ", style="dim").append(f"{lag:.1f} s", style="bold yellow" if lag >= LAG_SHOWN_S else "green")
+        line.append("  ")
     line.append(source)
     return line
 
