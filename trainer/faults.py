@@ -27,7 +27,7 @@ from torch.utils.data import DataLoader, RandomSampler
 
 from stratlog.trainer.adaptation import AdaptationArguments, adapt_model
 from stratlog.trainer.data import preparation, sequences
-from stratlog.trainer.data.audio_codes import AudioCodeCache, inspect_clip
+from stratlog.trainer.data.audio_codes import AudioCodeCache
 from stratlog.trainer.data.samples import AudioClip, VoiceCloningSample
 from stratlog.trainer.data.sequences import IGNORE_INDEX, SequenceBuilder, TrainingExample, audio_clips_of
 from stratlog.trainer.voice_cloning_trainer import VoiceCloningTrainer
@@ -66,16 +66,20 @@ def missing_reference_turn(conversation_for: Callable) -> Callable:
 
 
 def silent_reference(example_for: Callable) -> Callable:
-    """Each reference clip replaced by a silent recording of the same length: a WAV of zeros at the
-    clip's own rate, written beside the code cache and then encoded and cached like any clip by the
-    real audio tokenizer (so rank 0 encodes it and the other ranks read its codes)."""
+    """Each reference clip replaced by a silent recording with as many codec frames: a WAV of
+    frames x hop zeros at the tokenizer's rate (which encodes to exactly that many frames), written
+    beside the code cache, then encoded and cached like any clip by the real audio tokenizer (so
+    rank 0 encodes it and the other ranks read its codes)."""
     def planted(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder) -> TrainingExample:
-        info = inspect_clip(sample.ref_audio, sample_id=sample.sample_id)
-        silence = Path(codes.folder) / "planted-silence" / f"{info.source_rate}Hz-{info.stop - info.start}.wav"
+        frames = codes.codes_for(sample.ref_audio, sample_id=sample.sample_id).shape[1]
+        if frames == 0:
+            return example_for(sample, codes, builder)  # too short: the sample's own error
+        hop = round(codes.sample_rate / codes.frame_rate)
+        silence = Path(codes.folder) / "planted-silence" / f"{frames}x{hop}.wav"
         if not silence.is_file():
             silence.parent.mkdir(exist_ok=True)
             temporary = silence.with_name(f".{silence.stem}.{os.getpid()}.wav")
-            soundfile.write(temporary, np.zeros(info.stop - info.start, dtype=np.float32), info.source_rate)
+            soundfile.write(temporary, np.zeros(frames * hop, dtype=np.float32), codes.sample_rate)
             temporary.replace(silence)  # atomic: a rank reading it never sees half a file
         return example_for(replace(sample, ref_audio=AudioClip(silence)), codes, builder)
     return planted
