@@ -20,7 +20,7 @@ from stratlog.protocol.errors import (
     UnknownKind,
     UnsupportedVersion,
 )
-from stratlog.protocol.events import ErrorEvent, Heartbeat, Metrics, RunEnd, RunStart
+from stratlog.protocol.events import ErrorEvent, Heartbeat, Metrics, RunEnd, RunStart, TokenizerIdentity, vocabulary_digest
 from stratlog.protocol.limits import DEFAULT_LIMITS, MAX_ITEMS, MAX_NDIM, MAX_STRING_LENGTH, Limits
 from stratlog.protocol.messages import MESSAGE_TYPES, Message, kind_of
 from stratlog.protocol.recording import Damage, FileHeader, Record
@@ -71,10 +71,12 @@ __all__ = [
     "RunEnd",
     "RunStart",
     "TensorInfo",
+    "TokenizerIdentity",
     "UnknownKind",
     "UnsupportedVersion",
     "ZeroShotSnapshot",
     "decode",
     "encode",
     "kind_of",
+    "vocabulary_digest",
 ]

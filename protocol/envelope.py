@@ -19,9 +19,9 @@ from stratlog.protocol.limits import Count, Text
 PROTOCOL_MAJOR = 1
 """Bumped for changes old receivers cannot read; receivers refuse a newer major."""
 
-PROTOCOL_MINOR = 1
+PROTOCOL_MINOR = 2
 """Bumped for compatible additions (new fields with defaults, new kinds); receivers accept newer.
-1.1 added `AudioSegment.repeated_code_share`."""
+1.1 added `AudioSegment.repeated_code_share`, 1.2 `RunStart.tokenizer_identity`."""
 
 
 class Envelope(msgspec.Struct, kw_only=True, tag_field="kind"):

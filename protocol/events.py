@@ -6,8 +6,44 @@ so they hold scalars and short strings only; numeric tables travel in the snapsh
 
 from __future__ import annotations
 
+import hashlib
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
 from stratlog.protocol.envelope import Envelope
-from stratlog.protocol.limits import Count, FloatMap, FreeFormMap, IntList, Text
+from stratlog.protocol.limits import MAX_ITEMS, Count, FloatMap, FreeFormMap, IntList, Text
+
+
+class TokenizerIdentity(msgspec.Struct, kw_only=True):
+    """Which text tokenizer a run uses, so a sink can tell whether the one it decodes ids with is
+    the same: a tokenizer with another vocabulary decodes every id to the wrong text, with
+    confidence. Every field's default means "not given" (a sender before 1.2)."""
+
+    vocabulary_size: Count = 0
+    """Ids the tokenizer knows, added tokens included; 0: not given."""
+    special_tokens: Annotated[dict[Text, Count], Meta(max_length=MAX_ITEMS)] = {}
+    """Special token -> its id (every added token marked special)."""
+    digest: Text = ""
+    """``vocabulary_digest`` of the whole vocabulary, added tokens included; "": not given."""
+
+    @classmethod
+    def of(cls, tokenizer) -> TokenizerIdentity:
+        """The identity of a `tokenizers.Tokenizer` (used by its methods only: no import here)."""
+        special = {token.content: index for index, token in tokenizer.get_added_tokens_decoder().items() if token.special}
+        return cls(vocabulary_size=tokenizer.get_vocab_size(with_added_tokens=True), special_tokens=special,
+                   digest=vocabulary_digest(tokenizer.get_vocab(with_added_tokens=True)))
+
+
+def vocabulary_digest(vocabulary: dict[str, int]) -> str:
+    """``sha256:`` and the hex SHA-256 of every (token, id) of `vocabulary`, in ascending id order
+    (ties: token bytes), each written as the id in decimal ASCII, a space, the byte length of the
+    token's UTF-8, a space, those bytes and a newline (the length keeps any token text unambiguous)."""
+    digest = hashlib.sha256()
+    for index, token in sorted((index, token.encode("utf-8")) for token, index in vocabulary.items()):
+        digest.update(b"%d %d %s\n" % (index, len(token), token))
+    return "sha256:" + digest.hexdigest()
 
 
 class RunStart(Envelope, kw_only=True, tag="run_start"):
@@ -33,6 +69,8 @@ class RunStart(Envelope, kw_only=True, tag="run_start"):
     """Ranks that capture snapshots; empty means all ranks."""
     heartbeat_interval_s: float = 5.0
     """Seconds between heartbeats of an idle rank; the sink reports a stall after 3 intervals."""
+    tokenizer_identity: TokenizerIdentity = msgspec.field(default_factory=TokenizerIdentity)
+    """The run's text tokenizer, for a sink to check its own against. Added in 1.2."""
 
 
 class Metrics(Envelope, kw_only=True, tag="metrics"):
