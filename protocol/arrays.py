@@ -21,7 +21,7 @@ import numpy as np
 from msgspec import Meta
 
 from stratlog.protocol.errors import InvalidArray, LimitExceeded
-from stratlog.protocol.limits import MAX_NDIM, Text
+from stratlog.protocol.limits import MAX_NDIM, Int, Text
 
 WIRE_DTYPES: dict[str, np.dtype] = {
     "bool": np.dtype("?"),
@@ -37,6 +37,11 @@ WIRE_DTYPES: dict[str, np.dtype] = {
 }
 """The dtype whitelist, each name mapped to the NumPy dtype of its bytes on the wire."""
 
+INTEGER_DTYPES = frozenset({"int8", "uint8", "int16", "int32", "int64"})
+FLOAT_DTYPES = frozenset({"float16", "bfloat16", "float32", "float64"})
+"""The two families a field may name instead of one dtype ("integer", "float" in PROTOCOL.md);
+``bool`` belongs to neither."""
+
 _ITEMSIZES = {name: dtype.itemsize for name, dtype in WIRE_DTYPES.items()}
 _WHITELIST = ", ".join(WIRE_DTYPES)
 
@@ -46,7 +51,7 @@ class Array(msgspec.Struct, kw_only=True):
 
     dtype: Text
     """One of :data:`WIRE_DTYPES`."""
-    shape: Annotated[list[int], Meta(max_length=MAX_NDIM)]
+    shape: Annotated[list[Int], Meta(max_length=MAX_NDIM)]
     """Dimensions, each >= 0; ``[]`` is a scalar (one element)."""
     data: bytes
     """The elements, little-endian, C (row-major) order."""
@@ -108,3 +113,5 @@ class Array(msgspec.Struct, kw_only=True):
                 path=f"{path}.data",
                 kind=kind,
             )
+        if self.dtype == "bool" and self.data.translate(None, b"\x00\x01"):  # one C pass
+            raise InvalidArray("a bool array holds a byte other than 0 and 1", path=f"{path}.data", kind=kind)

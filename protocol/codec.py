@@ -1,6 +1,6 @@
 """Frames to messages and back: one reused msgspec encoder and decoder, limits, typed errors.
 
-Decoding a frame from the network happens in four passes, each cheap, so that nothing large is
+Decoding a frame from the network happens in five passes, each cheap, so that nothing large is
 allocated before the frame is known to be acceptable:
 
 1. the frame length against :attr:`Limits.max_frame_bytes`, before reading a byte;
@@ -10,7 +10,10 @@ allocated before the frame is known to be acceptable:
 3. the typed decode of the whole union, where msgspec checks every type and every schema cap
    (string, list and map lengths) from the msgpack headers as it goes;
 4. checks of what the schema cannot express: array dtype and data length, array element
-   counts, nesting of free-form maps, ``rank < world_size``.
+   counts, nesting of free-form maps, ``rank < world_size``, and what the fields of a kind must
+   agree on (:mod:`~protocol.constraints`: element families, shapes, list lengths);
+5. no map repeats a key (:mod:`~protocol.raw_frames`): free for a frame that is the reference
+   encoding of its message, a walk over the maps of any other frame.
 
 Every failure surfaces as a :class:`~protocol.errors.ProtocolError` subclass with the field path.
 """
@@ -20,10 +23,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import msgpack
 import msgspec
 
-from stratlog.protocol.arrays import Array
+from stratlog.protocol.constraints import check_arrays
 from stratlog.protocol.envelope import PROTOCOL_MAJOR, PROTOCOL_MINOR
 from stratlog.protocol.errors import (
     FrameTooLarge,
@@ -37,6 +39,7 @@ from stratlog.protocol.errors import (
 from stratlog.protocol.events import RunStart
 from stratlog.protocol.limits import DEFAULT_LIMITS, MAX_ITEMS, MAX_STRING_LENGTH, Limits, Text
 from stratlog.protocol.messages import MESSAGE_TYPES, Message, kind_of
+from stratlog.protocol.raw_frames import RepeatedKey, check_unique_keys, is_map, malformed_reason
 
 
 class _Head(msgspec.Struct):
@@ -51,12 +54,6 @@ _ENCODER = msgspec.msgpack.Encoder()
 _HEAD_DECODER = msgspec.msgpack.Decoder(_Head)
 _MESSAGE_DECODER = msgspec.msgpack.Decoder(Message)
 _MESSAGE_CLASSES = tuple(MESSAGE_TYPES.values())
-
-_ARRAY_FIELDS: dict[type, tuple[tuple[str, str], ...]] = {
-    cls: tuple((f.name, f"$.{f.name}") for f in msgspec.structs.fields(cls) if f.type is Array)
-    for cls in _MESSAGE_CLASSES
-}
-"""Message class -> (name, path) of its Array fields, which the decoder checks after decoding."""
 
 _DECODE_FAILURES = (msgspec.MsgspecError, RecursionError, UnicodeDecodeError)
 """What msgspec raises on bad input: its own errors, and two it lets through from Python."""
@@ -93,63 +90,21 @@ def _translate(error: Exception, frame: Any, kind: str | None) -> ProtocolError:
     """Turn a msgspec (or recursion) error into the matching typed error, keeping the path.
 
     Which class a frame gets, and the reason it gives for a frame that is not msgpack at all,
-    come from our own look at the frame (:func:`_malformed_reason`), never from the wording of
-    msgspec's message, which changes between its releases. msgspec's text still supplies the
-    field path and, for a schema break, the detail.
+    come from our own look at the frame (:func:`~protocol.raw_frames.malformed_reason`), never
+    from the wording of msgspec's message, which changes between its releases. msgspec's text
+    still supplies the field path and, for a schema break, the detail.
     """
     if isinstance(error, RecursionError):
         return LimitExceeded("nesting too deep to decode", kind=kind)
     if not isinstance(error, msgspec.ValidationError):
-        return MalformedFrame(_malformed_reason(frame), kind=kind)
+        return MalformedFrame(malformed_reason(frame), kind=kind)
     match = _MSGSPEC_ERROR.match(str(error))
     reason, path = match["reason"], match["path"] or "$"
-    if path == "$" and not isinstance(_plain_msgpack(frame), dict):
+    if path == "$" and not is_map(frame):
         return MalformedFrame("frame is not a msgpack map", kind=kind)
     if "of length <=" in reason:
         return LimitExceeded(reason, path=path, kind=kind)
     return InvalidMessage(reason, path=path, kind=kind)
-
-
-_NOT_MSGPACK = object()
-"""What :func:`_plain_msgpack` returns for bytes that are not one msgpack value."""
-
-
-def _plain_msgpack(frame: Any) -> Any:
-    """The frame as plain Python values, or _NOT_MSGPACK; only called for a refused frame."""
-    try:
-        return msgpack.unpackb(frame, raw=False, strict_map_key=False)
-    except (ValueError, UnicodeDecodeError, TypeError, msgpack.UnpackException):
-        return _NOT_MSGPACK
-
-
-def _malformed_reason(frame: Any) -> str:
-    """Why bytes that msgspec refused as msgpack are not one msgpack value, in our own words.
-
-    A second, independent parser (msgpack-python, streaming) tells the causes apart by its
-    exception classes: out of data (or a declared length past the end), a byte that is no
-    msgpack type, a string that is not UTF-8, bytes left after the value. Runs only for refused frames, which are at most max_frame_bytes.
-    """
-    unpacker = msgpack.Unpacker(raw=False, strict_map_key=False, max_buffer_size=max(len(frame), 1))
-    unpacker.feed(frame)
-    try:
-        unpacker.unpack()
-    except msgpack.OutOfData:
-        return "frame is truncated: it ends inside a msgpack value"
-    except UnicodeDecodeError:
-        return "a string is not valid UTF-8"
-    except msgpack.FormatError:
-        return "invalid msgpack: a byte that starts no msgpack type"
-    except msgpack.StackError:
-        return "nesting too deep to decode"
-    except ValueError:
-        # The parser caps every declared length at the frame's size, which a value of that
-        # length could not fit in: the frame ends before the value it announces.
-        return "frame is truncated: a declared length runs past its end"
-    except (TypeError, msgpack.UnpackException):
-        return "not a well-formed msgpack frame"
-    if unpacker.tell() < len(frame):
-        return f"trailing bytes after the message: {len(frame) - unpacker.tell()} bytes follow its map"
-    return "not a well-formed msgpack frame"
 
 
 class MessageDecoder:
@@ -181,6 +136,7 @@ class MessageDecoder:
         except _DECODE_FAILURES as error:
             raise _translate(error, frame, head.kind) from None
         self._check(message, head.kind)
+        self._check_unique_keys(frame, message, head.kind)
         message.minor = head.minor  # a frame without `minor` is 1.0, not this receiver's minor
         return message
 
@@ -216,12 +172,25 @@ class MessageDecoder:
                 path="$.rank",
                 kind=kind,
             )
-        max_elements = self.limits.max_array_elements
-        for name, path in _ARRAY_FIELDS[type(message)]:
-            getattr(message, name).check(max_elements, path, kind)
+        check_arrays(message, kind, self.limits.max_array_elements)
         if isinstance(message, RunStart):
             for name in _FREE_FORM_FIELDS:
                 self._check_free_form(getattr(message, name), f"$.{name}", kind, depth=1)
+
+    @staticmethod
+    def _check_unique_keys(frame: Any, message: Message, kind: str) -> None:
+        """Pass 5. The reference encoding of a message holds each key once, so a frame equal to
+        it needs no walk (one encode and one memcmp, a fraction of the decode)."""
+        if _ENCODER.encode(message) == (frame if type(frame) is bytes else bytes(frame)):
+            return
+        try:
+            check_unique_keys(frame, type(message))
+        except RepeatedKey as repeated:
+            raise InvalidMessage(
+                f"key {repeated.key[:64]!r} appears twice in one map", path=repeated.path, kind=kind
+            ) from None
+        except msgspec.DecodeError:  # an unknown key's name that is not UTF-8
+            raise MalformedFrame(malformed_reason(frame), kind=kind) from None
 
     def _check_free_form(self, value: Any, path: str, kind: str, depth: int) -> None:
         """Free-form maps must stay JSON-like, shallow, and within the schema caps."""

@@ -14,7 +14,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from stratlog.protocol.limits import Count, Text
+from stratlog.protocol.limits import INT_MAX, Count, Text
 
 PROTOCOL_MAJOR = 1
 """Bumped for changes old receivers cannot read; receivers refuse a newer major."""
@@ -35,7 +35,7 @@ class Envelope(msgspec.Struct, kw_only=True, tag_field="kind"):
     """Identifies one training run; the same on every rank."""
     rank: Count
     """Global rank of the sender (0 .. world_size - 1)."""
-    world_size: Annotated[int, Meta(ge=1)]
+    world_size: Annotated[int, Meta(ge=1, le=INT_MAX)]
     """Number of ranks in the run."""
     seq: Count
     """Per-rank sequence number: 0 for the rank's first message, +1 for every message the rank

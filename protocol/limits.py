@@ -31,10 +31,17 @@ MAX_NDIM = 32
 MAX_DEPTH_CEILING = 200
 """Highest allowed :attr:`Limits.max_depth`; the decoder's own stack stops deeper input anyway."""
 
+INT_MIN = -(2**63)
+INT_MAX = 2**63 - 1
+"""Every integer on the wire is in the signed 64-bit range: msgpack can also carry 2^63 .. 2^64 - 1
+(uint 64), which a receiver in a language with signed 64-bit integers could not hold."""
+
 Text = Annotated[str, Meta(max_length=MAX_STRING_LENGTH)]
-Count = Annotated[int, Meta(ge=0)]
+Int = Annotated[int, Meta(ge=INT_MIN, le=INT_MAX)]
+Count = Annotated[int, Meta(ge=0, le=INT_MAX)]
+"""PROTOCOL.md's ``uint``: 0 .. 2^63 - 1."""
 TextList = Annotated[list[Text], Meta(max_length=MAX_ITEMS)]
-IntList = Annotated[list[int], Meta(max_length=MAX_ITEMS)]
+IntList = Annotated[list[Int], Meta(max_length=MAX_ITEMS)]
 FloatMap = Annotated[dict[Text, float], Meta(max_length=MAX_ITEMS)]
 FreeFormMap = Annotated[dict[Text, Any], Meta(max_length=MAX_ITEMS)]
 """JSON-like values (None, bool, int, float, str, lists, string-keyed maps), checked after decoding."""

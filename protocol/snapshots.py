@@ -9,14 +9,14 @@ dtype (senders use int32 or int64); float tables use float32 unless said otherwi
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
 
 from stratlog.protocol.arrays import Array
 from stratlog.protocol.envelope import Envelope
-from stratlog.protocol.limits import MAX_ITEMS, MAX_NDIM, Count, IntList, Text, TextList
+from stratlog.protocol.limits import MAX_ITEMS, MAX_NDIM, Count, Int, IntList, Text, TextList
 
 
 class TensorInfo(msgspec.Struct, kw_only=True):
@@ -24,7 +24,7 @@ class TensorInfo(msgspec.Struct, kw_only=True):
 
     name: Text
     """Batch key, e.g. ``input_ids``, ``audio_labels``."""
-    shape: Annotated[list[int], Meta(max_length=MAX_NDIM)]
+    shape: Annotated[list[Int], Meta(max_length=MAX_NDIM)]
     dtype: Text
     """The framework's dtype name (e.g. ``int64``, ``bfloat16``), free text."""
 
@@ -34,8 +34,8 @@ class AudioSegment(msgspec.Struct, kw_only=True):
 
     sample: Count
     """Batch index of the sample."""
-    role: Text
-    """``reference`` (the voice to clone) or ``target`` (the speech to generate)."""
+    role: Literal["reference", "target"]
+    """``reference`` (the voice to clone) or ``target`` (the speech to generate); nothing else."""
     start: Count
     """First token position of the segment."""
     end: Count

@@ -163,3 +163,17 @@ def test_limits_reject_bad_values_naming_the_field(field: str) -> None:
 def test_max_depth_has_a_ceiling() -> None:
     with pytest.raises(ValueError, match=r"Limits\.max_depth must be at most 200"):
         Limits(max_depth=201)
+
+
+def test_explaining_a_refused_frame_builds_nothing_per_element() -> None:
+    """A 4 MiB frame of nested lists that each declare a million elements, cut short: saying
+    why it is malformed must not unpack it (msgpack-python's full unpack took ~53 MiB here)."""
+    chain = b"\xdd\x00\x0f\x42\x40" * 200
+    frame = with_raw_field("heartbeat", "queue_depth", chain + b"\xc0" * (4 * 1024 * 1024 - 4096))
+    tracemalloc.start()
+    try:
+        error = refused(frame, MalformedFrame)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert "truncated" in error.reason and peak < 2 * len(frame)
