@@ -30,11 +30,11 @@ from stratlog.protocol import (
     kind_of,
 )
 from stratlog.sink import human_log, snapshot_kinds
-from stratlog.sink.analysis import stream
+from stratlog.sink.analysis import stream, tokenizer_match
 from stratlog.sink.analysis.metrics import MetricsHealth
 from stratlog.sink.analysis.run_context import RunContext, SpecialTokenIds
 from stratlog.sink.fanout import FramePublisher
-from stratlog.sink.findings import WARN, Finding
+from stratlog.sink.findings import OK, WARN, Finding
 from stratlog.sink.log_entries import EntryBuffer
 from stratlog.sink.log_files import LogFiles
 from stratlog.sink.state import RankState, RunState
@@ -59,6 +59,10 @@ class SinkPipeline:
         self._metrics = MetricsHealth()
         self._analyses = {kind.key: kind.analysis() for kind in snapshot_kinds.SNAPSHOT_KINDS}
         """Snapshot kind -> its analysis, this pipeline's own (trends are per pipeline)."""
+        self._tokenizers_judged: set[str] = set()
+        """Runs whose tokenizer verdict (`tokenizer_match`) was made: it is said once per run."""
+        self._tokenizer_verdicts: dict[str, Finding] = {}
+        """Run id -> its tokenizer verdict, until the run start it came with reports it."""
 
     def handle(self, frame: bytes, received_at: float):
         """Returns the decoded message, or None for a bad frame."""
@@ -138,10 +142,27 @@ class SinkPipeline:
                 context = self.contexts[message.run_id] = RunContext(message.run_id)
         if not context.tokenizer_checked:
             context.tokenizer_checked = True
-            context.decoder = self.decoders.get(context.tokenizer_path)
-            if context.decoder is not None:
-                context.tokens = SpecialTokenIds.from_vocabulary(context.decoder.special_ids, context.model_config)
+            self._load_tokenizer(context)
         return context
+
+    def _load_tokenizer(self, context: RunContext) -> None:
+        """The run's decoder and special-token ids: the run start's identity says which tokenizer
+        the run used; a loaded one that differs decodes nothing (ids shown raw), and the special
+        ids then come from the run start, so the data is judged with the run's own tokens."""
+        decoder = self.decoders.get(context.tokenizer_path)
+        run = context.tokenizer_identity
+        verdict = (tokenizer_match.tokenizer_finding(context.run_id, decoder.source, decoder.identity, run)
+                   if decoder is not None else None)
+        if verdict is not None and context.run_id not in self._tokenizers_judged:
+            self._tokenizers_judged.add(context.run_id)
+            self._tokenizer_verdicts[context.run_id] = verdict
+        if verdict is not None and verdict.severity != OK:
+            decoder = None
+            context.no_decoder_reason = f"the sink's tokenizer is not run {context.run_id}'s"
+        context.decoder = decoder
+        special = run.special_tokens if run.digest else (decoder.special_ids if decoder is not None else None)
+        if special:
+            context.tokens = SpecialTokenIds.from_vocabulary(special, context.model_config)
 
     def _log_event(self, message) -> None:
         """What an event itself adds to the logs (its findings are `_event_findings`')."""
@@ -158,7 +179,8 @@ class SinkPipeline:
 
     def _event_findings(self, message, context: RunContext, rank: RankState) -> list[Finding]:
         if isinstance(message, RunStart):
-            return [stream.run_start_finding(message)]
+            tokenizer = self._tokenizer_verdicts.pop(message.run_id, None)
+            return [stream.run_start_finding(message)] + ([tokenizer] if tokenizer is not None else [])
         if isinstance(message, Metrics):
             return self._guarded("metrics analysis", message, lambda: self._metrics.evaluate(message, context), [])
         if isinstance(message, ErrorEvent):

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 from tokenizers import Tokenizer
 
-from stratlog.protocol import higgs_tokens
+from stratlog.protocol import TokenizerIdentity, higgs_tokens
 
 #: Tokens that repeat once per audio frame: their runs are tagged "audio" (other special runs "special").
 AUDIO_RUN_TOKENS = (higgs_tokens.AUDIO_OUT, higgs_tokens.AUDIO_IN, higgs_tokens.AUDIO_DELAY)
@@ -51,6 +52,11 @@ class TokenDecoder:
         if not file.is_file():
             raise FileNotFoundError(f"no tokenizer.json at {path}")
         return cls(Tokenizer.from_file(str(file)), str(file))
+
+    @cached_property
+    def identity(self) -> TokenizerIdentity:
+        """What a run's start says of its tokenizer, for this one: compared once per run."""
+        return TokenizerIdentity.of(self.tokenizer)
 
     @property
     def special_ids(self) -> dict[str, int]:

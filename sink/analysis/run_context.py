@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from stratlog.protocol import RunStart, higgs_tokens
+from stratlog.protocol import RunStart, TokenizerIdentity, higgs_tokens
 from stratlog.sink.thresholds import LR_DECAY_TAIL_FRACTION
 
 if TYPE_CHECKING:
@@ -80,11 +80,16 @@ class RunContext:
     model_config: dict[str, Any] = field(default_factory=dict)
     training_args: dict[str, Any] = field(default_factory=dict)
     tokenizer_path: str = ""
+    tokenizer_identity: TokenizerIdentity = field(default_factory=TokenizerIdentity)
+    """What the run start says of the run's tokenizer (all "not given" before protocol 1.2)."""
     tokens: SpecialTokenIds | None = None
-    """None when no Higgs tokenizer could be loaded for the run."""
+    """None when neither the run start nor a loaded tokenizer gives the Higgs special tokens."""
     tokenizer_checked: bool = False
     decoder: TokenDecoder | None = None
-    """The run's text tokenizer (set by the pipeline with `tokens`), None without one."""
+    """The run's text tokenizer (set by the pipeline with `tokens`), None without one or when the
+    one the sink has is not the run's."""
+    no_decoder_reason: str = ""
+    """Why ids are shown raw, when it is not simply the lack of a tokenizer."""
     latest: dict[tuple[int, type], Any] = field(default_factory=dict)
     """(rank, snapshot class) -> that rank's latest snapshot of the class (`remember`)."""
 
@@ -93,7 +98,8 @@ class RunContext:
         """`earlier`: the run's context before this rank's run start; the snapshots the other ranks
         sent outlive one rank's (re)start."""
         return cls(run_id=message.run_id, model_config=dict(message.model_config), training_args=dict(message.training_args),
-                   tokenizer_path=message.tokenizer_path, latest=earlier.latest if earlier is not None else {})
+                   tokenizer_path=message.tokenizer_path, tokenizer_identity=message.tokenizer_identity,
+                   latest=earlier.latest if earlier is not None else {})
 
     def remember(self, snapshot) -> None:
         """Called by the pipeline with every snapshot, before it is analysed."""
@@ -108,7 +114,8 @@ class RunContext:
         """Token ids as readable text with the run's tokenizer, or raw when it has none (ids of
         any shape, read in order: a sender's wrong shape must not stop the log)."""
         if self.decoder is None:
-            return f"<no tokenizer for run {self.run_id}: ids shown raw> {np.asarray(ids).reshape(-1).tolist()}"
+            reason = self.no_decoder_reason or f"no tokenizer for run {self.run_id}"
+            return f"<{reason}: ids shown raw> {np.asarray(ids).reshape(-1).tolist()}"
         return self.decoder.render(ids)
 
     @property
