@@ -16,9 +16,19 @@ import time
 
 import numpy as np
 import torch
+from tokenizers import Tokenizer
 from transformers import TrainerCallback
 
-from stratlog.protocol import Array, AttentionSnapshot, InputSnapshot, Metrics, OutputSnapshot, RunStart, ZeroShotSnapshot
+from stratlog.protocol import (
+    Array,
+    AttentionSnapshot,
+    InputSnapshot,
+    Metrics,
+    OutputSnapshot,
+    RunStart,
+    TokenizerIdentity,
+    ZeroShotSnapshot,
+)
 from stratlog.trainer.data.sequences import AudioTokenIds
 from stratlog.trainer.strategic.attention_capture import AttentionProbe, choose_heads, choose_layers, decoder_layers
 from stratlog.trainer.strategic.capture_step import CapturedStep, CaptureScheduler
@@ -31,6 +41,13 @@ from stratlog.trainer.strategic.zero_shot_capture import zero_shot_snapshot_fiel
 
 def _json_safe(value) -> dict:
     return json.loads(json.dumps(value, default=str))
+
+
+def _tokenizer_identity(tokenizer_path: str) -> TokenizerIdentity:
+    """The run's text tokenizer as the sink checks its own against (the tokenizer.json the run
+    loaded); "not given" for a checkpoint without one."""
+    file = os.path.join(tokenizer_path, "tokenizer.json")
+    return TokenizerIdentity.of(Tokenizer.from_file(file)) if os.path.isfile(file) else TokenizerIdentity()
 
 
 def _float_array(tensor: torch.Tensor) -> Array:
@@ -55,6 +72,7 @@ class RunLifecycleCallback(TrainerCallback):
             hostname=socket.gethostname(), pid=os.getpid(),
             capture_interval=self.capture_interval, capture_ranks=self.capture_ranks,
             heartbeat_interval_s=self.publisher.config.heartbeat_interval_s,
+            tokenizer_identity=_tokenizer_identity(self.model_path),
         ))
 
     def on_train_end(self, args, state, control, **kwargs):
