@@ -12,8 +12,9 @@ allocated before the frame is known to be acceptable:
 4. checks of what the schema cannot express: array dtype and data length, array element
    counts, nesting of free-form maps, ``rank < world_size``, and what the fields of a kind must
    agree on (:mod:`~protocol.constraints`: element families, shapes, list lengths);
-5. no map repeats a key (:mod:`~protocol.raw_frames`): free for a frame that is the reference
-   encoding of its message, a walk over the maps of any other frame.
+5. no map repeats a key, and unknown keys keep the schema caps (:mod:`~protocol.raw_frames`):
+   free for a frame that is the reference encoding of its message, a walk over the maps of any
+   other frame.
 
 Every failure surfaces as a :class:`~protocol.errors.ProtocolError` subclass with the field path.
 """
@@ -39,7 +40,7 @@ from stratlog.protocol.errors import (
 from stratlog.protocol.events import RunStart
 from stratlog.protocol.limits import DEFAULT_LIMITS, MAX_ITEMS, MAX_STRING_LENGTH, Limits, Text
 from stratlog.protocol.messages import MESSAGE_TYPES, Message, kind_of
-from stratlog.protocol.raw_frames import RepeatedKey, check_unique_keys, is_map, malformed_reason
+from stratlog.protocol.raw_frames import check_map_keys, is_map, malformed_reason
 
 
 class _Head(msgspec.Struct):
@@ -136,7 +137,7 @@ class MessageDecoder:
         except _DECODE_FAILURES as error:
             raise _translate(error, frame, head.kind) from None
         self._check(message, head.kind)
-        self._check_unique_keys(frame, message, head.kind)
+        self._check_map_keys(frame, message, head.kind)
         message.minor = head.minor  # a frame without `minor` is 1.0, not this receiver's minor
         return message
 
@@ -178,19 +179,11 @@ class MessageDecoder:
                 self._check_free_form(getattr(message, name), f"$.{name}", kind, depth=1)
 
     @staticmethod
-    def _check_unique_keys(frame: Any, message: Message, kind: str) -> None:
+    def _check_map_keys(frame: Any, message: Message, kind: str) -> None:
         """Pass 5. The reference encoding of a message holds each key once, so a frame equal to
         it needs no walk (one encode and one memcmp, a fraction of the decode)."""
-        if _ENCODER.encode(message) == (frame if type(frame) is bytes else bytes(frame)):
-            return
-        try:
-            check_unique_keys(frame, type(message))
-        except RepeatedKey as repeated:
-            raise InvalidMessage(
-                f"key {repeated.key[:64]!r} appears twice in one map", path=repeated.path, kind=kind
-            ) from None
-        except msgspec.DecodeError:  # an unknown key's name that is not UTF-8
-            raise MalformedFrame(malformed_reason(frame), kind=kind) from None
+        if _ENCODER.encode(message) != (frame if type(frame) is bytes else bytes(frame)):
+            check_map_keys(frame, type(message), kind)
 
     def _check_free_form(self, value: Any, path: str, kind: str, depth: int) -> None:
         """Free-form maps must stay JSON-like, shallow, and within the schema caps."""

@@ -3,7 +3,8 @@ not one msgpack map, and whether a map repeats a key.
 
 msgspec, like most msgpack libraries, lets a later duplicate key overwrite an earlier one, so
 ``{"rank": 0, "rank": 5}`` decodes as rank 5 here and as rank 0 in a first-wins decoder: one frame,
-two meanings. PROTOCOL.md makes such a frame invalid. Finding a repeat costs nothing for frames
+two meanings. PROTOCOL.md makes such a frame invalid; the same walk counts the keys msgspec
+skips (unknown ones) against the schema caps. Finding a repeat costs nothing for frames
 the reference encoder wrote: a frame byte-equal to the re-encoding of its decoded message holds
 each key once (the codec checks that first, one encode and one memcmp). Any other frame (another
 encoder, a newer minor's extra keys, a 1.0 frame without 1.1's fields) is walked here: every map
@@ -23,6 +24,9 @@ from typing import Any
 
 import msgpack
 import msgspec
+
+from stratlog.protocol.errors import InvalidMessage, LimitExceeded, MalformedFrame
+from stratlog.protocol.limits import MAX_ITEMS, MAX_STRING_LENGTH
 
 _RAW_MAP = msgspec.msgpack.Decoder(dict[str, msgspec.Raw])
 _RAW_LIST = msgspec.msgpack.Decoder(list[msgspec.Raw])
@@ -59,14 +63,6 @@ def malformed_reason(frame: Any) -> str:
     return "a string is not valid UTF-8"
 
 
-class RepeatedKey(Exception):
-    """A map holds ``key`` twice; ``path`` is where the key sits (``$.segments[1].end``)."""
-
-    def __init__(self, path: str, key: str) -> None:
-        super().__init__(path, key)
-        self.path, self.key = path, key
-
-
 _STRUCT, _STRUCT_LIST, _FLAT_MAP, _FREE_FORM = "struct", "struct_list", "flat_map", "free_form"
 
 
@@ -101,50 +97,65 @@ def _readers(cls: type) -> dict[str, tuple[str, Any]]:
     return readers
 
 
-def check_unique_keys(frame: Any, message_class: type) -> None:
-    """Raise :class:`RepeatedKey` if any map the receiver reads holds a key twice.
+def check_map_keys(frame: Any, message_class: type, kind: str) -> None:
+    """Raise a :class:`ProtocolError` if a map the receiver reads holds a key twice
+    (InvalidMessage), more entries than MAX_ITEMS or a key longer than MAX_STRING_LENGTH
+    (LimitExceeded: msgspec does not count unknown keys), or a key that is not UTF-8
+    (MalformedFrame).
 
     Called only for frames that msgspec decoded as ``message_class`` and that are not the
     reference encoding of their message, so every map here is known to be well-formed.
     """
-    _check_struct(frame, message_class, "$")
+    try:
+        _check_struct(frame, message_class, "$", kind)
+    except msgspec.DecodeError:  # msgspec skips unknown keys without reading their UTF-8
+        raise MalformedFrame(malformed_reason(frame), kind=kind) from None
 
 
-def _entries(raw: Any, path: str) -> dict[str, msgspec.Raw]:
+def _entries(raw: Any, path: str, kind: str) -> dict[str, msgspec.Raw]:
+    declared = _declared_entries(raw)
+    if declared > MAX_ITEMS:
+        raise LimitExceeded(f"map of {declared} entries exceeds {MAX_ITEMS}", path=path, kind=kind)
     entries = _RAW_MAP.decode(raw)
-    if len(entries) != _declared_entries(raw):
-        raise _first_repeat(raw, path)
+    if len(entries) != declared:
+        key = _first_repeat(raw)
+        raise InvalidMessage(f"key {key[:64]!r} appears twice in one map", path=f"{path}.{key[:64]}", kind=kind)
+    if entries and max(map(len, entries)) > MAX_STRING_LENGTH:
+        key = max(entries, key=len)
+        raise LimitExceeded(
+            f"key of {len(key)} characters exceeds {MAX_STRING_LENGTH}", path=f"{path}.{key[:64]}", kind=kind
+        )
     return entries
 
 
-def _check_struct(raw: Any, cls: type, path: str) -> None:
+def _check_struct(raw: Any, cls: type, path: str, kind: str) -> None:
     readers = _readers(cls)
-    for name, value in _entries(raw, path).items():
+    for name, value in _entries(raw, path, kind).items():
         reader = readers.get(name)
         if reader is None:
             continue  # a scalar field, or an unknown key whose value is skipped unread
         how, inner = reader
         child = f"{path}.{name}"
         if how == _STRUCT:
-            _check_struct(value, inner, child)
+            _check_struct(value, inner, child, kind)
         elif how == _STRUCT_LIST:
             for index, item in enumerate(_RAW_LIST.decode(value)):
-                _check_struct(item, inner, f"{child}[{index}]")
+                _check_struct(item, inner, f"{child}[{index}]", kind)
         elif how == _FLAT_MAP:
-            _entries(value, child)
+            _entries(value, child, kind)
         else:
-            _check_free_form(value, child)
+            _check_free_form(value, child, kind)
 
 
-def _check_free_form(raw: Any, path: str) -> None:
+def _check_free_form(raw: Any, path: str, kind: str) -> None:
     """A JSON-like value: every map in it, at any depth (the decoder has bounded its nesting)."""
     first = memoryview(raw)[0]
     if 0x80 <= first <= 0x8F or first in (0xDE, 0xDF):
-        for key, value in _entries(raw, path).items():
-            _check_free_form(value, f"{path}.{key[:64]}")
+        for key, value in _entries(raw, path, kind).items():
+            _check_free_form(value, f"{path}.{key[:64]}", kind)
     elif 0x90 <= first <= 0x9F or first in (0xDC, 0xDD):
         for index, item in enumerate(_RAW_LIST.decode(raw)):
-            _check_free_form(item, f"{path}[{index}]")
+            _check_free_form(item, f"{path}[{index}]", kind)
 
 
 def _declared_entries(raw: Any) -> int:
@@ -158,7 +169,7 @@ def _declared_entries(raw: Any) -> int:
     return first & 0x0F
 
 
-def _first_repeat(raw: Any, path: str) -> RepeatedKey:
+def _first_repeat(raw: Any) -> str:
     """The first key seen twice in a map, read key by key (only for a map known to repeat one)."""
     unpacker = msgpack.Unpacker(raw=False, strict_map_key=False)
     unpacker.feed(bytes(raw))
@@ -166,7 +177,7 @@ def _first_repeat(raw: Any, path: str) -> RepeatedKey:
     for _ in range(unpacker.read_map_header()):
         key = unpacker.unpack()
         if key in seen:
-            return RepeatedKey(f"{path}.{key[:64]}", key)
+            return key
         seen.add(key)
         unpacker.skip()
     raise AssertionError("a map whose decoded keys are fewer than its entries repeats a key")

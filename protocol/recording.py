@@ -95,6 +95,8 @@ def unpack_file_header(data: bytes, path: str) -> FileHeader | None:
         raise RecordingError(
             f"{path} uses recording format {version}; this reader reads up to {FORMAT_VERSION}"
         )
+    if version < 1:  # an intact header naming a format that never existed: not ours to guess
+        raise RecordingError(f"{path} names recording format {version}; formats start at 1")
     writer = data[_FILE_HEADER_FIXED.size : size - 4].decode(errors="replace")
     return FileHeader(format_version=version, writer=writer, size=size)
 

@@ -24,6 +24,7 @@ from stratlog.protocol import (
     InvalidArray,
     InvalidMessage,
     LimitExceeded,
+    MalformedFrame,
     ProtocolError,
     decode,
     encode,
@@ -280,3 +281,19 @@ def test_the_fast_check_and_the_step_by_step_check_agree() -> None:
                         explained = error
                     assert _FAST_CHECKS[type(message)](typed, max_elements) == (explained is None), (
                         kind_of(message), rule.field, dtype, shape, explained)
+
+
+def test_unknown_keys_keep_the_schema_caps_and_utf8() -> None:
+    """msgspec skips unknown keys unread; the key walk reads their names and counts them."""
+    message = plain("heartbeat")
+    long_name = "k" * 65_537
+    error = refusal(msgpack.packb({**message, long_name: 1}))
+    assert type(error) is LimitExceeded and error.path == f"$.{long_name[:64]}"
+    assert decode(msgpack.packb({**message, "k" * 65_536: 1}))  # the limit itself is allowed
+    many = {**message, **{f"x{i}": None for i in range(65_536)}}
+    error = refusal(msgpack.packb(many))
+    assert type(error) is LimitExceeded and error.path == "$" and "entries exceeds 65536" in error.reason
+    body = msgpack.packb(message)
+    frame = bytes([body[0] + 1]) + body[1:] + b"\xa2\xff\xfe" + b"\x01"
+    error = refusal(frame)
+    assert type(error) is MalformedFrame and "not valid UTF-8" in error.reason

@@ -138,6 +138,38 @@ def test_a_newer_format_version_is_refused(tmp_path: Path) -> None:
         RecordingReader(path)
 
 
+def test_format_version_0_is_refused(tmp_path: Path) -> None:
+    """An intact header naming a format that never existed is not a damaged one (PROTOCOL.md §10)."""
+    path = tmp_path / "zero.stratrec"
+    header = bytearray(pack_file_header())
+    header[8] = 0
+    header[-4:] = zlib.crc32(bytes(header[:-4])).to_bytes(4, "little")
+    path.write_bytes(bytes(header))
+    with pytest.raises(RecordingError, match="format 0"):
+        RecordingReader(path)
+
+
+def test_the_scan_after_a_damaged_header_starts_at_byte_1(tmp_path: Path) -> None:
+    """The whole header, from offset 0 to the first record, is one damaged range."""
+    path = tmp_path / "run.stratrec"
+    write_recording(path, FRAMES[:2])
+    data = bytearray(path.read_bytes())
+    data[HEADER_SIZE - 1] ^= 0xFF  # the header's own checksum
+    path.write_bytes(bytes(data))
+    restored, reader = read(path)
+    assert len(restored) == 2 and [(d.offset, d.length) for d in reader.damage] == [(0, HEADER_SIZE)]
+
+
+def test_a_refused_frame_is_recorded_with_step_minus_1_and_seeking_skips_it(tmp_path: Path) -> None:
+    path = tmp_path / "run.stratrec"
+    with RecordingWriter(path) as writer:
+        writer.write(b"\xc1 not msgpack", received_at=1.0)  # the sink's record of a refused frame
+        writer.write(FRAMES[1], received_at=2.0, step=0)
+    restored, _ = read(path)
+    assert [r.step for r in restored] == [-1, 0]
+    assert [r.frame for r in RecordingReader(path).seek_step(0)] == [FRAMES[1]]
+
+
 def test_an_empty_or_header_only_file_has_no_records(tmp_path: Path) -> None:
     path = tmp_path / "run.stratrec"
     write_recording(path, [])
