@@ -117,10 +117,12 @@ class SinkService:
         self.pipeline.report_load(record, findings)
 
     def close(self) -> None:
-        """Handles what is still in the backlog first: it was received, so the logs and the
-        recording keep it (at most the backlog's size; a few seconds of work)."""
+        """Handles what has already arrived first (the backlog and the socket's queue): the logs
+        and the recording keep it (at most the backlog's size; a few seconds of work)."""
+        self._receive_waiting(0)
         while (received := self.backlog.take()) is not None:
             self._handle(received)
+            self._period.handled(time.time() - received.received_at)
         self._report_load_if_due(closing=True)
         self.receiver.close()
         self.pipeline.close()
