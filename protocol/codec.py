@@ -60,7 +60,8 @@ _DECODE_FAILURES = (msgspec.MsgspecError, RecursionError, UnicodeDecodeError)
 """What msgspec raises on bad input: its own errors, and two it lets through from Python."""
 _FREE_FORM_FIELDS = ("model_config", "training_args")
 _JSON_SCALARS = (str, int, float, bool, type(None))
-_MSGSPEC_ERROR = re.compile(r"^(?P<reason>.*?)(?: - at `(?P<path>[^`]*)`)?$", re.DOTALL)
+_MSGSPEC_ERROR = re.compile(r"^(?P<reason>.*?)(?: - at (?:`key` in )?`(?P<path>[^`]*)`)?$", re.DOTALL)
+"""msgspec's "<detail> - at `$.path`" (or "at `key` in `$.path`" for a map key), split."""
 
 
 def _frame_limit(kind: str, limits: Limits) -> int:
