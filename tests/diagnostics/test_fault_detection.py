@@ -66,10 +66,10 @@ pair can still sit below 0.01 nats after that; attention is uniform at initialis
 
 def latest_effects(run) -> dict[int, float]:
     """Per rank, the mean conditioning effect of its latest 5 captures (the window the FAIL rule uses)."""
+    effects = [f for f in run.findings if (f["analysis"], f["check"]) == ("zero_shot", "conditioning_effect") and f["value"] is not None]
     by_rank: dict[int, list[float]] = {}
-    for finding in sorted(run.findings, key=lambda f: f["step"]):
-        if (finding["analysis"], finding["check"]) == ("zero_shot", "conditioning_effect") and finding["value"] is not None:
-            by_rank.setdefault(finding["rank"], []).append(finding["value"])
+    for finding in sorted(effects, key=lambda f: f["step"]):  # run-level findings (step None) never get here
+        by_rank.setdefault(finding["rank"], []).append(finding["value"])
     return {rank: round(sum(values[-5:]) / len(values[-5:]), 4) for rank, values in sorted(by_rank.items())}
 
 
