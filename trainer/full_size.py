@@ -8,8 +8,9 @@ vocabulary; 5.77 B parameters with the text head). Two things are taken from rea
 of the defaults, because the defaults do not fit them: the special-token ids come from the text
 tokenizer (so the chat template's `<|AUDIO_OUT|>` is the model's audio token) and the codebook
 size is the audio tokenizer's codec size + 2 (stream BOS and EOS live in the embedding; the
-default 1024 would put them out of range). Weights are bf16; the folder then trains exactly like
-a real checkpoint (`--model_path OUT_DIR`).
+default 1024 would put them out of range). Weights are stored in bf16, as real checkpoints are;
+the folder then trains exactly like a real checkpoint (`--model_path OUT_DIR`): fp32 master
+weights by default (`HiggsVoiceCloningModel.for_training`), bf16 ones with `--pure_bf16`.
 """
 
 from __future__ import annotations

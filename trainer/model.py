@@ -32,7 +32,18 @@ class VoiceCloningOutput(ModelOutput):
 
 
 class HiggsVoiceCloningModel(HiggsAudioV2ForConditionalGeneration):
-    """Load with `from_pretrained(path, use_text_head=True)`; the text head is needed."""
+    """Load with `from_pretrained(path, use_text_head=True)` (the text head is needed), or for
+    training with `for_training`."""
+
+    @classmethod
+    def for_training(cls, model_path: str, *, pure_bf16: bool = False) -> "HiggsVoiceCloningModel":
+        """The checkpoint as fp32 master weights, whatever dtype it is stored in: transformers 5
+        loads a checkpoint in its stored dtype, and a bf16 checkpoint (real Higgs checkpoints are
+        bf16) would then train with bf16 weights and bf16 AdamW state, where an update smaller than
+        half a bf16 step rounds away (at lr 2e-5 norm weights of 1.0 never move). `--bf16` adds
+        autocast on top, so the matmuls still run in bf16. `pure_bf16` keeps bf16 weights on purpose
+        (half the memory of weights + gradients + AdamW state)."""
+        return cls.from_pretrained(model_path, use_text_head=True, dtype=torch.bfloat16 if pure_bf16 else torch.float32)
 
     def forward(
         self,

@@ -65,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     is_main = training_args.process_index == 0
 
     tokenizer = AutoTokenizer.from_pretrained(model_args.model_path)
-    model = HiggsVoiceCloningModel.from_pretrained(model_args.model_path, use_text_head=True)
+    model = HiggsVoiceCloningModel.for_training(model_args.model_path, pure_bf16=model_args.pure_bf16)
     ids = AudioTokenIds.from_config(model.config)
     try:
         data = load_training_data(model_args, data_args, training_args, SequenceBuilder(tokenizer, ids))

@@ -33,5 +33,6 @@ def test_written_checkpoint_loads_with_its_text_head(demo_assets, tmp_path):
     config = full_size_config(demo_assets.model_dir, demo_assets.audio_tokenizer_dir, **small)
     write_random_checkpoint(config, demo_assets.model_dir, tmp_path)
     model = HiggsVoiceCloningModel.from_pretrained(tmp_path, use_text_head=True)
-    assert model.text_lm_head is not None and model.dtype == torch.bfloat16
+    assert model.text_lm_head is not None and model.dtype == torch.bfloat16  # stored as real checkpoints are
+    assert HiggsVoiceCloningModel.for_training(tmp_path).dtype == torch.float32  # trained with fp32 master weights
     assert AutoTokenizer.from_pretrained(tmp_path).convert_ids_to_tokens(model.config.audio_token_id) == "<|AUDIO_OUT|>"
