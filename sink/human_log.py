@@ -37,7 +37,12 @@ SHOWN_TEXT = 300
 
 
 def timestamp(unix_time: float) -> str:
-    return datetime.fromtimestamp(unix_time, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """The sender's time in UTC; a time no calendar holds (inf, NaN, 1e300: any float can arrive)
+    is shown as it is rather than losing the entry."""
+    try:
+        return datetime.fromtimestamp(unix_time, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    except (OverflowError, ValueError, OSError):
+        return f"{unix_time!r} (not a time)"
 
 
 def one_line(text: str, limit: int | None = None) -> str:

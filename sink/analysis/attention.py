@@ -16,7 +16,7 @@ import math
 import numpy as np
 
 from stratlog.protocol import AttentionSnapshot, InputSnapshot
-from stratlog.sink.analysis.input import input_ids_shape
+from stratlog.sink.analysis.input import padded_length
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
 from stratlog.sink.thresholds import (
@@ -39,7 +39,7 @@ class AttentionAnalysis:
 
     def evaluate(self, message: AttentionSnapshot, context: RunContext) -> list[Finding]:
         same_step_input = context.same_step(message, InputSnapshot)
-        sequence_length = int(input_ids_shape(same_step_input)[-1]) if same_step_input is not None else None
+        sequence_length = padded_length(same_step_input) if same_step_input is not None else None
         verdicts = [
             text_audio_mass(message),
             reference_attention(message),

@@ -101,6 +101,14 @@ def input_ids_shape(message: InputSnapshot) -> list[int]:
     return list(by_name.get("input_ids", [len(message.input_ids.to_numpy())]))
 
 
+def padded_length(message: InputSnapshot) -> int:
+    """The sequence length the model attended over: the batch's input_ids last dimension, or the
+    first sample's own length when the tensor list gives none that is positive (the list is
+    informational: any shape can arrive there)."""
+    shape = input_ids_shape(message)
+    return int(shape[-1]) if shape and shape[-1] > 0 else len(message.input_ids.to_numpy())
+
+
 def reference_audio(message: InputSnapshot):
     """Every sample needs a non-empty, non-constant reference clip that comes before its target."""
     count = max(len(message.sample_ids), max((s.sample + 1 for s in message.segments), default=0))

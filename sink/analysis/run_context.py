@@ -148,17 +148,23 @@ class RunContext:
     @property
     def warmup_steps(self) -> int:
         """Trainer's rule: warmup_steps (a fraction of max_steps when below 1, as transformers 5
-        allows), else ceil(warmup_ratio * max_steps)."""
-        steps = self.training_args.get("warmup_steps") or 0
-        ratio = self.training_args.get("warmup_ratio") or 0
+        allows), else ceil(warmup_ratio * max_steps). A value that is not a finite number (the
+        training arguments are a free-form map) counts as not given."""
+        steps = _finite(self.training_args.get("warmup_steps"))
+        ratio = _finite(self.training_args.get("warmup_ratio"))
         if isinstance(steps, float) and 0 < steps < 1:
             steps, ratio = 0, steps
         if steps <= 0 and isinstance(ratio, (int, float)) and ratio > 0 and self.max_steps:
-            steps = math.ceil(ratio * self.max_steps)
+            steps = math.ceil(min(ratio, 1.0) * self.max_steps)  # past 1 the whole run warms up; and no inf
         return max(int(steps), 0)
 
     def in_decay_tail(self, step: int) -> bool:
         return self.max_steps is not None and step > (1 - LR_DECAY_TAIL_FRACTION) * self.max_steps
+
+
+def _finite(value: Any) -> float | int:
+    """`value` if it is a finite number, else 0."""
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) else 0
 
 
 def _int(value: Any) -> int | None:
