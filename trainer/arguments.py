@@ -52,6 +52,12 @@ class DataArguments:
         default="", metadata={"help": "Folder for cached audio codes ('' = $STRATLOG_CACHE/audio-codes, as `stratlog tokenize`)."}
     )
     skip_bad_samples: bool = field(default=False, metadata={"help": "Skip and count unusable samples instead of stopping."})
+    label_all_text: bool = field(
+        default=False,
+        metadata={"help": "Train the text head on every text token (system prompt, headers, both transcripts), as this trainer "
+                          "did before. Default: the original Higgs recipe, only trained assistant turns (from start_index on) and "
+                          "their <|eot_id|>."},
+    )
     max_audio_seconds: float = field(default=DEFAULT_MAX_AUDIO_SECONDS, metadata={"help": "Longest clip accepted, in seconds."})
     min_audio_seconds: float = field(default=DEFAULT_MIN_AUDIO_SECONDS, metadata={"help": "Shortest clip accepted, in seconds (0 = any with one codec frame)."})
 

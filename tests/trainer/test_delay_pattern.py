@@ -17,16 +17,19 @@ def test_delay_pattern_shifts_codebook_k_by_k():
     ]
 
 
-def test_target_audio_labels_mask_bos_only_and_keep_eos():
+def test_target_audio_labels_keep_one_eos_per_codebook_and_mask_bos_and_delay_padding():
     frames = delay_pattern(np.array([[1, 2], [3, 4], [5, 6]]), IDS)
     labels = SequenceBuilder(tokenizer=None, ids=IDS)._audio_labels(frames)
     assert labels.T.tolist() == [
-        [IGNORE_INDEX, 1, 2, 11, 11, 11],
-        [IGNORE_INDEX, IGNORE_INDEX, 3, 4, 11, 11],
+        [IGNORE_INDEX, 1, 2, 11, IGNORE_INDEX, IGNORE_INDEX],
+        [IGNORE_INDEX, IGNORE_INDEX, 3, 4, 11, IGNORE_INDEX],
         [IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, 5, 6, 11],
     ]
 
 
-def test_text_labels_mask_audio_placeholders_delay_padding_and_audio_bos():
+def test_text_labels_never_include_audio_placeholders_delay_or_padding():
     builder = SequenceBuilder(tokenizer=None, ids=IDS)
-    assert [builder._text_label(t) for t in (7, 50, 51, 52, 0, 11)] == [7, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, IGNORE_INDEX, 11]
+    assert [builder._text_label(t, True) for t in (7, 50, 51, 52, 0, 11)] == [7, IGNORE_INDEX, 51, IGNORE_INDEX, IGNORE_INDEX, 11]
+    assert [builder._text_label(t, False) for t in (7, 51, 11)] == [IGNORE_INDEX] * 3  # outside a trained assistant turn
+    everything = SequenceBuilder(tokenizer=None, ids=IDS, label_all_text=True)  # the earlier rule also masked audio_out_bos
+    assert [everything._text_label(t, True) for t in (7, 50, 51, 52, 0, 11)] == [7] + [IGNORE_INDEX] * 4 + [11]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import AutoTokenizer, TrainingArguments
+from transformers import AutoTokenizer, HiggsAudioV2ForConditionalGeneration, TrainingArguments
 
 from stratlog.trainer.adaptation import AdaptationArguments, adapt_model
 from stratlog.trainer.data.batching import VoiceCloningCollator
@@ -67,6 +67,31 @@ def test_loss_matches_a_direct_computation_and_ignores_num_items_in_batch(parts,
     text_label_count = int((batch["labels"] != IGNORE_INDEX).sum())
     for num_items in (None, text_label_count, 1000):
         torch.testing.assert_close(trainer.compute_loss(model, dict(batch), num_items_in_batch=num_items), ours.total)
+
+
+def test_loss_relates_exactly_to_transformers_higgs_loss(parts, demo_assets):
+    """transformers' HiggsAudioV2ForConditionalGeneration, loaded from the same checkpoint and given
+    the very `labels` / `audio_labels` our pipeline built (both use unshifted labels at input
+    positions and shift inside the loss), returns the SUM of the per-codebook mean cross-entropies
+    plus the text mean, where our audio loss is their MEAN. So, exactly (up to float summation order):
+        stock loss == our text loss + num_codebooks * our audio loss
+    at weights 1, i.e. our total + (num_codebooks - 1) * our audio loss; with only `labels` the stock
+    loss is our text loss, with only `audio_labels` it is num_codebooks * our audio loss."""
+    model, batch = parts
+    model.eval()
+    stock = HiggsAudioV2ForConditionalGeneration.from_pretrained(demo_assets.model_dir, use_text_head=True).eval()
+    inputs = {name: batch[name] for name in ("input_ids", "attention_mask", "audio_input_ids", "audio_input_ids_mask")}
+    ours = compute_loss(model(**batch))
+    codebooks = model.config.num_codebooks
+    with torch.no_grad():
+        both = stock(**inputs, labels=batch["labels"], audio_labels=batch["audio_labels"]).loss
+        text_only = stock(**inputs, labels=batch["labels"]).loss
+        audio_only = stock(**inputs, audio_labels=batch["audio_labels"]).loss
+    torch.testing.assert_close(both, ours.text + codebooks * ours.audio)
+    torch.testing.assert_close(both, ours.total + (codebooks - 1) * ours.audio)
+    torch.testing.assert_close(text_only, ours.text)
+    torch.testing.assert_close(audio_only, codebooks * ours.audio)
+    torch.testing.assert_close(audio_only, ours.per_codebook.sum())
 
 
 def batch_variants(batch: dict) -> dict[str, dict]:

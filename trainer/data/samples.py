@@ -69,6 +69,10 @@ class VoiceCloningSample:
     ref_audio: AudioClip
     target_text: str
     target_audio: AudioClip
+    label_reference_turn: bool = False
+    """Whether the reference-audio assistant turn's own tokens (`<|audio_out_bos|>`,
+    `<|audio_eos|>`, `<|eot_id|>`) are text labels, as the original recipe trains every
+    assistant turn from start_index on; the reference codes stay conditioning either way."""
 
 
 def load_samples(data_file: str | Path) -> SampleSet:

@@ -6,10 +6,17 @@ Each audio placeholder is then expanded the way `HiggsAudioV2Processor` does it:
 codec frames becomes T + 2 audio tokens (stream BOS and EOS) plus num_codebooks - 1 delay
 tokens, and its codes get the multi-codebook delay pattern.
 
-Labels deliberately differ from the processor's `output_labels=True` (see the notes):
-the reference audio is masked (it is conditioning, not a target), only the stream BOS is
-masked in the target audio (EOS is trained, or the model never learns to stop), and the delay
-tokens are masked in the text labels along with audio placeholders, padding and audio BOS.
+Labels follow the original Higgs recipe (boson-ai/higgs-audio: `prepare_chatml_sample` and its
+sample collator), not the processor's `output_labels=True` (see the notes):
+- text: only the content of trained assistant turns and their `<|eot_id|>` (here
+  `<|audio_out_bos|>`, `<|audio_eos|>`, `<|eot_id|>` around the audio); system prompt, headers and
+  transcripts are context. The target turn is always trained, the reference turn only when the
+  sample's start_index says so (`VoiceCloningSample.label_reference_turn`). Audio placeholders,
+  delay tokens and padding are never text labels. `label_all_text` restores the earlier rule
+  (every text token but those and `<|audio_out_bos|>`), for comparison with older runs.
+- audio: the target clip's codes and one stream EOS per codebook (the model must learn to stop);
+  the stream BOS and the delay padding after each codebook's EOS are masked, so no trivially
+  predictable label dilutes a codebook's loss. The reference clip is conditioning, never a label.
 """
 
 from __future__ import annotations
@@ -86,14 +93,14 @@ def delay_pattern(codes: np.ndarray, ids: AudioTokenIds) -> np.ndarray:
 
 def conversation_for(sample: VoiceCloningSample) -> list[dict]:
     """The 5-turn zero-shot conversation. Audio items are placeholders the template renders; each
-    names its clip (templates ignore the extra key), so the conversation alone says which codes
-    go where and `SequenceBuilder.build` keeps no second list of clips in turn order."""
+    names its clip, and each assistant turn says whether it is trained (templates ignore the extra
+    keys), so the conversation alone says which codes go where and which turns are labelled."""
     return [
         {"role": "system", "content": sample.system_prompt},
         {"role": "user", "content": sample.ref_text},
-        {"role": "assistant", "content": [{"type": "audio", "clip": "reference"}]},
+        {"role": "assistant", "content": [{"type": "audio", "clip": "reference"}], "trained": sample.label_reference_turn},
         {"role": "user", "content": sample.target_text},
-        {"role": "assistant", "content": [{"type": "audio", "clip": "target"}]},
+        {"role": "assistant", "content": [{"type": "audio", "clip": "target"}], "trained": True},
     ]
 
 
@@ -104,17 +111,24 @@ def audio_clips_of(conversation: list[dict]) -> list[str]:
 
 
 class SequenceBuilder:
-    """Turns a sample and its two clips' codes into a `TrainingExample`."""
+    """Turns a sample and its two clips' codes into a `TrainingExample`. `label_all_text`: the
+    earlier text-label rule (every text token), kept for comparison with runs made with it."""
 
-    def __init__(self, tokenizer, ids: AudioTokenIds):
+    def __init__(self, tokenizer, ids: AudioTokenIds, *, label_all_text: bool = False):
         self.tokenizer = tokenizer
         self.ids = ids
-        self._masked_text = {ids.audio_token, ids.audio_delay_token, ids.pad_token, ids.audio_bos_token}
+        self.label_all_text = label_all_text
+        self._never_text = {ids.audio_token, ids.audio_delay_token, ids.pad_token}
+        if label_all_text:
+            self._never_text.add(ids.audio_bos_token)
 
     def build(self, sample: VoiceCloningSample, ref_codes: np.ndarray, target_codes: np.ndarray) -> TrainingExample:
         conversation = conversation_for(sample)
         text = self.tokenizer.apply_chat_template(conversation, tokenize=False)
-        template_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
+        encoded = self.tokenizer(text, add_special_tokens=False, return_offsets_mapping=not self.label_all_text)
+        template_ids = encoded["input_ids"]
+        trained = (np.ones(len(template_ids), dtype=bool) if self.label_all_text
+                   else self._trained_tokens(conversation, text, encoded["offset_mapping"], sample.sample_id))
         placeholders = [i for i, token in enumerate(template_ids) if token == self.ids.audio_token]
         # (codes, is_target): the reference is conditioning, only the target is trained
         codes_of = {"reference": (ref_codes, False), "target": (target_codes, True)}
@@ -129,10 +143,12 @@ class SequenceBuilder:
         audio_frames: list[np.ndarray] = []
         audio_labels: list[np.ndarray] = []
         cursor = 0
-        for placeholder, (codes, is_target) in zip(placeholders, clips):
-            for token in template_ids[cursor:placeholder]:
-                input_ids.append(token)
-                labels.append(self._text_label(token))
+        for placeholder, (codes, is_target) in zip(placeholders + [len(template_ids)], clips + [(None, False)]):
+            for index in range(cursor, placeholder):
+                input_ids.append(template_ids[index])
+                labels.append(self._text_label(template_ids[index], trained[index]))
+            if codes is None:
+                break
             frames = delay_pattern(codes.astype(np.int64), self.ids)
             audio_count = len(frames) - (self.ids.num_codebooks - 1)
             input_ids.extend([self.ids.audio_token] * audio_count + [self.ids.audio_delay_token] * (self.ids.num_codebooks - 1))
@@ -140,9 +156,6 @@ class SequenceBuilder:
             audio_frames.append(frames)
             audio_labels.append(self._audio_labels(frames) if is_target else np.full_like(frames, IGNORE_INDEX))
             cursor = placeholder + 1
-        for token in template_ids[cursor:]:
-            input_ids.append(token)
-            labels.append(self._text_label(token))
         return TrainingExample(
             input_ids=np.asarray(input_ids, dtype=np.int64),
             labels=np.asarray(labels, dtype=np.int64),
@@ -153,10 +166,32 @@ class SequenceBuilder:
             language=sample.language,
         )
 
-    def _text_label(self, token: int) -> int:
-        return IGNORE_INDEX if token in self._masked_text else token
+    def _trained_tokens(self, conversation: list[dict], text: str, offsets: list[tuple[int, int]], sample_id: str) -> np.ndarray:
+        """Per template token: does it belong to a trained assistant turn's content or its end of
+        turn? The checkpoint's own template says where a turn's content starts (its generation
+        prompt ends there) and where the turn ends (the next prefix's rendering), as characters of
+        `text`; the tokenizer's offsets map them to tokens."""
+        starts = np.array([start for start, _ in offsets])
+        trained = np.zeros(len(offsets), dtype=bool)
+        for turn, message in enumerate(conversation):
+            if message["role"] != "assistant" or not message.get("trained"):
+                continue
+            prompt = self.tokenizer.apply_chat_template(conversation[:turn], tokenize=False, add_generation_prompt=True)
+            through = self.tokenizer.apply_chat_template(conversation[: turn + 1], tokenize=False)
+            if not (through.startswith(prompt) and text.startswith(through)):
+                raise ValueError(f"sample {sample_id!r}: the chat template does not render turns as prefixes of the "
+                                 "conversation; cannot tell which tokens are the assistant's")
+            trained |= (starts >= len(prompt)) & (starts < len(through))
+        return trained
+
+    def _text_label(self, token: int, trained: bool) -> int:
+        return token if trained and token not in self._never_text else IGNORE_INDEX
 
     def _audio_labels(self, frames: np.ndarray) -> np.ndarray:
+        """Target labels: the codes and each codebook's first stream EOS; its stream BOS and the
+        delay padding after the EOS are masked (the original collator's delay-pattern labels)."""
         labels = frames.copy()
-        labels[labels == self.ids.stream_bos] = IGNORE_INDEX
+        eos = labels == self.ids.stream_eos
+        padding = eos & (np.cumsum(eos, axis=0) > 1)
+        labels[(labels == self.ids.stream_bos) | padding] = IGNORE_INDEX
         return labels
