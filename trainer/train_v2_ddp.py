@@ -67,8 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = AutoTokenizer.from_pretrained(model_args.model_path)
     model = HiggsVoiceCloningModel.for_training(model_args.model_path, pure_bf16=model_args.pure_bf16)
     ids = AudioTokenIds.from_config(model.config)
+    builder = SequenceBuilder(tokenizer, ids, label_all_text=data_args.label_all_text, max_length=model.config.max_position_embeddings)
     try:
-        data = load_training_data(model_args, data_args, training_args, SequenceBuilder(tokenizer, ids, label_all_text=data_args.label_all_text))
+        data = load_training_data(model_args, data_args, training_args, builder)
     except BadSamplesError as error:
         print(f"error: {error}\n(use --skip_bad_samples to skip and count such samples)", file=sys.stderr)
         return 2

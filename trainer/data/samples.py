@@ -1,8 +1,10 @@
 """Training samples for zero-shot voice cloning, read from the user's data file.
 
-Two shapes are accepted: the ChatML JSON array the original Higgs pipeline used (system /
-user [reference transcript, reference audio, "generate ...: target"] / assistant [target text,
-target audio]) and a flat JSONL manifest. Both become the same `VoiceCloningSample`, so every
+Accepted: a ChatML JSON array in either layout Higgs data comes in (the original pipeline's 3
+messages: system / user [reference transcript, reference audio, "generate ...: target"] /
+assistant [target text, target audio]; or Higgs's own 5-turn voice-cloning layout: system / user
+reference transcript / assistant reference audio / user target text / assistant target audio),
+with `start_index`, and a flat JSONL manifest. All become the same `VoiceCloningSample`, so every
 later stage (validation, audio codes, sequences) has one input type. A sample that cannot be
 read becomes a `SampleError` naming the sample and the file, never a bare KeyError; the errors are
 collected per sample, so `--skip_bad_samples` can leave out the bad ones and keep the rest.
@@ -13,6 +15,7 @@ the start / to the end): an `AudioClip` carries the slice to the loader and to t
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +117,15 @@ def _collect(parsed: SampleSet, reader, record: Any, index: int, data_file: Path
 
 
 def _from_chatml(record: Any, index: int, data_file: Path) -> VoiceCloningSample:
+    """Either ChatML layout: the reference audio is the first audio item, the target the last.
+
+    - 3 messages (the original pipeline's): system / user [reference transcript, reference audio,
+      "generate ...: target text"] / assistant [target text, target audio];
+    - 5 turns (Higgs's own voice-cloning layout): system / user reference transcript / assistant
+      reference audio / user target text / assistant target audio.
+
+    `start_index` (null = 0) is the first trained turn: the target turn must be at or after it,
+    and the reference turn, where it is an assistant turn, is trained from it on too."""
     fallback_id = f"#{index}"
     if not isinstance(record, dict):
         raise SampleError(fallback_id, data_file, f"expected an object, got {type(record).__name__}")
@@ -122,35 +134,61 @@ def _from_chatml(record: Any, index: int, data_file: Path) -> VoiceCloningSample
     messages = record.get("messages")
     if not isinstance(messages, list):
         raise SampleError(sample_id, data_file, "missing key 'messages' (a list)")
-    by_role: dict[str, list[dict]] = {}
+    turns = []  # (role, texts, audio clips) per message
     for message in messages:
         if not isinstance(message, dict) or "role" not in message:
             raise SampleError(sample_id, data_file, "a message without a 'role'")
-        by_role.setdefault(message["role"], []).append(message)
-    for role in ("user", "assistant"):
-        if role not in by_role:
-            raise SampleError(sample_id, data_file, f"no {role!r} message")
-    system = by_role.get("system", [{"content": DEFAULT_SYSTEM_PROMPT}])[0]["content"]
-    user_texts, user_audio = _split_content(by_role["user"][0], sample_id, data_file)
-    assistant_texts, assistant_audio = _split_content(by_role["assistant"][0], sample_id, data_file)
-    if len(user_audio) != 1:
-        raise SampleError(sample_id, data_file, f"expected 1 reference audio in the user message, found {len(user_audio)}")
-    if len(assistant_audio) != 1:
-        raise SampleError(sample_id, data_file, f"expected 1 target audio in the assistant message, found {len(assistant_audio)}")
-    ref_text = misc.get("ref_transcript") or (user_texts[0] if user_texts else "")
-    target_text = misc.get("target_transcript") or (assistant_texts[0] if assistant_texts else "")
-    if not target_text and len(user_texts) >= 2:
-        target_text = user_texts[-1].rsplit(":", 1)[-1].strip()
+        turns.append((message["role"], *_split_content(message, sample_id, data_file)))
+    audio_turns = [turn for turn, (_, _, audio) in enumerate(turns) for _ in audio]
+    if len(audio_turns) != 2:
+        raise SampleError(sample_id, data_file, f"expected 2 audio items (reference, then target), found {len(audio_turns)}")
+    ref_turn, target_turn = audio_turns
+    if turns[target_turn][0] != "assistant":
+        raise SampleError(sample_id, data_file, f"the target audio (the last audio item) must be in an assistant message, "
+                                                f"found it in a {turns[target_turn][0]!r} message")
+    start_index = record.get("start_index")
+    if start_index is not None and (isinstance(start_index, bool) or not isinstance(start_index, int) or start_index < 0):
+        raise SampleError(sample_id, data_file, f"start_index must be null or an integer >= 0, got {start_index!r}")
+    if (start_index or 0) > target_turn:
+        raise SampleError(sample_id, data_file, f"start_index {start_index} is past the target audio's turn ({target_turn}): "
+                                                "nothing would be trained")
+    if ref_turn == target_turn:
+        raise SampleError(sample_id, data_file, "the reference and target audio are in the same message")
+    two_turn_reference = turns[ref_turn][0] == "assistant"  # 5-turn layout; else the 3-message one
+    user_texts = [text for role, texts, _ in turns if role == "user" for text in texts]
+    if two_turn_reference:
+        ref_fallback = _last_user_text(turns[:ref_turn])
+        target_fallback = _last_user_text(turns[ref_turn:target_turn]) or " ".join(turns[target_turn][1])
+    else:
+        ref_fallback = turns[ref_turn][1][0] if turns[ref_turn][1] else ""
+        target_fallback = " ".join(turns[target_turn][1]) or (_after_instruction(user_texts[-1]) if len(user_texts) >= 2 else "")
+    system = next((texts[0] for role, texts, _ in turns if role == "system" and texts), DEFAULT_SYSTEM_PROMPT)
     return VoiceCloningSample(
         sample_id=sample_id,
         speaker=str(record.get("speaker") or misc.get("speaker") or "unknown"),
         language=str(misc.get("language") or record.get("language") or "unknown"),
-        system_prompt=system if isinstance(system, str) else DEFAULT_SYSTEM_PROMPT,
-        ref_text=str(ref_text).strip(),
-        ref_audio=user_audio[0],
-        target_text=str(target_text).strip(),
-        target_audio=assistant_audio[0],
+        system_prompt=system,
+        ref_text=str(misc.get("ref_transcript") or ref_fallback).strip(),
+        ref_audio=turns[ref_turn][2][0],
+        target_text=str(misc.get("target_transcript") or target_fallback).strip(),
+        target_audio=turns[target_turn][2][-1],
+        label_reference_turn=two_turn_reference and (start_index or 0) <= ref_turn,
     )
+
+
+def _last_user_text(turns: list[tuple[str, list[str], list]]) -> str:
+    return next((" ".join(texts) for role, texts, _ in reversed(turns) if role == "user" and texts), "")
+
+
+INSTRUCTION_END = re.compile(r":\s|：")
+"""The end of the 3-message layout's instruction ("... in reference audio's voice: <target>"):
+the first colon followed by a space (or a full-width colon), so a colon inside the target
+text ("Note: at 10:30 we leave.") stays in it."""
+
+
+def _after_instruction(instruction: str) -> str:
+    found = INSTRUCTION_END.search(instruction)
+    return instruction[found.end():] if found else instruction
 
 
 def _split_content(message: dict, sample_id: str, data_file: Path) -> tuple[list[str], list[AudioClip]]:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stratlog.trainer.data.samples import VoiceCloningSample
+from stratlog.trainer.data.samples import SampleError, VoiceCloningSample
 
 IGNORE_INDEX = -100
 
@@ -114,9 +114,12 @@ class SequenceBuilder:
     """Turns a sample and its two clips' codes into a `TrainingExample`. `label_all_text`: the
     earlier text-label rule (every text token), kept for comparison with runs made with it."""
 
-    def __init__(self, tokenizer, ids: AudioTokenIds, *, label_all_text: bool = False):
+    def __init__(self, tokenizer, ids: AudioTokenIds, *, label_all_text: bool = False, max_length: int | None = None):
         self.tokenizer = tokenizer
         self.ids = ids
+        self.max_length = max_length
+        """The model's max_position_embeddings: a longer sequence is a bad sample, not a crash (or
+        silently extrapolated rotary positions) at its first step."""
         self.label_all_text = label_all_text
         self._never_text = {ids.audio_token, ids.audio_delay_token, ids.pad_token}
         if label_all_text:
@@ -156,6 +159,10 @@ class SequenceBuilder:
             audio_frames.append(frames)
             audio_labels.append(self._audio_labels(frames) if is_target else np.full_like(frames, IGNORE_INDEX))
             cursor = placeholder + 1
+        if self.max_length is not None and len(input_ids) > self.max_length:
+            raise SampleError(sample.sample_id, sample.target_audio,
+                              f"sequence of {len(input_ids)} tokens is longer than the model's max_position_embeddings "
+                              f"({self.max_length}); shorten the clips (--max_audio_seconds) or the transcripts")
         return TrainingExample(
             input_ids=np.asarray(input_ids, dtype=np.int64),
             labels=np.asarray(labels, dtype=np.int64),
