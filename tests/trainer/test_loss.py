@@ -101,7 +101,7 @@ def batch_variants(batch: dict) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("adaptation", [AdaptationArguments(), AdaptationArguments(freeze_text_ffn=True, freeze_embeddings=True),
-                                        AdaptationArguments(freeze_audio_ffn=True, freeze_text_head=True), AdaptationArguments(lora_rank=4)],
+                                        AdaptationArguments(freeze_audio_ffn=True, freeze_text_head=True), AdaptationArguments(use_lora=True, lora_rank=4)],
                          ids=["full", "freeze_text_ffn+embeddings", "freeze_audio_ffn+text_head", "lora"])
 def test_every_trainable_parameter_gets_a_gradient(parts, demo_assets, adaptation):
     """DDP with find_unused_parameters=False needs each trainable parameter's gradient hook to fire
