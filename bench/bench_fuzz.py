@@ -50,7 +50,11 @@ def report(decoder: FuzzResult, pipeline: FuzzResult, seed: int) -> str:
         row("pipeline", pipeline),
         "",
         f"- Refusals counted by the pipeline (`RunState.bad_frames`): {pipeline.counted_bad_frames:,} of "
-        f"{pipeline.mutations - pipeline.decoded:,} refused frames.",
+        f"{pipeline.mutations - pipeline.decoded:,} refused frames. No mutant is `MalformedFrame`: each is"
+        " packed again as msgpack (bytes that are not: tests/protocol/test_fuzz.py).",
+        "- Traced memory after each tenth of the pipeline run (MiB): "
+        + ", ".join(f"{sample / 2**20:.1f}" for sample in pipeline.memory_samples)
+        + " (new ranks and runs that mutated envelopes create, each with bounded history).",
     ]
     found = Counter(escape.signature() for escape in pipeline.escapes + pipeline.analysis_errors + decoder.escapes)
     if not found:
