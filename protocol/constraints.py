@@ -15,8 +15,6 @@ that checks those.
 
 from __future__ import annotations
 
-import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -58,40 +56,26 @@ class KindConstraints:
     """Checks of the kind's lists of structures (one Python step per row, not per element)."""
 
 
-_START, _END, _SAMPLE, _SHARE = map(operator.attrgetter, ("start", "end", "sample", "repeated_code_share"))
-
-
 def _check_segments(message: InputSnapshot, kind: str) -> None:
     """Each segment ends at or after its start, names a sample of the batch, and has a share
-    that is -1 or in [0, 1]; checked with one C-level pass per attribute, then segment by
-    segment only to say which one is wrong."""
-    segments = message.segments
-    if not segments:
-        return
-    shares = set(map(_SHARE, segments))
-    shares.discard(-1.0)
-    if (
-        min(map(operator.sub, map(_END, segments), map(_START, segments))) >= 0
-        and max(map(_SAMPLE, segments)) < len(message.sample_ids)
-        and (not shares or (min(shares) >= 0.0 and max(shares) <= 1.0 and not any(map(math.isnan, shares))))
-    ):
-        return
+    that is -1 or in [0, 1] (a plain loop: ~40 ns a segment)."""
     batch = len(message.sample_ids)
-    for index, segment in enumerate(segments):
-        path = f"$.segments[{index}]"
+    for index, segment in enumerate(message.segments):
         if segment.end < segment.start:
-            raise InvalidMessage(f"end {segment.end} is before start {segment.start}", path=f"{path}.end", kind=kind)
+            raise InvalidMessage(
+                f"end {segment.end} is before start {segment.start}", path=f"$.segments[{index}].end", kind=kind
+            )
         if segment.sample >= batch:
             raise InvalidMessage(
                 f"sample {segment.sample} is not below the batch size {batch} (len($.sample_ids))",
-                path=f"{path}.sample",
+                path=f"$.segments[{index}].sample",
                 kind=kind,
             )
         share = segment.repeated_code_share
-        if share != -1.0 and not 0.0 <= share <= 1.0:  # NaN fails both
+        if not 0.0 <= share <= 1.0 and share != -1.0:  # NaN fails both
             raise InvalidMessage(
                 f"repeated_code_share {share} is neither -1 (not measured) nor in [0, 1]",
-                path=f"{path}.repeated_code_share",
+                path=f"$.segments[{index}].repeated_code_share",
                 kind=kind,
             )
 
