@@ -17,7 +17,7 @@ import torch
 from stratlog.trainer.torchaudio_standin import install_if_missing
 
 install_if_missing()  # before transformers is imported: it caches whether torchaudio exists
-from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments  # noqa: E402
+from transformers import AutoTokenizer, HfArgumentParser, TrainingArguments, set_seed  # noqa: E402
 from transformers.trainer_utils import IntervalStrategy  # noqa: E402
 
 from stratlog.trainer import faults  # noqa: E402
@@ -79,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(line, file=sys.stderr)
             if prepared and prepared.skipped:
                 print(f"{name} data: {prepared.skip_summary()}", file=sys.stderr)
+    set_seed(training_args.seed)  # LoRA adapters are initialised at random here, before Trainer seeds anything
     model = adapt_model(model, adaptation_args)
     if is_main:
         print(trainable_summary(model), file=sys.stderr)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import sys
+from contextlib import contextmanager
 
 import torch
 
@@ -84,6 +85,24 @@ def attention_statistics(weights: torch.Tensor, masks: dict[str, torch.Tensor]) 
     }
 
 
+@contextmanager
+def _without_side_effects(modules: list[torch.nn.Module], device: torch.device):
+    """Run the training model's own projections for a measurement without touching training.
+    Under LoRA they are peft layers whose dropout, in train mode, draws from the RNG the
+    forward's later dropout masks come from: in eval mode they draw nothing (and the statistics
+    are those of the deterministic projection); the RNG is forked as well, so anything else in
+    them that draws cannot move training either."""
+    modes = [(module, module.training) for root in modules for module in root.modules()]
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        try:
+            for module, _ in modes:
+                module.training = False
+            yield
+        finally:
+            for module, training in modes:
+                module.training = training
+
+
 class AttentionProbe:
     """Hooks the sampled layers for one capture forward and keeps their reduced statistics."""
 
@@ -125,8 +144,9 @@ class AttentionProbe:
         length = len(positions)
         head_dim = attention.head_dim
         states = hidden[self._sample, positions]
-        query = attention.q_proj(states).view(length, -1, head_dim).transpose(0, 1)[None]
-        key = attention.k_proj(states).view(length, -1, head_dim).transpose(0, 1)[None]
+        with _without_side_effects([attention.q_proj, attention.k_proj], hidden.device):
+            query = attention.q_proj(states).view(length, -1, head_dim).transpose(0, 1)[None]
+            key = attention.k_proj(states).view(length, -1, head_dim).transpose(0, 1)[None]
         cos, sin = position_embeddings
         row = min(self._sample, cos.shape[0] - 1)
         rotary = sys.modules[type(attention).__module__].apply_rotary_pos_emb
