@@ -116,7 +116,7 @@ def capture_parts() -> list[tuple[str, float]]:
     from stratlog.trainer.strategic.batch_layout import batch_layout
     from stratlog.trainer.strategic.dualffn_capture import DualFfnProbe
     from stratlog.trainer.strategic.output_capture import output_snapshot_fields
-    from stratlog.trainer.strategic.zero_shot_capture import zero_shot_snapshot_fields
+    from stratlog.trainer.strategic.zero_shot_capture import ReferenceSwap, target_audio_losses, zero_shot_snapshot_fields
 
     torch.set_num_threads(1)
     model_dir = prepare_demo().model_dir
@@ -158,9 +158,17 @@ def capture_parts() -> list[tuple[str, float]]:
 
     output = model(**batch)
     training_step()  # leaves gradients for the DualFFN norms
+    swap = ReferenceSwap(ids)
+
+    def zero_shot():
+        """True losses from the training forward's output (no forward), one swapped forward, the fields."""
+        true_losses = target_audio_losses(output, len(examples))
+        zero_shot_snapshot_fields(batch, true_losses, swap.measure(model, batch, layout))
+
     return [
         ("training step (forward, backward, AdamW)", ms(training_step)),
-        ("zero-shot: true + swapped reference forwards", ms(lambda: zero_shot_snapshot_fields(model, batch, layout, ids), 10)),
+        ("no-grad forward of the batch (for scale)", ms(plain_forward)),
+        ("zero-shot: true losses from the training logits + one swapped-reference forward", ms(zero_shot, 10)),
         ("attention probe, 4 layers x 4 heads (over a no-grad forward)", ms(probed_forward) - ms(plain_forward)),
         ("output tables", ms(lambda: output_snapshot_fields(output))),
         ("DualFFN norms and update ratios", ms(lambda: (ffn.before_optimizer_step(), ffn.update_ratios()))),

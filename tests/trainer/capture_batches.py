@@ -50,11 +50,13 @@ class TwoSpeakerBatch:
         return self.builder.build(self.samples[sample], self.codes[donor][0], self.codes[sample][1])
 
 
-def two_speaker_batch(demo_assets) -> TwoSpeakerBatch:
+def two_speaker_batch(demo_assets, *, label_all_text: bool = False) -> TwoSpeakerBatch:
+    """`label_all_text`: every text token a label (the builder's earlier rule), for a test that
+    needs more text labels than the original recipe's three per sample."""
     from transformers import AutoConfig, AutoTokenizer
 
     ids = AudioTokenIds.from_config(AutoConfig.from_pretrained(demo_assets.model_dir))
-    builder = SequenceBuilder(AutoTokenizer.from_pretrained(demo_assets.model_dir), ids)
+    builder = SequenceBuilder(AutoTokenizer.from_pretrained(demo_assets.model_dir), ids, label_all_text=label_all_text)
     rng = np.random.default_rng(23)
     samples, codes, examples = [], [], []
     for index, (reference_frames, target_frames) in enumerate(CLIP_FRAMES):

@@ -34,8 +34,10 @@ def model(demo_assets):
 
 @pytest.fixture(scope="module")
 def rigged(model, demo_assets):
-    """The two-speaker batch with half of its unmasked labels set to the model's own predictions."""
-    batch = two_speaker_batch(demo_assets).batch()
+    """The two-speaker batch with half of its unmasked labels set to the model's own predictions.
+    Every text token is labelled (label_all_text): the original recipe's three text labels per
+    sample would not exercise the first/last-10 tables."""
+    batch = two_speaker_batch(demo_assets, label_all_text=True).batch()
     direct = direct_output(model, batch)
     ids = two_speaker_batch(demo_assets).ids
     labels, audio_labels = batch["labels"].clone(), batch["audio_labels"].clone()

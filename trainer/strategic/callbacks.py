@@ -36,7 +36,7 @@ from stratlog.trainer.strategic.dualffn_capture import DualFfnProbe
 from stratlog.trainer.strategic.guard import CaptureGuard
 from stratlog.trainer.strategic.input_capture import input_snapshot_fields
 from stratlog.trainer.strategic.publisher import SnapshotPublisher
-from stratlog.trainer.strategic.zero_shot_capture import zero_shot_snapshot_fields
+from stratlog.trainer.strategic.zero_shot_capture import ReferenceSwap, zero_shot_snapshot_fields
 
 
 def _json_safe(value) -> dict:
@@ -215,9 +215,28 @@ class SharedAttentionLoggerCallback(_SnapshotLogger):
 
 
 class ZeroShotLoggerCallback(_SnapshotLogger):
-    """Target-audio loss with the true reference vs a swapped one (no grad, eval mode)."""
+    """Target-audio loss with the true reference (the training forward's) vs a swapped one (one
+    no-grad forward before the optimizer step, at the same weights)."""
 
     where, message_type = "zero_shot_snapshot", ZeroShotSnapshot
 
+    def __init__(self, publisher, guard, scheduler):
+        super().__init__(publisher, guard, scheduler)
+        self.swap: ReferenceSwap | None = None
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        captured = self.scheduler.captured
+        if captured is None or captured.batch is None:
+            return
+
+        def measure():
+            if self.swap is None:
+                self.swap = ReferenceSwap(AudioTokenIds.from_config(model.config))
+            with self.scheduler.measuring():
+                captured.extras["reference_swap"] = self.swap.measure(model, captured.batch, captured.layout)
+        self.guard.run("zero_shot_swap", captured.step, measure)
+
     def fields(self, captured, model):
-        return zero_shot_snapshot_fields(model, captured.batch, captured.layout, AudioTokenIds.from_config(model.config))
+        if "reference_swap" not in captured.extras:
+            return None  # the swap failed and was reported as such
+        return zero_shot_snapshot_fields(captured.batch, captured.extras.get("true_reference_loss"), captured.extras["reference_swap"])

@@ -12,6 +12,7 @@ the gradient accumulation. On other steps the hooks cost one boolean test. The l
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from transformers import TrainerCallback
@@ -19,6 +20,7 @@ from transformers import TrainerCallback
 from stratlog.trainer.strategic.batch_layout import BatchLayout, batch_layout
 from stratlog.trainer.strategic.guard import CaptureGuard
 from stratlog.trainer.strategic.output_capture import output_snapshot_fields
+from stratlog.trainer.strategic.zero_shot_capture import target_audio_losses
 
 
 @dataclass
@@ -41,6 +43,7 @@ class CaptureScheduler(TrainerCallback):
         self._hooks = []
         self._audio_ids: tuple[int, int] = (0, 0)
         self._num_codebooks = 0
+        self._measuring = False
 
     def is_capture_step(self, step: int) -> bool:
         """`step` is the global_step the optimizer step will have once it is done."""
@@ -60,7 +63,19 @@ class CaptureScheduler(TrainerCallback):
         self.captured = CapturedStep(upcoming) if self.is_capture_step(upcoming) else None
         self.armed = self.captured is not None
 
+    @contextmanager
+    def measuring(self):
+        """A capture's own forward (the zero-shot swap) runs in the model's training mode; inside
+        this the hooks ignore it: it is not a training micro-batch and its tokens were not trained."""
+        self._measuring = True
+        try:
+            yield
+        finally:
+            self._measuring = False
+
     def _before_forward(self, module, args, kwargs):
+        if self._measuring:
+            return None
         if module.training and "input_ids" in kwargs:
             self.tokens_seen += kwargs["input_ids"].numel()
         if not (self.armed and module.training):
@@ -76,13 +91,15 @@ class CaptureScheduler(TrainerCallback):
         return None
 
     def _after_forward(self, module, args, kwargs, output):
-        if not (self.armed and module.training):
+        if self._measuring or not (self.armed and module.training):
             return None
         self.armed = False  # first micro-batch of the step only
         captured = self.captured
         if hasattr(output, "audio_logits") and output.audio_logits is not None:
             def take_output():
                 captured.output_fields = output_snapshot_fields(output)
+                # the zero-shot logger's true-reference losses: these very logits, no extra forward
+                captured.extras["true_reference_loss"] = target_audio_losses(output, len(kwargs["input_ids"]))
             self.guard.run("output_capture", captured.step, take_output)
         return None
 
