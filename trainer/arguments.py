@@ -61,6 +61,11 @@ class DataArguments:
     max_audio_seconds: float = field(default=DEFAULT_MAX_AUDIO_SECONDS, metadata={"help": "Longest clip accepted, in seconds."})
     min_audio_seconds: float = field(default=DEFAULT_MIN_AUDIO_SECONDS, metadata={"help": "Shortest clip accepted, in seconds (0 = any with one codec frame)."})
 
+    @property
+    def has_eval(self) -> bool:
+        """Whether there is evaluation data: an eval file or a held-out split, unless --disable_eval."""
+        return not self.disable_eval and bool(self.eval_data_file or self.validation_split)
+
     def __post_init__(self):
         for name in ("train_data_file", "eval_data_file"):
             value = getattr(self, name)

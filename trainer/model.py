@@ -31,9 +31,22 @@ class VoiceCloningOutput(ModelOutput):
     audio_positions: torch.Tensor | None = None  # [N_audio, 2]
 
 
+def _target_positions(selected: torch.Tensor) -> torch.Tensor:
+    """(row, position of the target) of each selected logit position: the target sits one
+    position later. Shifted in place on the device (no host-to-device copy of a constant)."""
+    positions = selected.nonzero()
+    positions[:, 1] += 1
+    return positions
+
+
 class HiggsVoiceCloningModel(HiggsAudioV2ForConditionalGeneration):
     """Load with `from_pretrained(path, use_text_head=True)` (the text head is needed), or for
     training with `for_training`."""
+
+    accepts_loss_kwargs = False
+    """Tells `Trainer` not to count and all-gather `num_items_in_batch` every step (a collective
+    and a device sync): it counts text labels only, while our loss weighs a text mean and per-codebook
+    audio means whose counts differ, so one count could not normalise it (see `trainer/loss.py`)."""
 
     @classmethod
     def for_training(cls, model_path: str, *, pure_bf16: bool = False) -> "HiggsVoiceCloningModel":
@@ -58,7 +71,6 @@ class HiggsVoiceCloningModel(HiggsAudioV2ForConditionalGeneration):
     ) -> VoiceCloningOutput:
         if self.text_lm_head is None:
             raise ValueError("HiggsVoiceCloningModel needs the text head: load it with use_text_head=True")
-        kwargs.pop("num_items_in_batch", None)
         hidden = self.model(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -72,7 +84,7 @@ class HiggsVoiceCloningModel(HiggsAudioV2ForConditionalGeneration):
             selected = text_targets != IGNORE_INDEX
             output.text_logits = self.text_lm_head(hidden[:, :-1][selected])
             output.text_targets = text_targets[selected]
-            output.text_positions = selected.nonzero() + torch.tensor([0, 1], device=selected.device)
+            output.text_positions = _target_positions(selected)
         if audio_labels is not None:
             codebooks = self.config.num_codebooks
             audio_positions = self.model.get_placeholder_mask(input_ids, None, None)
@@ -83,5 +95,5 @@ class HiggsVoiceCloningModel(HiggsAudioV2ForConditionalGeneration):
             logits = self.audio_lm_head(hidden[:, :-1][selected])
             output.audio_logits = logits.view(logits.shape[0], codebooks, self.config.codebook_size)
             output.audio_targets = audio_targets[selected]
-            output.audio_positions = selected.nonzero() + torch.tensor([0, 1], device=selected.device)
+            output.audio_positions = _target_positions(selected)
         return output

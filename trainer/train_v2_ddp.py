@@ -26,11 +26,12 @@ from stratlog.trainer.arguments import DataArguments, ModelArguments, RunArgumen
 from stratlog.trainer.data.batching import VoiceCloningCollator, VoiceCloningDataset  # noqa: E402
 from stratlog.trainer.data.preparation import BadSamplesError  # noqa: E402
 from stratlog.trainer.data.sequences import AudioTokenIds, SequenceBuilder  # noqa: E402
-from stratlog.trainer.data.setup import load_training_data  # noqa: E402
+from stratlog.trainer.data.setup import TrainingData, load_training_data  # noqa: E402
 from stratlog.trainer.model import HiggsVoiceCloningModel  # noqa: E402
 from stratlog.trainer.sample_ids import SampleIdRecorder  # noqa: E402
 from stratlog.trainer.strategic.arguments import StrategicLoggingArguments  # noqa: E402
-from stratlog.trainer.strategic.setup import build_strategic_logging  # noqa: E402
+from stratlog.trainer.strategic.callbacks import RunLifecycleCallback  # noqa: E402
+from stratlog.trainer.strategic.setup import build_strategic_logging, starting_step  # noqa: E402
 from stratlog.trainer.voice_cloning_trainer import VoiceCloningTrainer  # noqa: E402
 
 ARGUMENT_CLASSES = (ModelArguments, DataArguments, AdaptationArguments, RunArguments, StrategicLoggingArguments,
@@ -53,6 +54,15 @@ def configure_run(training_args: TrainingArguments, run_args: RunArguments, has_
         os.environ["TENSORBOARD_LOGGING_DIR"] = run_args.logging_dir  # transformers 5's TensorBoardCallback reads this
 
 
+def print_data_report(data: TrainingData) -> None:
+    """What happened to the user's data: resampling notes and skipped samples (rank 0 prints it)."""
+    for prepared, name in ((data.train, "training"), (data.eval, "evaluation")):
+        for line in (prepared.notes if prepared else []):
+            print(line, file=sys.stderr)
+        if prepared and prepared.skipped:
+            print(f"{name} data: {prepared.skip_summary()}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     if not torch.cuda.is_available():
         # Accelerate treats torchrun ranks as DDP processes only when told they are CPU ranks;
@@ -68,37 +78,42 @@ def main(argv: list[str] | None = None) -> int:
     model = HiggsVoiceCloningModel.for_training(model_args.model_path, pure_bf16=model_args.pure_bf16)
     ids = AudioTokenIds.from_config(model.config)
     builder = SequenceBuilder(tokenizer, ids, label_all_text=data_args.label_all_text, max_length=model.config.max_position_embeddings)
-    try:
-        data = load_training_data(model_args, data_args, training_args, builder)
-    except BadSamplesError as error:
-        print(f"error: {error}\n(use --skip_bad_samples to skip and count such samples)", file=sys.stderr)
-        return 2
-    if is_main:
-        for prepared, name in ((data.train, "training"), (data.eval, "evaluation")):
-            for line in (prepared.notes if prepared else []):
-                print(line, file=sys.stderr)
-            if prepared and prepared.skipped:
-                print(f"{name} data: {prepared.skip_summary()}", file=sys.stderr)
-    set_seed(training_args.seed)  # LoRA adapters are initialised at random here, before Trainer seeds anything
-    model = adapt_model(model, adaptation_args)
-    if is_main:
-        print(trainable_summary(model), file=sys.stderr)
-    configure_run(training_args, run_args, has_eval=data.eval is not None)
+    configure_run(training_args, run_args, has_eval=data_args.has_eval)
 
     publisher, callbacks = None, []
     if logging_args.enable_strategic_logging:
         publisher, callbacks = build_strategic_logging(
             logging_args, model_path=model_args.model_path, audio_tokenizer_path=model_args.audio_tokenizer_path
         )
-    recorder = SampleIdRecorder(training_args.output_dir, training_args.process_index) if run_args.record_sample_ids else None
-    trainer = VoiceCloningTrainer(
-        model=model, args=training_args, train_dataset=VoiceCloningDataset(data.train.examples),
-        eval_dataset=VoiceCloningDataset(data.eval.examples) if data.eval else None,
-        data_collator=VoiceCloningCollator(ids), callbacks=callbacks, sample_id_recorder=recorder,
-        text_loss_weight=model_args.text_loss_weight, audio_loss_weight=model_args.audio_loss_weight,
-    )
+    lifecycle = next((callback for callback in callbacks if isinstance(callback, RunLifecycleCallback)), None)
     status = "failed"
     try:
+        step = starting_step(training_args)
+        if lifecycle is not None:
+            lifecycle.announce(model, training_args, step)  # before the data can fail: the sink hears why a run stopped
+        try:
+            data = load_training_data(model_args, data_args, training_args, builder)
+        except Exception as error:
+            if lifecycle is not None:
+                lifecycle.guard.report("data_loading", step, error)
+            if not isinstance(error, BadSamplesError):
+                raise
+            if is_main:  # every rank finds the same bad samples; one report is enough
+                print(f"error: {error}\n(use --skip_bad_samples to skip and count such samples)", file=sys.stderr)
+            return 2
+        if is_main:
+            print_data_report(data)
+        set_seed(training_args.seed)  # LoRA adapters are initialised at random here, before Trainer seeds anything
+        model = adapt_model(model, adaptation_args)
+        if is_main:
+            print(trainable_summary(model), file=sys.stderr)
+        recorder = SampleIdRecorder(training_args.output_dir, training_args.process_index) if run_args.record_sample_ids else None
+        trainer = VoiceCloningTrainer(
+            model=model, args=training_args, train_dataset=VoiceCloningDataset(data.train.examples),
+            eval_dataset=VoiceCloningDataset(data.eval.examples) if data.eval else None,
+            data_collator=VoiceCloningCollator(ids), callbacks=callbacks, sample_id_recorder=recorder,
+            text_loss_weight=model_args.text_loss_weight, audio_loss_weight=model_args.audio_loss_weight,
+        )
         trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
         status = "completed"
     except KeyboardInterrupt:

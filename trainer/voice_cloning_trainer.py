@@ -1,9 +1,12 @@
 """`Trainer` with our loss, and the loss parts added to every log record.
 
 The per-part losses (text, audio, and each codebook's) are accumulated as detached tensors and
-turned into numbers only when `Trainer` logs (one `.item()` per logging step: a device sync).
-`num_items_in_batch` is ignored on purpose: our loss is already a mean per part, and Trainer
-divides by the gradient-accumulation steps itself (`loss_is_scaled_for_ga = False`).
+turned into numbers only when `Trainer` logs: averaged over all ranks like Trainer's own `loss`
+(one all-gather and one device sync per logging step). `num_items_in_batch` is not used, and
+Trainer does not compute it (`HiggsVoiceCloningModel.accepts_loss_kwargs = False`): it is a count
+of text labels, while our loss is a weighted sum of a text mean and per-codebook audio means with
+their own counts; each micro-batch's loss is such a mean, and Trainer divides by the
+gradient-accumulation steps itself (`loss_is_scaled_for_ga = False`).
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ class VoiceCloningTrainer(Trainer):
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
         if "loss" in logs and self._part_count:
-            means = (self._part_sums / self._part_count).tolist()  # one device sync per log
+            local = self._part_sums / self._part_count
+            means = self.accelerator.gather(local[None]).mean(dim=0).tolist()  # all ranks' mean, as `loss`; one sync per log
             logs["text_loss"], logs["audio_loss"] = round(means[0], 4), round(means[1], 4)
             for codebook, value in enumerate(means[2:]):
                 logs[f"audio_loss_codebook_{codebook}"] = round(value, 4)

@@ -116,3 +116,22 @@ def test_markup_and_cjk_transcripts_go_through_unchanged(demo_assets, tmp_path, 
     assert sample.target_text == transcript
     tokenizer = AutoTokenizer.from_pretrained(demo_assets.model_dir)
     assert tokenizer.decode(tokenizer(transcript, add_special_tokens=False)["input_ids"]) == transcript
+
+
+def test_run_start_error_and_run_end_reach_the_sink_when_the_data_is_bad(demo_assets, tmp_path, capsys):
+    """The sink hears of the run before its data can fail, then why it stopped, then its end."""
+    from stratlog.protocol import ErrorEvent, RecordingReader, RunEnd, RunStart, decode
+
+    data_file, expected = break_samples(demo_assets, tmp_path / "data")
+    spool = tmp_path / "spool"
+    argv = train_args(demo_assets, data_file, tmp_path / "out", "--max_audio_seconds", "2.5", "--min_audio_seconds", "0.5",
+                      "--enable_strategic_logging", "--strategic_sink_address", f"ipc://{tmp_path}/nobody.sock",
+                      "--strategic_spool_dir", str(spool))
+    assert train_v2_ddp.main(argv) == 2
+    assert capsys.readouterr().err.count(f"{len(expected)} bad sample(s)") == 1
+    received = [decode(record.frame) for file in spool.glob("*.stratrec") for record in RecordingReader(file)]
+    assert [type(message) for message in received] == [RunStart, ErrorEvent, RunEnd]
+    error = received[1]
+    assert (error.where, error.error_type, error.step) == ("data_loading", "BadSamplesError", 0)
+    assert all(sample_id in error.message for sample_id in expected)
+    assert received[2].status == "failed"

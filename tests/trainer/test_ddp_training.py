@@ -33,9 +33,12 @@ def torchrun(process_group, args: list[str]) -> str:
     return output
 
 
+def log_history(checkpoint: Path) -> list[dict]:
+    return json.loads((checkpoint / "trainer_state.json").read_text())["log_history"]
+
+
 def logged_losses(checkpoint: Path) -> dict[int, float]:
-    history = json.loads((checkpoint / "trainer_state.json").read_text())["log_history"]
-    return {entry["step"]: entry["loss"] for entry in history if "loss" in entry}
+    return {entry["step"]: entry["loss"] for entry in log_history(checkpoint) if "loss" in entry}
 
 
 def ids_by_step(output_dir: Path) -> dict[tuple[int, int], list[str]]:
@@ -61,6 +64,10 @@ def test_two_ranks_loss_falls_and_ranks_see_disjoint_samples(process_group, demo
     assert sorted(losses) == list(range(1, steps + 1))
     first, last = sum(losses[s] for s in (1, 2)) / 2, sum(losses[s] for s in (steps - 1, steps)) / 2
     assert last < first - 0.5, losses
+    # loss is Trainer's all-rank mean; text_loss and audio_loss must be all-rank means too, so at
+    # weights 1 they add up to it (each logged to 4 decimals; rank-local parts differ by ~0.1)
+    for entry in (entry for entry in log_history(out / f"checkpoint-{steps}") if "loss" in entry):
+        assert abs(entry["text_loss"] + entry["audio_loss"] - entry["loss"]) < 3e-4, entry
 
     by_step = ids_by_step(out)
     assert set(by_step) == {(rank, step) for rank in range(RANKS) for step in range(1, steps + 1)}
@@ -87,3 +94,17 @@ def test_resume_continues_with_the_same_losses_and_data_order(process_group, dem
     full_ids, resumed_ids = ids_by_step(full), ids_by_step(resumed)
     assert {key for key in resumed_ids} == {(r, s) for r in range(RANKS) for s in range(stop_at + 1, steps + 1)}
     assert all(resumed_ids[key] == full_ids[key] for key in resumed_ids)
+
+
+def test_bad_samples_stop_every_rank_with_one_report(process_group, demo_assets, tmp_path):
+    """Rank 0 alone prints the bad-sample report; every rank exits with code 2 (torchrun then
+    exits non-zero with its own summary of the failed ranks)."""
+    records = demo_records(demo_assets, 4)
+    records[1]["messages"][1]["content"][1]["audio_url"] = "clips/missing.wav"
+    data_file = write_data_file(demo_assets, tmp_path / "data", records)
+    command = torchrun_command(RANKS, train_args(demo_assets, data_file, tmp_path / "out", "--max_steps", "1"))
+    process = process_group.start(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode != 0
+    assert output.count("1 bad sample(s)") == 1 and output.count("--skip_bad_samples") == 1, output[-4000:]
+    assert "missing.wav" in output

@@ -94,6 +94,22 @@ def test_loss_relates_exactly_to_transformers_higgs_loss(parts, demo_assets):
     torch.testing.assert_close(audio_only, ours.per_codebook.sum())
 
 
+def test_forward_builds_no_tensor_from_host_values_and_trainer_counts_no_items(parts, monkeypatch, tmp_path):
+    """On a GPU every torch.tensor(...) in a forward is a host-to-device copy; the forward needs
+    none. And Trainer must not count and all-gather num_items_in_batch each step for a loss that
+    does not use it."""
+    model, batch = parts
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("torch.tensor called in the forward")
+    monkeypatch.setattr(torch, "tensor", refuse)
+    output = model(**batch)
+    monkeypatch.undo()
+    assert output.text_positions[:, 1].min() >= 1 and output.audio_positions[:, 1].min() >= 1  # targets sit one later
+    trainer = VoiceCloningTrainer(model=model, args=TrainingArguments(output_dir=str(tmp_path), report_to="none"))
+    assert trainer.model_accepts_loss_kwargs is False
+
+
 def batch_variants(batch: dict) -> dict[str, dict]:
     no_text_labels = {**batch, "labels": torch.full_like(batch["labels"], IGNORE_INDEX)}
     no_audio_labels = {**batch, "audio_labels": torch.full_like(batch["audio_labels"], IGNORE_INDEX)}

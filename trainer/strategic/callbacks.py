@@ -62,10 +62,18 @@ class RunLifecycleCallback(TrainerCallback):
         self.publisher, self.guard = publisher, guard
         self.model_path, self.audio_tokenizer_path = model_path, audio_tokenizer_path
         self.capture_interval, self.capture_ranks = capture_interval, capture_ranks
+        self.announced = False
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
-        self.guard.run("run_start", state.global_step, lambda: self.publisher.send(
-            RunStart, step=state.global_step,
+        if not self.announced:
+            self.announce(model, args, state.global_step)
+
+    def announce(self, model, args, step: int) -> None:
+        """Run start, once: a script that can fail before training (data loading) calls this
+        first, so the sink hears of the run, and then of its error and end, whatever happens."""
+        self.announced = True
+        self.guard.run("run_start", step, lambda: self.publisher.send(
+            RunStart, step=step,
             model_path=os.path.abspath(self.model_path), tokenizer_path=os.path.abspath(self.model_path),
             audio_tokenizer_path=os.path.abspath(self.audio_tokenizer_path),
             model_config=_json_safe(model.config.to_dict()), training_args=_json_safe(args.to_dict()),

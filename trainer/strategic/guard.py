@@ -22,14 +22,18 @@ class CaptureGuard:
         try:
             action()
         except Exception as error:  # noqa: BLE001 - by design: logging must never stop training
-            key = (where, type(error).__name__)
-            self.failures[key] += 1
-            if self.failures[key] == 1:
+            if self.report(where, step, error) == 1:
                 print(f"[stratlog] capture failed in {where} at step {step}: {error!r}", file=sys.stderr)
-            try:
-                self.publisher.send(
-                    ErrorEvent, step=step, where=where, error_type=type(error).__name__,
-                    message="".join(traceback.format_exception_only(error)).strip()[:2000], count=self.failures[key],
-                )
-            except Exception:  # noqa: BLE001 - the report itself must not raise either
-                pass
+
+    def report(self, where: str, step: int, error: BaseException) -> int:
+        """Count the error and send it as an error event (never raises); returns its count so far."""
+        key = (where, type(error).__name__)
+        self.failures[key] += 1
+        try:
+            self.publisher.send(
+                ErrorEvent, step=step, where=where, error_type=type(error).__name__,
+                message="".join(traceback.format_exception_only(error)).strip()[:2000], count=self.failures[key],
+            )
+        except Exception:  # noqa: BLE001 - the report itself must not raise either
+            pass
+        return self.failures[key]

@@ -19,6 +19,11 @@ from __future__ import annotations
 
 import os
 import uuid
+from pathlib import Path
+
+from transformers import TrainerState
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import get_last_checkpoint
 
 from stratlog.trainer.strategic.arguments import StrategicLoggingArguments
 from stratlog.trainer.strategic.callbacks import (
@@ -35,6 +40,18 @@ def shared_run_id() -> str:
     every rank and node), else a fresh one for a single process."""
     run_id = os.environ.get("TORCHELASTIC_RUN_ID", "")
     return run_id if run_id and run_id != "none" else uuid.uuid4().hex[:12]
+
+
+def starting_step(training_args) -> int:
+    """The global step training starts from: 0, or the step of the checkpoint it resumes (from
+    Trainer's own state file), so a run start sent before training is labelled as Trainer will."""
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint in (None, False, "") or str(checkpoint).lower() == "false":
+        return 0
+    if checkpoint is True or str(checkpoint).lower() == "true":
+        checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+    state = Path(checkpoint or "") / TRAINER_STATE_NAME
+    return TrainerState.load_from_json(str(state)).global_step if state.is_file() else 0
 
 
 def build_strategic_logging(args: StrategicLoggingArguments, *, model_path: str, audio_tokenizer_path: str):
