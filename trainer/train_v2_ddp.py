@@ -122,12 +122,6 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if publisher is not None:
             publisher.close(status=status)
-    # Join gloo's worker threads while the interpreter is alive. Left to interpreter exit, a worker
-    # that frees the last collective's tensors needs the GIL, and Python 3.11 ends such a thread
-    # with pthread_exit through C++ noexcept frames: "terminate called without an active exception"
-    # (SIGABRT) after training finished. Only after success: a failed rank's peers may be mid-collective.
-    if torch.distributed.is_initialized():
-        torch.distributed.destroy_process_group()
     return 0
 
 
