@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from torch import nn
-from transformers import Trainer, TrainingArguments
+from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from stratlog.protocol import InputSnapshot
 from stratlog.trainer.strategic.arguments import StrategicLoggingArguments
@@ -56,16 +56,11 @@ class ToyModel(nn.Module):
         return {"loss": self.embedding(input_ids).pow(2).mean()}
 
 
-class StepBoundaries:
-    """A callback (placed before the scheduler) that notes how many forwards ran before each step."""
+class StepBoundaries(TrainerCallback):
+    """Placed before the scheduler: notes how many forwards ran before each optimizer step."""
 
     def __init__(self, model: ToyModel):
         self.model, self.first_forward = model, {}
-
-    def __getattr__(self, name):  # every other TrainerCallback event: nothing to do
-        if name.startswith("on_"):
-            return lambda *args, **kwargs: None
-        raise AttributeError(name)
 
     def on_step_begin(self, args, state, control, **kwargs):
         self.first_forward[state.global_step + 1] = len(self.model.training_batches)
