@@ -8,8 +8,10 @@ Parse, build, run, close: the parts live in the `trainer` package.
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 from pathlib import Path
 
 import torch
@@ -125,5 +127,26 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def exit_without_finalizing(code: int) -> None:
+    """Ends a torchrun rank as a normal exit would (non-daemon threads joined, atexit handlers
+    run, streams flushed), minus interpreter finalization. gloo's worker threads free each
+    collective's tensors a moment after it returns, which takes the GIL; a worker that gets there
+    during finalization is ended by Python 3.11 with pthread_exit, whose unwinding through C++
+    noexcept frames aborts the process ("terminate called without an active exception", SIGABRT
+    after a finished run). destroy_process_group is no cure: ProcessGroupGloo's destructor joins
+    those workers with the GIL held and deadlocks with the same one. multiprocessing's children
+    end the same way, for the same kind of reason."""
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_code = main()
+    if torch.distributed.is_initialized():
+        exit_without_finalizing(exit_code)
+    sys.exit(exit_code)
