@@ -39,7 +39,7 @@ class Case:
 CASES = [
     Case("shifted_labels", "output", "label_source", "shifted one position", 1),
     # The conditioning effect needs a model that has learned audio: healthy runs pass 0.01 nats around
-    # step 70 and the rule waits for capture 15 (sink/thresholds.py REFERENCE_IGNORED_AFTER_CAPTURES).
+    # step 100 and the rule waits for capture 15 (sink/thresholds.py REFERENCE_IGNORED_AFTER_CAPTURES).
     Case("silent_reference", "input", "reference_audio", "silence", 1),
     Case("silent_reference", "zero_shot", "conditioning_effect", "ignores the reference", 15, max_steps=150),
     Case("frozen_audio_ffn", "attention", "dual_ffn_gradient", "audio FFN of layers [0, 1, 2, 3] got no gradient", 1),
@@ -60,8 +60,14 @@ DOCUMENTED_HEALTHY_WARNS = {
     ("attention", "uniform_heads"), ("zero_shot", "conditioning_trend"),
 }
 """WARNs a healthy tiny-demo run may raise (README "Diagnostic power"): the conditioning effect is
-~0 until the model has learned audio (about step 70), and a 4-sample batch's speaker or language
+~0 until the model has learned audio (about step 100), and a 4-sample batch's speaker or language
 pair can still sit below 0.01 nats after that; attention is uniform at initialisation."""
+
+EARLY_HEALTHY_WARNS = {("output", "codebook_accuracy"): 30}
+"""WARNs a healthy run may raise up to the given step only. Since the delay padding after each
+codebook's EOS is no longer a label (issue 14), a codebook's accuracy counts real codes (and one
+EOS) only, and in an early capture one codebook of the captured batch can read exactly 0 (seed
+42, step 20: codebook 2 at 0 % while the others read 2-5.5 %)."""
 
 
 def latest_effects(run) -> dict[int, float]:
@@ -107,4 +113,6 @@ def test_healthy_run_raises_no_fail(seed, demo_assets, process_group, tmp_path):
                               "fails": [(f["analysis"], f["check"], f["step"]) for f in fails],
                               "warns": warns, "latest_effects": latest_effects(run), "wall_s": round(run.wall_s, 1)})
     assert fails == [], [(f["analysis"], f["check"], f["step"], f["reason"]) for f in fails]
-    assert set(warns) <= DOCUMENTED_HEALTHY_WARNS, warns
+    unexplained = {(f["analysis"], f["check"]) for f in run.by_severity("WARN")
+                   if f["step"] is None or f["step"] > EARLY_HEALTHY_WARNS.get((f["analysis"], f["check"]), -1)}
+    assert unexplained <= DOCUMENTED_HEALTHY_WARNS, sorted(unexplained)
