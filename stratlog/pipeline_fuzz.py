@@ -17,6 +17,8 @@ import time
 import traceback
 import tracemalloc
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,14 +109,34 @@ class _ObservedPipeline(SinkPipeline):
         super()._analysis_error(message, where, error)
 
 
-def fuzz_decoder(frames: list[bytes], count: int, seed: int, *, trace_memory: bool = False) -> FuzzResult:
-    """Mutations through the decoder alone: refused with a ProtocolError, or decoded to a message
-    that encodes again."""
-    result, decoder = FuzzResult(), MessageDecoder()
+@contextmanager
+def _measured(result: FuzzResult, count: int, trace_memory: bool) -> Iterator[Callable[[int], None]]:
+    """Times a run of ``count`` mutations into ``result`` and, with ``trace_memory``, samples the
+    traced bytes after each tenth of it (the caller calls the yielded function with each index)."""
+    every = max(1, count // 10)
+
+    def sample(index: int) -> None:
+        if trace_memory and (index + 1) % every == 0:
+            result.memory_samples.append(tracemalloc.get_traced_memory()[0])
+
     if trace_memory:
         tracemalloc.start()
     start = time.perf_counter()
     try:
+        yield sample
+        result.seconds = time.perf_counter() - start
+        if trace_memory:
+            result.peak_bytes = tracemalloc.get_traced_memory()[1]
+    finally:
+        if trace_memory:
+            tracemalloc.stop()
+
+
+def fuzz_decoder(frames: list[bytes], count: int, seed: int, *, trace_memory: bool = False) -> FuzzResult:
+    """Mutations through the decoder alone: refused with a ProtocolError, or decoded to a message
+    that encodes again."""
+    result, decoder = FuzzResult(), MessageDecoder()
+    with _measured(result, count, trace_memory) as sample:
         for index, mutation in enumerate(FrameMutator(frames, seed).mutations(count)):
             result.mutations += 1
             try:
@@ -124,14 +146,7 @@ def fuzz_decoder(frames: list[bytes], count: int, seed: int, *, trace_memory: bo
                 result.rejections[type(error).__name__] += 1
             except Exception as error:  # noqa: BLE001 - exactly what the fuzzer hunts
                 result.escapes.append(_escape(mutation, "decode", error))
-            if trace_memory and (index + 1) % max(1, count // 10) == 0:
-                result.memory_samples.append(tracemalloc.get_traced_memory()[0])
-        result.seconds = time.perf_counter() - start
-        if trace_memory:
-            result.peak_bytes = tracemalloc.get_traced_memory()[1]
-    finally:
-        if trace_memory:
-            tracemalloc.stop()
+            sample(index)
     return result
 
 
@@ -148,34 +163,26 @@ def fuzz_pipeline(frames: list[bytes], count: int, seed: int, log_dir: Path, *, 
         pipeline.handle(frame, now)
     pipeline.caught.clear()
     bad_before = sum(pipeline.state.bad_frames.values())
-    if trace_memory:
-        tracemalloc.start()
-    start = time.perf_counter()
     try:
-        for index, mutation in enumerate(FrameMutator(frames, seed).mutations(count)):
-            now += FRAME_INTERVAL_S
-            result.mutations += 1
-            try:
-                message = pipeline.handle(mutation.frame, now)
-            except Exception as error:  # noqa: BLE001 - exactly what the fuzzer hunts
-                result.escapes.append(_escape(mutation, "handle", error))
-                continue
-            result.decoded += message is not None
-            result.analysis_errors += [_escape(mutation, where, error) for where, error in pipeline.caught]
-            pipeline.caught.clear()
-            if index % view_every == 0:
+        with _measured(result, count, trace_memory) as sample:
+            for index, mutation in enumerate(FrameMutator(frames, seed).mutations(count)):
+                now += FRAME_INTERVAL_S
+                result.mutations += 1
                 try:
-                    model.view(now=now)
-                except Exception as error:  # noqa: BLE001
-                    result.escapes.append(_escape(mutation, "dashboard view", error))
-            if trace_memory and (index + 1) % max(1, count // 10) == 0:
-                result.memory_samples.append(tracemalloc.get_traced_memory()[0])
-        result.seconds = time.perf_counter() - start
-        if trace_memory:
-            result.peak_bytes = tracemalloc.get_traced_memory()[1]
+                    message = pipeline.handle(mutation.frame, now)
+                except Exception as error:  # noqa: BLE001 - exactly what the fuzzer hunts
+                    result.escapes.append(_escape(mutation, "handle", error))
+                    continue
+                result.decoded += message is not None
+                result.analysis_errors += [_escape(mutation, where, error) for where, error in pipeline.caught]
+                pipeline.caught.clear()
+                if index % view_every == 0:
+                    try:
+                        model.view(now=now)
+                    except Exception as error:  # noqa: BLE001
+                        result.escapes.append(_escape(mutation, "dashboard view", error))
+                sample(index)
     finally:
-        if trace_memory:
-            tracemalloc.stop()
         pipeline.close()
     result.rejections = Counter(pipeline.state.bad_frames)
     result.counted_bad_frames = sum(pipeline.state.bad_frames.values()) - bad_before
