@@ -146,6 +146,7 @@ class SequenceBuilder:
         audio_frames: list[np.ndarray] = []
         audio_labels: list[np.ndarray] = []
         cursor = 0
+        # the text up to each placeholder, then its clip; the extra last entry takes the text after the last clip
         for placeholder, (codes, is_target) in zip(placeholders + [len(template_ids)], clips + [(None, False)]):
             for index in range(cursor, placeholder):
                 input_ids.append(template_ids[index])

@@ -35,10 +35,10 @@ def load_training_data(model_args: ModelArguments, data_args: DataArguments, tra
     """Raises BadSamplesError (without --skip_bad_samples) before any training step."""
     limits = ClipLimits(max_audio_seconds=data_args.max_audio_seconds, min_audio_seconds=data_args.min_audio_seconds)
     train_set, eval_set = load_samples(data_args.train_data_file), None
-    if not data_args.disable_eval:
+    if data_args.has_eval:
         if data_args.eval_data_file:
             eval_set = load_samples(data_args.eval_data_file)
-        elif data_args.validation_split:
+        else:
             train_set, eval_set = hold_out(train_set, data_args.validation_split, training_args.seed)
     with training_args.main_process_first(desc="audio codes"):  # rank 0 encodes, the others read the cache
         codes = AudioCodeCache(HiggsAudioV2TokenizerModel.from_pretrained(model_args.audio_tokenizer_path),
