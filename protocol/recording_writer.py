@@ -15,6 +15,7 @@ header. Files are created exclusively: a writer never overwrites an existing rec
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import zlib
@@ -54,17 +55,27 @@ class RecordingWriter:
         path = rotated_path(self._base, len(self.paths))
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self.paths.append(path)
+        self._size = 0
         self._write_all([_FILE_HEADER])
         self._size = len(_FILE_HEADER)
         self._unsynced = True
 
     def _write_all(self, parts: list[bytes | memoryview]) -> None:
-        written = os.writev(self._fd, parts)
-        total = sum(len(part) for part in parts)
-        if written < total:  # a short write: rare for regular files, but legal
-            rest = b"".join(bytes(part) for part in parts)[written:]
-            while rest:
-                rest = rest[os.write(self._fd, rest) :]
+        """Writes one whole record or raises: a write the disk refuses (ENOSPC, EIO) cuts the file
+        back to its last whole record first, so a full disk loses records, never the file's shape,
+        and the writer takes records again when space returns."""
+        try:
+            written = os.writev(self._fd, parts)
+            total = sum(len(part) for part in parts)
+            if written < total:  # a short write: rare for regular files, but legal
+                rest = b"".join(bytes(part) for part in parts)[written:]
+                while rest:
+                    rest = rest[os.write(self._fd, rest) :]
+        except OSError:
+            with contextlib.suppress(OSError):  # a file that cannot even be cut keeps its torn tail
+                os.ftruncate(self._fd, self._size)
+                os.lseek(self._fd, self._size, os.SEEK_SET)  # the next record goes there, not after a hole
+            raise
 
     def write(self, frame: bytes | memoryview, *, received_at: float, step: int = -1) -> None:
         """Append one frame as it was received; ``step`` is -1 when unknown."""
@@ -83,13 +94,16 @@ class RecordingWriter:
             ):
                 self._close_current()
                 self._open_next()
-            self._write_all([header, view])
-            self._size += record_size
+            parts = [header, view] if self._size else [_FILE_HEADER, header, view]  # the header's write failed
+            self._write_all(parts)
+            self._size += record_size if self._size else len(_FILE_HEADER) + record_size
             self._unsynced = True
 
     def _close_current(self) -> None:
-        os.fsync(self._fd)
-        os.close(self._fd)
+        try:
+            os.fsync(self._fd)
+        finally:
+            os.close(self._fd)
 
     def _sync_periodically(self) -> None:
         while not self._closed.wait(self._flush_interval_s):
@@ -100,6 +114,8 @@ class RecordingWriter:
                 self._unsynced = False
             try:
                 os.fsync(fd)
+            except OSError:  # EIO: the next sync tries again; write() reports a disk that refuses
+                self._unsynced = True
             finally:
                 os.close(fd)
 

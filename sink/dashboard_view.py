@@ -43,6 +43,9 @@ class DashboardView:
     """Frames the sink failed to analyse, log or draw (events.jsonl says where and why)."""
     sink_load: SinkLoad | None
     """The live sink's lag, backlog and own drops; None in a replay."""
+    writes_paused: str
+    """The outputs a refusing disk (ENOSPC, EIO) has paused and why ("recording: No space left
+    on device"); empty when all write. Analysis goes on meanwhile."""
     last_message_age_s: float | None
     """Seconds since the newest message of any rank, on the viewer's clock."""
     ranks: tuple[RankSummary, ...]
@@ -93,7 +96,7 @@ def run_view(state, rank: int | None, metrics: dict, capture_steps: tuple[int, .
         run_id=state.run_id, world_size=state.world_size, messages=state.messages,
         drops=sum(r.reported_drops for r in ranks), gaps=sum(r.gaps for r in ranks),
         bad_frames=sum(state.bad_frames.values()), analysis_errors=sum(state.analysis_errors.values()),
-        sink_load=state.load, last_message_age_s=max(now - newest, 0.0) if ranks else None,
+        sink_load=state.load, writes_paused=_writes_paused(state.writes_paused), last_message_age_s=max(now - newest, 0.0) if ranks else None,
         ranks=tuple(RankSummary(r.rank, r.step, rank_status(r)) for r in ranks), rank=rank, metrics=metrics,
         capture_steps=capture_steps, capture=capture, following=following, panels=shown,
         findings_total=findings_total, recent_findings=tuple(recent),
@@ -102,3 +105,11 @@ def run_view(state, rank: int | None, metrics: dict, capture_steps: tuple[int, .
 
 def _worst_first(findings: list[Finding]) -> tuple[Finding, ...]:
     return tuple(sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), f.analysis, f.check)))
+
+
+def _writes_paused(paused: dict[str, str]) -> str:
+    """One short text per reason: a full disk pauses every output at once, for one reason."""
+    outputs_by_reason: dict[str, list[str]] = {}
+    for output, reason in paused.items():
+        outputs_by_reason.setdefault(reason, []).append(output)
+    return "; ".join(f"{', '.join(outputs)}: {reason}" for reason, outputs in outputs_by_reason.items())

@@ -16,8 +16,12 @@ or a log entry is never split across files.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 
 from stratlog.protocol.recording import rotated_path
@@ -25,10 +29,21 @@ from stratlog.sink.findings import Finding
 from stratlog.sink.printable import printable
 
 FLUSH_INTERVAL_S = 1.0
+FLUSH_BYTES = 64 * 1024
+"""Pending text that is flushed before FLUSH_INTERVAL_S is up: a fast replay stays bounded in memory."""
+MAX_PENDING_BYTES = 4 * 1024 * 1024
+"""Text a paused file (`RotatingTextFile`) keeps for when the disk takes writes again."""
 
 
 class RotatingTextFile:
-    """An append-only UTF-8 text file that moves on to NAME.1, NAME.2, ... past `rotate_bytes`."""
+    """An append-only UTF-8 text file that moves on to NAME.1, NAME.2, ... past `rotate_bytes`.
+
+    Text is kept as whole lines (or log entries) until `flush`, which writes them with plain
+    `os.write` calls and, when one fails (a full disk, EIO), cuts the file back to its last whole
+    line and keeps the unwritten text for the next flush: a full disk pauses the file instead of
+    leaving a torn JSONL line, and writing resumes when space returns. While paused, the oldest
+    pending text past MAX_PENDING_BYTES is dropped (and counted in `lost_bytes`) so a long outage
+    cannot fill the memory, and the newest text (the sink's error event) is kept."""
 
     def __init__(self, path: Path, rotate_bytes: int | None = None):
         if rotate_bytes is not None and rotate_bytes < 1:
@@ -36,30 +51,74 @@ class RotatingTextFile:
         self.path = path
         self.rotate_bytes = rotate_bytes
         self._index = 0
+        self._pending: deque[bytes] = deque()
+        self.pending_bytes = 0
+        self.lost_bytes = 0
+        """Text dropped while the disk refused it."""
+        self.paused = False
+        """The last flush failed: text waits in memory (MAX_PENDING_BYTES at most) for the next."""
         self._open()
 
     def _open(self) -> None:
-        self._handle = open(rotated_path(str(self.path), self._index), "a", encoding="utf-8")
-        self._size = self._handle.tell()
+        self._fd = os.open(rotated_path(str(self.path), self._index), os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._size = os.fstat(self._fd).st_size
 
     def write(self, text: str) -> None:
-        size = len(text) if text.isascii() else len(text.encode("utf-8"))
-        if self.rotate_bytes is not None and self._size > 0 and self._size + size > self.rotate_bytes:
-            self._handle.close()
-            self._index += 1
-            self._open()
-        self._handle.write(text)
-        self._size += size
+        data = text.encode("utf-8")
+        self._pending.append(data)
+        self.pending_bytes += len(data)
+        while self.paused and self.pending_bytes > MAX_PENDING_BYTES and len(self._pending) > 1:
+            dropped = len(self._pending.popleft())
+            self.pending_bytes -= dropped
+            self.lost_bytes += dropped
 
     def flush(self) -> None:
-        self._handle.flush()
+        """Writes the pending text, rotating between pieces; raises the OSError of a failed
+        write with the file cut back to its last whole piece and the unwritten text still pending."""
+        while self._pending:
+            chunk, size = [], 0
+            for data in self._pending:
+                if self.rotate_bytes is not None and self._size + size > 0 and self._size + size + len(data) > self.rotate_bytes:
+                    break
+                chunk.append(data)
+                size += len(data)
+            if not chunk:
+                os.close(self._fd)
+                self._index += 1
+                self._open()
+                continue
+            self._write_whole(b"".join(chunk))
+            for _ in chunk:
+                self._pending.popleft()
+            self.pending_bytes -= size
+        self.paused = False
+
+    def _write_whole(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[os.write(self._fd, view):]
+        except OSError:
+            self.paused = True
+            with contextlib.suppress(OSError):  # a file that cannot even be cut keeps its torn tail
+                os.ftruncate(self._fd, self._size)
+            raise
+        self._size += len(data)
 
     def close(self) -> None:
-        self._handle.close()
+        """Flushes and closes; the OSError of a refused flush is raised with the file closed."""
+        try:
+            self.flush()
+        finally:
+            os.close(self._fd)
 
 
 class LogFiles:
-    def __init__(self, log_dir: Path, *, rotate_bytes: int | None = None):
+    def __init__(self, log_dir: Path, *, rotate_bytes: int | None = None,
+                 on_write_error: Callable[[str, OSError | None], None] | None = None):
+        """`on_write_error(name, error)`: a file's writing paused (error) or resumed (None); the
+        pipeline makes it one error event and a visible state instead of a dead sink."""
+        self.on_write_error = on_write_error
         self.log_dir = Path(log_dir)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.human, self.findings, self.metrics, self.events = (
@@ -83,14 +142,30 @@ class LogFiles:
     def flush_if_due(self) -> None:
         """Called after each handled frame and on idle ticks: flush once a second at most."""
         now = time.monotonic()
-        if now - self._last_flush >= FLUSH_INTERVAL_S:
+        if now - self._last_flush >= FLUSH_INTERVAL_S or any(handle.pending_bytes >= FLUSH_BYTES
+                                                            for handle in self._handles if not handle.paused):
             self.flush()
             self._last_flush = now
 
+    @property
+    def _handles(self) -> tuple[RotatingTextFile, ...]:
+        return self.human, self.findings, self.metrics, self.events
+
     def flush(self) -> None:
-        for handle in (self.human, self.findings, self.metrics, self.events):
-            handle.flush()
+        """Flushes every file; a file the disk refuses (ENOSPC, EIO) is paused, not fatal."""
+        for handle in self._handles:
+            was_paused = handle.paused
+            try:
+                handle.flush()
+            except OSError as error:
+                if not was_paused and self.on_write_error is not None:
+                    self.on_write_error(handle.path.name, error)
+            else:
+                if was_paused and self.on_write_error is not None:
+                    self.on_write_error(handle.path.name, None)
 
     def close(self) -> None:
-        for handle in (self.human, self.findings, self.metrics, self.events):
-            handle.close()
+        self.flush()
+        for handle in self._handles:
+            with contextlib.suppress(OSError):  # refused again: `flush` has reported it, the rest is lost
+                handle.close()

@@ -108,6 +108,11 @@ class RunState:
     analyse, log or draw there; each is also a line of events.jsonl."""
     load: SinkLoad | None = None
     """The live sink's lag, backlog and drops (`sink.service`); None in a replay."""
+    write_errors: Counter = field(default_factory=Counter)
+    """Output ("recording", "findings.jsonl", ...) -> times the disk refused it (ENOSPC, EIO)."""
+    writes_paused: dict = field(default_factory=dict)
+    """Output -> why its writing is paused now ("No space left on device"); analysis goes on,
+    and the output resumes when the disk takes writes again."""
     _next_stall_check: float = field(default=math.inf, init=False, repr=False)
     """No rank can stall before this receive time: the earliest silence deadline seen since the
     last look (a deadline only moves later when its rank sends, so this never misses one)."""
@@ -149,6 +154,20 @@ class RunState:
         with self.lock:
             self.analysis_errors[record["where"]] += 1
             self._unwritten_errors.append(record)
+            self.version += 1
+
+    def write_failed(self, output: str, error: OSError) -> bool:
+        """Counts a write the disk refused; True when it pauses `output` (one error event per outage)."""
+        with self.lock:
+            self.write_errors[output] += 1
+            newly = output not in self.writes_paused
+            self.writes_paused[output] = error.strerror or type(error).__name__
+            self.version += 1
+            return newly
+
+    def write_resumed(self, output: str) -> None:
+        with self.lock:
+            self.writes_paused.pop(output, None)
             self.version += 1
 
     @property

@@ -35,7 +35,7 @@ class RunHeader(ViewWidget):
         load = view.sink_load
         load_key = None if load is None else (round(load.lag_s, 1), load.dropped_frames)
         return (view.run_id, view.ranks, view.messages, view.drops, view.gaps, view.bad_frames, view.analysis_errors,
-                load_key, age, view.rank, view.shown_step, view.capture_steps, view.following, self._source_text)
+                load_key, view.writes_paused, age, view.rank, view.shown_step, view.capture_steps, view.following, self._source_text)
 
     def render_view(self, view: DashboardView) -> Group:
         return Group(_run_line(view), _health_line(view, self._source_text), _position_line(view))
@@ -69,6 +69,8 @@ def _health_line(view: DashboardView, source: str) -> Text:
         lag = view.sink_load.lag_s
         line.append("lag ", style="dim").append(f"{lag:.1f} s", style="bold yellow" if lag >= LAG_SHOWN_S else "green")
         line.append("  ")
+    if view.writes_paused:
+        line.append("writing paused ", style="dim").append(view.writes_paused, style="bold red").append("  ")
     line.append(source)
     return line
 
