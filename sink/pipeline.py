@@ -15,9 +15,9 @@ each failure is caught for that frame alone, counted as an analysis error with i
 
 from __future__ import annotations
 
-import errno
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from stratlog.protocol import (
@@ -38,6 +38,7 @@ from stratlog.sink.fanout import FramePublisher
 from stratlog.sink.findings import OK, WARN, Finding
 from stratlog.sink.log_entries import EntryBuffer
 from stratlog.sink.log_files import LogFiles
+from stratlog.sink.run_summary import RunSummary
 from stratlog.sink.state import RankState, RunState
 from stratlog.sink.token_decoding import DecoderCache
 
@@ -45,10 +46,12 @@ from stratlog.sink.token_decoding import DecoderCache
 class SinkPipeline:
     def __init__(self, log_dir: Path, *, recorder: RecordingWriter | None = None, tokenizer_path: str | None = None,
                  stall_after_s: float | None = None, rotate_bytes: int | None = None,
-                 publisher: FramePublisher | None = None, joined_mid_stream: bool = False):
+                 publisher: FramePublisher | None = None, joined_mid_stream: bool = False,
+                 on_alarm: Callable[[Finding], None] | None = None):
         """`stall_after_s` None: STALL_HEARTBEATS x each rank's heartbeat interval;
-        `joined_mid_stream`: a viewer's pipeline (RunState.joined_mid_stream)."""
-        self.files = LogFiles(log_dir, rotate_bytes=rotate_bytes, on_write_error=self._write_error)
+        `joined_mid_stream`: a viewer's pipeline (RunState.joined_mid_stream); `on_alarm` is
+        called with each finding that moves a check to WARN or FAIL (a headless sink prints it)."""
+        self.files = LogFiles(log_dir, rotate_bytes=rotate_bytes)
         self.recorder = recorder
         self.publisher = publisher
         self.state = RunState(joined_mid_stream=joined_mid_stream, stall_after_s=stall_after_s)
@@ -56,6 +59,8 @@ class SinkPipeline:
         self.contexts: dict[str, RunContext] = {}
         """Run id -> what the analyses know of the run, and the state they share."""
         self.entries = EntryBuffer()
+        self.summary = RunSummary()
+        self._on_alarm = on_alarm
         self._decoder = MessageDecoder()
         self._metrics = MetricsHealth()
         self._analyses = {kind.key: kind.analysis() for kind in snapshot_kinds.SNAPSHOT_KINDS}
@@ -76,7 +81,7 @@ class SinkPipeline:
             self._bad_frame(frame, received_at, error)
             return None
         if self.recorder is not None:
-            self._record(frame, received_at, message.step)
+            self.recorder.write(frame, received_at=received_at, step=message.step)
         try:
             self.handle_message(message, received_at)
         except Exception as error:  # noqa: BLE001 - by design: one frame that breaks the sink must not stop it
@@ -222,35 +227,9 @@ class SinkPipeline:
             for record in self.state.take_unwritten_errors():
                 self.files.write_event(record)
 
-    def _record(self, frame: bytes, received_at: float, step: int = -1) -> None:
-        """Records the frame; a disk that refuses it pauses the recording, not the analysis."""
-        try:
-            self.recorder.write(frame, received_at=received_at, step=step)
-        except OSError as error:
-            self._write_error("recording", error)
-        else:
-            self._write_error("recording", None)
-
-    def _write_error(self, output: str, error: OSError | None) -> None:
-        """A disk that refuses an output (ENOSPC, EIO) pauses it: one error event per outage and a
-        visible state (`RunState.writes_paused`) while analysis goes on; `error` None: `output`
-        was written, which ends its outage (a `write_resumed` event)."""
-        if error is None:
-            if output in self.state.writes_paused:
-                self.state.write_resumed(output)
-                self.files.write_event({"event": "write_resumed", "output": output})
-        elif self.state.write_failed(output, error):
-            reason = error.strerror or str(error)
-            self.files.write_event({"event": "write_error", "output": output,
-                                    "errno": errno.errorcode.get(error.errno, str(error.errno)), "error": reason})
-            self._report([Finding(None, None, None, stream.ANALYSIS, "write_error", WARN,
-                                  f"the disk refused {output} ({reason}): writing it is paused and resumes when the "
-                                  "disk takes writes again; analysis goes on. Free space on the log folder's disk")],
-                         as_notices=True)
-
     def _bad_frame(self, frame: bytes, received_at: float, error: ProtocolError) -> None:
         if self.recorder is not None:
-            self._record(frame, received_at)
+            self.recorder.write(frame, received_at=received_at)
         self._refused(error, len(frame))
 
     def _refused(self, error: ProtocolError, size: int) -> None:
@@ -267,18 +246,24 @@ class SinkPipeline:
             if as_notices:
                 self.files.write_human(human_log.notice(finding))
         self.state.record_findings(findings)
+        for alarm in self.summary.add(findings):
+            if self._on_alarm is not None:
+                self._on_alarm(alarm)
 
     def _write_entries(self, texts: list[str]) -> None:
         for text in texts:
             self.files.write_human(text)
 
+    def summary_text(self) -> str:
+        """The end-of-run summary with this pipeline's log files and recording."""
+        files = self.files
+        paths = [file.path for file in (files.human, files.findings, files.metrics, files.events)]
+        return self.summary.text(paths + [Path(path) for path in (self.recorder.paths if self.recorder else [])])
+
     def close(self) -> None:
         self._write_entries(self.entries.drain())
         if self.recorder is not None:
-            try:
-                self.recorder.close()
-            except OSError as error:  # its last sync: the records are written, their durability is not sure
-                self._write_error("recording", error)
+            self.recorder.close()
         if self.publisher is not None:
             self.publisher.close()
         self.files.close()

@@ -17,7 +17,7 @@ from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.receiver import FrameReceiver
 from stratlog.sink.service import SinkService
-from stratlog.sink_commands import running_beside
+from stratlog.sink_commands import add_fail_on_argument, print_alarm, report_end, running_beside
 from stratlog.training_process import TrainingProcess, torchrun_command
 
 DRAIN_AFTER_EXIT_S = 3.0
@@ -36,6 +36,8 @@ class DemoConfig:
     cache_dir: Path | None = None
     seed: int = 42
     """Training seed (data order, initial weights of trained adapters, dropout)."""
+    fail_on: str | None = None
+    """``warn`` or ``fail``: exit with FAIL_ON_EXIT_CODE when a check reached it (None: off)."""
 
     def __post_init__(self):
         for name in ("max_steps", "capture_interval", "nproc"):
@@ -70,7 +72,8 @@ def run_demo(config: DemoConfig) -> int:
     log_dir = config.out / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     receiver = FrameReceiver("tcp://127.0.0.1:0")
-    service = SinkService(receiver, SinkPipeline(log_dir, recorder=RecordingWriter(log_dir / "stream.stratrec")))
+    service = SinkService(receiver, SinkPipeline(log_dir, recorder=RecordingWriter(log_dir / "stream.stratrec"),
+                                                 on_alarm=print_alarm if config.headless else None))
     command = torchrun_command(config.nproc, demo_train_args(assets, config, receiver.address))
     training = TrainingProcess(command, log_file=None if config.headless else config.out / "trainer.log")
     exited_at: list[float] = []
@@ -93,7 +96,8 @@ def run_demo(config: DemoConfig) -> int:
         code = training.stop()
         service.close()
     print(f"{'stopped before the end; ' if interrupted else ''}training exit code {code}; logs in {log_dir}")
-    return 130 if interrupted else code
+    findings_code = report_end(service.pipeline, config.fail_on)
+    return 130 if interrupted else code or findings_code
 
 
 def _run_with_dashboard(service: SinkService, training: TrainingProcess, training_done, config: DemoConfig) -> bool:
@@ -109,11 +113,11 @@ def _run_with_dashboard(service: SinkService, training: TrainingProcess, trainin
 
     app = DashboardApp(model, source=f"live {service.receiver.address}", status=status)
 
-    def exit_when_done() -> None:
+    def summary_when_done() -> None:
         if not config.keep_open and training_done():
-            app.exit()
+            app.show_summary(service.pipeline.summary_text())
 
-    app.call_later(lambda: app.set_interval(1.0, exit_when_done))
+    app.call_later(lambda: app.set_interval(1.0, summary_when_done))
     with running_beside(service.run, service.stop, name="sink-receiver"):
         app.run()
         return training.exit_code() is None  # asked before the receiver stops: closed while training ran
@@ -124,13 +128,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None, help="Output folder (default: runs/demo-<time>).")
     parser.add_argument("--max-steps", type=int, default=200, help="Optimizer steps to train (default 200).")
     parser.add_argument("--capture-interval", type=int, default=10, help="Strategic capture every N steps (default 10).")
-    parser.add_argument("--keep-open", action="store_true", help="Keep the dashboard open after training ends.")
+    parser.add_argument("--keep-open", action="store_true",
+                        help="Keep the dashboard open after training ends, until q (default: it ends on the run "
+                             "summary, which stays until a key).")
     parser.add_argument("--cache", type=Path, default=None, help="Embedded-default cache (default: $STRATLOG_CACHE or ~/.cache/stratlog).")
+    add_fail_on_argument(parser)
 
 
 def main(args: argparse.Namespace) -> int:
     out = args.out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
     out.mkdir(parents=True, exist_ok=True)
     config = DemoConfig(out=out, max_steps=args.max_steps, capture_interval=args.capture_interval,
-                        headless=args.headless, keep_open=args.keep_open, cache_dir=args.cache)
+                        headless=args.headless, keep_open=args.keep_open, cache_dir=args.cache, fail_on=args.fail_on)
     return run_demo(config)

@@ -23,9 +23,11 @@ from stratlog.protocol import RecordingWriter
 from stratlog.sink.backlog import DEFAULT_BACKLOG_BYTES
 from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.fanout import FramePublisher, FrameSubscriber
+from stratlog.sink.log_files import make_log_dir
 from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.receiver import DEFAULT_BIND, FrameReceiver
 from stratlog.sink.replay import ReplayPlayer, replay_recording
+from stratlog.sink.run_summary import FAIL_ON_EXIT_CODE, alarm_line, fails_on
 from stratlog.sink.service import SinkService
 
 
@@ -65,6 +67,26 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Start a new log file (NAME.1, NAME.2, ...) and recording file past this size (default: never).")
     parser.add_argument("--tui", action="store_true", help="Show the dashboard.")
     parser.add_argument("--headless", action="store_true", help="No dashboard (the default; for scripts and servers).")
+    add_fail_on_argument(parser)
+
+
+def add_fail_on_argument(parser: argparse.ArgumentParser) -> None:
+    """--fail-on, shared with the demo: the exit code a script or CI reads."""
+    parser.add_argument("--fail-on", choices=("warn", "fail"), default=None,
+                        help=f"Exit with code {FAIL_ON_EXIT_CODE} when any check reached this severity or worse "
+                             "(default: off; the exit code does not depend on findings).")
+
+
+def print_alarm(finding) -> None:
+    """A headless sink's live line for a check that turned WARN or FAIL."""
+    print(alarm_line(finding), flush=True)
+
+
+def report_end(pipeline: SinkPipeline, fail_on: str | None) -> int:
+    """Prints the end-of-run summary (after the pipeline closed, so the logs are complete) and
+    returns the exit code --fail-on asks for: FAIL_ON_EXIT_CODE, or 0."""
+    print(pipeline.summary_text(), flush=True)
+    return FAIL_ON_EXIT_CODE if fails_on(pipeline.summary, fail_on) else 0
 
 
 def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
@@ -94,21 +116,23 @@ def _rotate_bytes(args: argparse.Namespace) -> int | None:
 
 
 def run_sink(args: argparse.Namespace) -> int:
-    args.log_dir.mkdir(parents=True, exist_ok=True)
+    make_log_dir(args.log_dir)
     receiver = FrameReceiver(args.bind)
     recorder = RecordingWriter(args.record or default_recording_path(args.log_dir), rotate_bytes=_rotate_bytes(args))
     publisher = FramePublisher(args.publish) if args.publish else None
     pipeline = SinkPipeline(args.log_dir, recorder=recorder, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
-                            rotate_bytes=_rotate_bytes(args), publisher=publisher)
+                            rotate_bytes=_rotate_bytes(args), publisher=publisher,
+                            on_alarm=None if args.tui else print_alarm)
     service = SinkService(receiver, pipeline, backlog_bytes=int(args.backlog_mb * 2**20))
     published = f"; publishing on {publisher.address}" if publisher else ""
     print(f"sink listening on {receiver.address}; logs in {args.log_dir}{published}", flush=True)
     if args.address_file:
         args.address_file.write_text(receiver.address)
-    return _serve(service, tui=args.tui, source=f"live {receiver.address}", until_run_end=args.exit_after_run)
+    return _serve(service, tui=args.tui, source=f"live {receiver.address}", until_run_end=args.exit_after_run,
+                  fail_on=args.fail_on)
 
 
-def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool) -> int:
+def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool, fail_on: str | None) -> int:
     """Run `service` headless in this thread, or in a thread beside the dashboard until it closes."""
     try:
         if tui:
@@ -125,7 +149,7 @@ def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool)
         pass
     finally:
         service.close()
-    return 0
+    return report_end(service.pipeline, fail_on)
 
 
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
@@ -141,17 +165,38 @@ def run_view(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="stratlog-view-"))
     subscriber = FrameSubscriber(args.address)
     pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
-                            rotate_bytes=_rotate_bytes(args), joined_mid_stream=True)
+                            rotate_bytes=_rotate_bytes(args), joined_mid_stream=True,
+                            on_alarm=print_alarm if args.headless else None)
     print(f"viewing {args.address} (frames sent before this viewer subscribed are not shown; pass --tokenizer "
           f"to decode tokens when the run started earlier); the viewer's logs in {log_dir}", flush=True)
     return _serve(SinkService(subscriber, pipeline), tui=not args.headless, source=f"view {args.address}",
-                  until_run_end=args.exit_after_run)
+                  until_run_end=args.exit_after_run, fail_on=args.fail_on)
+
+
+DAMAGE_EXIT_CODE = 4
+"""`stratlog replay`'s exit code when damage lost records (or any damage, with --strict)."""
+
+
+def report_damage(damage: list, *, strict: bool) -> bool:
+    """One line per skipped byte range; True when the replay must fail: damage lost records
+    written whole (a torn last record is what a killed sink leaves, an error only with `strict`)."""
+    for skipped in damage:
+        print(f"warning: {skipped.path}: skipped {skipped.length} bytes at offset {skipped.offset}: {skipped.reason}",
+              file=sys.stderr)
+    failing = [skipped for skipped in damage if strict or not skipped.torn_tail]
+    if failing:
+        print(f"error: the recording is damaged: {len(failing)} damaged byte ranges skipped, their records lost",
+              file=sys.stderr)
+    return bool(failing)
 
 
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recording", type=Path, help="A recording written by the sink (rotated parts are read too).")
     parser.add_argument("--log-dir", type=Path, default=None, help="Where to write the logs (default: <recording>.replay/).")
     parser.add_argument("--speed", default="max", help="Playback speed factor, or 'max' (default) for as fast as possible.")
+    parser.add_argument("--strict", action="store_true",
+                        help=f"Exit with code {DAMAGE_EXIT_CODE} on any damage, a torn last record included "
+                             "(default: only when damage lost records written whole).")
     add_pipeline_arguments(parser)
 
 
@@ -175,7 +220,8 @@ def run_replay(args: argparse.Namespace) -> int:
         return 2
     log_dir = args.log_dir or args.recording.with_name(args.recording.name + ".replay")
     pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
-                            rotate_bytes=_rotate_bytes(args))
+                            rotate_bytes=_rotate_bytes(args), on_alarm=None if args.tui else print_alarm)
+    lost_records = False  # the dashboard's player reports no damage yet
     try:
         if args.tui:
             from stratlog.tui.app import DashboardApp
@@ -187,9 +233,9 @@ def run_replay(args: argparse.Namespace) -> int:
                 DashboardApp(model, source=f"replay {args.recording.name}", player=player).run()
         else:
             reader = replay_recording(args.recording, pipeline, speed=speed)
-            for damage in reader.damage:
-                print(f"warning: recording damage skipped: {damage}", file=sys.stderr)
+            lost_records = report_damage(reader.damage, strict=args.strict)
     finally:
         pipeline.close()
     print(f"replayed {pipeline.state.messages} messages; logs in {log_dir}")
-    return 0
+    exit_code = report_end(pipeline, args.fail_on)
+    return DAMAGE_EXIT_CODE if lost_records else exit_code

@@ -18,6 +18,7 @@ from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.replay import ReplayPlayer
 from stratlog.tui.screens.dashboard import DashboardScreen
 from stratlog.tui.screens.help import HelpScreen
+from stratlog.tui.screens.run_summary import RunSummaryScreen
 
 
 class DashboardApp(App):
@@ -53,6 +54,12 @@ class DashboardApp(App):
         if self._status is not None and (status := self._status()):
             parts.append(status)
         return " · ".join(parts)
+
+    def show_summary(self, summary: str) -> None:
+        """Ends on the run summary (the sink's text): it stays until a key, which closes the app.
+        Called again (a timer that still fires) it changes nothing."""
+        if not isinstance(self.screen, RunSummaryScreen):
+            self.push_screen(RunSummaryScreen(summary))
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -1,0 +1,100 @@
+"""The end-of-run summary: per check, its worst severity, the first step it reached it and how often.
+
+Built once here from the findings the pipeline produced, so every front end says the same:
+headless sinks and replays print it, the dashboard's final screen shows it, and `--fail-on`
+reads its worst severity for the exit code. It also picks the findings worth a live line: one
+that moves a check (per run and rank) to WARN or FAIL, not each repeat of the same verdict,
+so a headless sink's output stays readable for a whole run.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from stratlog.sink.findings import FAIL, OK, WARN, Finding
+
+SEVERITY_RANK = {OK: 0, WARN: 1, FAIL: 2}
+"""Order of the severities: the worst is the highest."""
+FAIL_ON_EXIT_CODE = 3
+"""Exit code of a sink, replay or demo whose run reached the severity given to --fail-on."""
+
+
+@dataclass
+class CheckSummary:
+    """One check (analysis/check, all ranks together) over the whole run."""
+
+    worst: str
+    first_step: int | None
+    """Step of the first finding at `worst` (None: a finding about the stream with no step)."""
+    count: int
+    """Findings at `worst`."""
+    total: int
+    """All findings of the check."""
+    reason: str
+    """The first finding at `worst`'s reason: what to check first."""
+
+
+class RunSummary:
+    def __init__(self):
+        self._checks: dict[tuple[str, str], CheckSummary] = {}
+        self._current: dict[tuple, str] = {}
+        """(run, rank, analysis, check) -> its latest severity, to tell a change from a repeat."""
+        self._lock = threading.Lock()
+        """The receiving thread adds while a dashboard's thread may read the summary."""
+
+    def add(self, findings: list[Finding]) -> list[Finding]:
+        """Counts `findings`; returns those that moved their check to WARN or FAIL (the live lines)."""
+        alarms = []
+        with self._lock:
+            for finding in findings:
+                key = (finding.analysis, finding.check)
+                check = self._checks.get(key)
+                if check is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[check.worst]:
+                    total = check.total if check else 0
+                    check = self._checks[key] = CheckSummary(finding.severity, finding.step, 0, total, finding.reason)
+                check.total += 1
+                check.count += finding.severity == check.worst
+                where = (finding.run_id, finding.rank, *key)
+                if finding.severity != OK and self._current.get(where) != finding.severity:
+                    alarms.append(finding)
+                self._current[where] = finding.severity
+        return alarms
+
+    def worst(self) -> str:
+        """The worst severity of any check (OK when there was no finding)."""
+        with self._lock:
+            return max((check.worst for check in self._checks.values()), key=SEVERITY_RANK.get, default=OK)
+
+    def checks(self) -> dict[tuple[str, str], CheckSummary]:
+        """A copy, worst first, then by analysis and check."""
+        with self._lock:
+            ordered = sorted(self._checks.items(), key=lambda item: (-SEVERITY_RANK[item[1].worst], item[0]))
+            return {key: CheckSummary(**vars(check)) for key, check in ordered}
+
+    def text(self, log_paths: list[Path]) -> str:
+        """The summary as printed and shown: one line per check, then the counts and the log paths."""
+        checks = self.checks()
+        width = max((len(f"{analysis}/{check}") for analysis, check in checks), default=0)
+        lines = ["run summary (per check: worst severity, first step at it, findings at it / all)"]
+        for (analysis, name), check in checks.items():
+            step = "-" if check.first_step is None else str(check.first_step)
+            line = f"  {check.worst:<4} {analysis + '/' + name:<{width}}  step {step:>5}  {check.count}/{check.total}"
+            lines.append(line + (f"  {check.reason}" if check.worst != OK else ""))
+        counts = {severity: sum(check.worst == severity for check in checks.values()) for severity in (FAIL, WARN, OK)}
+        lines.append(f"checks: {counts[FAIL]} FAIL, {counts[WARN]} WARN, {counts[OK]} OK")
+        lines.extend(f"log: {path}" for path in log_paths)
+        return "\n".join(lines)
+
+
+def alarm_line(finding: Finding) -> str:
+    """The live line for a finding that moved its check to WARN or FAIL."""
+    where = "stream" if finding.rank is None else f"rank {finding.rank}"
+    step = "" if finding.step is None else f" step {finding.step}"
+    return f"{finding.severity} {finding.analysis}/{finding.check} ({where}{step}): {finding.reason}"
+
+
+def fails_on(summary: RunSummary, threshold: str | None) -> bool:
+    """Whether `--fail-on threshold` (None: off) turns this run into a failing exit code."""
+    return threshold is not None and SEVERITY_RANK[summary.worst()] >= SEVERITY_RANK[threshold.upper()]
