@@ -15,6 +15,7 @@ each failure is caught for that frame alone, counted as an analysis error with i
 
 from __future__ import annotations
 
+import errno
 import time
 import traceback
 from collections.abc import Callable
@@ -51,7 +52,7 @@ class SinkPipeline:
         """`stall_after_s` None: STALL_HEARTBEATS x each rank's heartbeat interval;
         `joined_mid_stream`: a viewer's pipeline (RunState.joined_mid_stream); `on_alarm` is
         called with each finding that moves a check to WARN or FAIL (a headless sink prints it)."""
-        self.files = LogFiles(log_dir, rotate_bytes=rotate_bytes)
+        self.files = LogFiles(log_dir, rotate_bytes=rotate_bytes, on_write_error=self._write_error)
         self.recorder = recorder
         self.publisher = publisher
         self.state = RunState(joined_mid_stream=joined_mid_stream, stall_after_s=stall_after_s)
@@ -81,7 +82,7 @@ class SinkPipeline:
             self._bad_frame(frame, received_at, error)
             return None
         if self.recorder is not None:
-            self.recorder.write(frame, received_at=received_at, step=message.step)
+            self._record(frame, received_at, message.step)
         try:
             self.handle_message(message, received_at)
         except Exception as error:  # noqa: BLE001 - by design: one frame that breaks the sink must not stop it
@@ -227,9 +228,35 @@ class SinkPipeline:
             for record in self.state.take_unwritten_errors():
                 self.files.write_event(record)
 
+    def _record(self, frame: bytes, received_at: float, step: int = -1) -> None:
+        """Records the frame; a disk that refuses it pauses the recording, not the analysis."""
+        try:
+            self.recorder.write(frame, received_at=received_at, step=step)
+        except OSError as error:
+            self._write_error("recording", error)
+        else:
+            self._write_error("recording", None)
+
+    def _write_error(self, output: str, error: OSError | None) -> None:
+        """A disk that refuses an output (ENOSPC, EIO) pauses it: one error event per outage and a
+        visible state (`RunState.writes_paused`) while analysis goes on; `error` None: `output`
+        was written, which ends its outage (a `write_resumed` event)."""
+        if error is None:
+            if output in self.state.writes_paused:
+                self.state.write_resumed(output)
+                self.files.write_event({"event": "write_resumed", "output": output})
+        elif self.state.write_failed(output, error):
+            reason = error.strerror or str(error)
+            self.files.write_event({"event": "write_error", "output": output,
+                                    "errno": errno.errorcode.get(error.errno, str(error.errno)), "error": reason})
+            self._report([Finding(None, None, None, stream.ANALYSIS, "write_error", WARN,
+                                  f"the disk refused {output} ({reason}): writing it is paused and resumes when the "
+                                  "disk takes writes again; analysis goes on. Free space on the log folder's disk")],
+                         as_notices=True)
+
     def _bad_frame(self, frame: bytes, received_at: float, error: ProtocolError) -> None:
         if self.recorder is not None:
-            self.recorder.write(frame, received_at=received_at)
+            self._record(frame, received_at)
         self._refused(error, len(frame))
 
     def _refused(self, error: ProtocolError, size: int) -> None:
@@ -263,7 +290,10 @@ class SinkPipeline:
     def close(self) -> None:
         self._write_entries(self.entries.drain())
         if self.recorder is not None:
-            self.recorder.close()
+            try:
+                self.recorder.close()
+            except OSError as error:  # its last sync: the records are written, their durability is not sure
+                self._write_error("recording", error)
         if self.publisher is not None:
             self.publisher.close()
         self.files.close()
