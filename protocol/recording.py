@@ -55,6 +55,9 @@ class Damage:
     offset: int
     length: int
     reason: str
+    torn_tail: bool = False
+    """The file ends in a record cut short: what a writer killed mid-write leaves (at most the
+    record being written), where other damage loses records that were written whole."""
 
 
 @dataclass(frozen=True, slots=True)

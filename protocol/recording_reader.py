@@ -84,7 +84,7 @@ class RecordingReader:
             file.seek(offset)
             head = file.read(RECORD_HEADER_SIZE)
             if len(head) < RECORD_HEADER_SIZE:
-                self._skip(path, offset, file_size - offset, "record header cut short at end of file")
+                self._skip(path, offset, file_size - offset, "record header cut short at end of file", torn_tail=True)
                 return
             problem = None
             _, length, received_at, step, frame_crc, _ = RECORD_HEADER.unpack(head)
@@ -100,6 +100,7 @@ class RecordingReader:
                     file_size - offset,
                     f"record cut short at end of file ({file_size - offset - RECORD_HEADER_SIZE} "
                     f"of {length} frame bytes)",
+                    torn_tail=True,
                 )
                 return
             elif from_step is not None and step < from_step:
@@ -142,6 +143,6 @@ class RecordingReader:
             position += _SCAN_CHUNK
         return file_size
 
-    def _skip(self, path: str, offset: int, length: int, reason: str) -> None:
+    def _skip(self, path: str, offset: int, length: int, reason: str, *, torn_tail: bool = False) -> None:
         if length > 0:
-            self.damage.append(Damage(path=path, offset=offset, length=length, reason=reason))
+            self.damage.append(Damage(path=path, offset=offset, length=length, reason=reason, torn_tail=torn_tail))

@@ -113,18 +113,33 @@ class RotatingTextFile:
             os.close(self._fd)
 
 
+class LogDirError(Exception):
+    """The log folder cannot be created or written (read-only, a file in the way): the commands
+    say so in one line and exit, where a traceback would hide the cause."""
+
+
+def make_log_dir(log_dir: Path) -> Path:
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise LogDirError(f"cannot write logs in {log_dir}: {error.strerror or error}") from error
+    return log_dir
+
+
 class LogFiles:
     def __init__(self, log_dir: Path, *, rotate_bytes: int | None = None,
                  on_write_error: Callable[[str, OSError | None], None] | None = None):
         """`on_write_error(name, error)`: a file's writing paused (error) or resumed (None); the
         pipeline makes it one error event and a visible state instead of a dead sink."""
         self.on_write_error = on_write_error
-        self.log_dir = Path(log_dir)
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        self.human, self.findings, self.metrics, self.events = (
-            RotatingTextFile(self.log_dir / name, rotate_bytes)
-            for name in ("strategic_log.txt", "findings.jsonl", "metrics.jsonl", "events.jsonl")
-        )
+        self.log_dir = make_log_dir(Path(log_dir))
+        try:
+            self.human, self.findings, self.metrics, self.events = (
+                RotatingTextFile(self.log_dir / name, rotate_bytes)
+                for name in ("strategic_log.txt", "findings.jsonl", "metrics.jsonl", "events.jsonl")
+            )
+        except OSError as error:
+            raise LogDirError(f"cannot write logs in {self.log_dir}: {error.strerror or error}") from error
         self._last_flush = time.monotonic()
 
     def write_human(self, text: str) -> None:

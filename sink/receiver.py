@@ -61,6 +61,11 @@ def _allow_one_descriptor_per_rank() -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
 
 
+class BindError(Exception):
+    """The sink cannot listen on its endpoint (port in use, bad address): `stratlog sink` says so
+    in one line and exits, where a traceback would hide the cause."""
+
+
 class FrameReceiver:
     def __init__(self, bind: str = DEFAULT_BIND, *, max_frame_bytes: int = MAX_FRAME_BYTES,
                  receive_high_water_mark: int = RECEIVE_HIGH_WATER_MARK):
@@ -70,7 +75,11 @@ class FrameReceiver:
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_frame_bytes)
         self._socket.setsockopt(zmq.RCVHWM, receive_high_water_mark)
         self._socket.setsockopt(zmq.LINGER, 0)
-        self._socket.bind(bind)
+        try:
+            self._socket.bind(bind)
+        except zmq.ZMQError as error:  # a busy port, a bad address: the user's to fix, in one line
+            self.close()
+            raise BindError(f"cannot listen on {bind}: {error.strerror}") from error
         self.address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
     def receive(self, timeout_ms: int) -> ReceivedMessage | None:

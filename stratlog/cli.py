@@ -43,9 +43,16 @@ def main(argv: list[str] | None = None) -> int:
 
         return tokenize_data.main(args)
     from stratlog import sink_commands
+    from stratlog.protocol import RecordingError
+    from stratlog.sink.log_files import LogDirError
+    from stratlog.sink.receiver import BindError
 
     runs = {"sink": sink_commands.run_sink, "view": sink_commands.run_view, "replay": sink_commands.run_replay}
-    return runs[args.command](args)
+    try:
+        return runs[args.command](args)
+    except (BindError, LogDirError, RecordingError) as error:  # the user's to fix: one line, no traceback
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

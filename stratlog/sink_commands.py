@@ -23,6 +23,7 @@ from stratlog.protocol import RecordingWriter
 from stratlog.sink.backlog import DEFAULT_BACKLOG_BYTES
 from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.fanout import FramePublisher, FrameSubscriber
+from stratlog.sink.log_files import make_log_dir
 from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.receiver import DEFAULT_BIND, FrameReceiver
 from stratlog.sink.replay import ReplayPlayer, replay_recording
@@ -115,7 +116,7 @@ def _rotate_bytes(args: argparse.Namespace) -> int | None:
 
 
 def run_sink(args: argparse.Namespace) -> int:
-    args.log_dir.mkdir(parents=True, exist_ok=True)
+    make_log_dir(args.log_dir)
     receiver = FrameReceiver(args.bind)
     recorder = RecordingWriter(args.record or default_recording_path(args.log_dir), rotate_bytes=_rotate_bytes(args))
     publisher = FramePublisher(args.publish) if args.publish else None
@@ -172,10 +173,30 @@ def run_view(args: argparse.Namespace) -> int:
                   until_run_end=args.exit_after_run, fail_on=args.fail_on)
 
 
+DAMAGE_EXIT_CODE = 4
+"""`stratlog replay`'s exit code when damage lost records (or any damage, with --strict)."""
+
+
+def report_damage(damage: list, *, strict: bool) -> bool:
+    """One line per skipped byte range; True when the replay must fail: damage lost records
+    written whole (a torn last record is what a killed sink leaves, an error only with `strict`)."""
+    for skipped in damage:
+        print(f"warning: {skipped.path}: skipped {skipped.length} bytes at offset {skipped.offset}: {skipped.reason}",
+              file=sys.stderr)
+    failing = [skipped for skipped in damage if strict or not skipped.torn_tail]
+    if failing:
+        print(f"error: the recording is damaged: {len(failing)} damaged byte ranges skipped, their records lost",
+              file=sys.stderr)
+    return bool(failing)
+
+
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recording", type=Path, help="A recording written by the sink (rotated parts are read too).")
     parser.add_argument("--log-dir", type=Path, default=None, help="Where to write the logs (default: <recording>.replay/).")
     parser.add_argument("--speed", default="max", help="Playback speed factor, or 'max' (default) for as fast as possible.")
+    parser.add_argument("--strict", action="store_true",
+                        help=f"Exit with code {DAMAGE_EXIT_CODE} on any damage, a torn last record included "
+                             "(default: only when damage lost records written whole).")
     add_pipeline_arguments(parser)
 
 
@@ -200,6 +221,7 @@ def run_replay(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or args.recording.with_name(args.recording.name + ".replay")
     pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
                             rotate_bytes=_rotate_bytes(args), on_alarm=None if args.tui else print_alarm)
+    lost_records = False  # the dashboard's player reports no damage yet
     try:
         if args.tui:
             from stratlog.tui.app import DashboardApp
@@ -211,9 +233,9 @@ def run_replay(args: argparse.Namespace) -> int:
                 DashboardApp(model, source=f"replay {args.recording.name}", player=player).run()
         else:
             reader = replay_recording(args.recording, pipeline, speed=speed)
-            for damage in reader.damage:
-                print(f"warning: recording damage skipped: {damage}", file=sys.stderr)
+            lost_records = report_damage(reader.damage, strict=args.strict)
     finally:
         pipeline.close()
     print(f"replayed {pipeline.state.messages} messages; logs in {log_dir}")
-    return report_end(pipeline, args.fail_on)
+    exit_code = report_end(pipeline, args.fail_on)
+    return DAMAGE_EXIT_CODE if lost_records else exit_code
