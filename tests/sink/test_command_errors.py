@@ -1,5 +1,6 @@
 """What the user can fix gets one `error:` line and a non-zero exit, not a traceback: a busy port,
-a log folder that cannot be made, a file that is not a recording, a recording that lost records."""
+a log folder that cannot be made, a file that is not a recording, a recording that lost records.
+Run: ./run-tests tests/sink/test_command_errors.py"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """A disk that refuses writes (ENOSPC) pauses the sink's outputs, never the sink: the drill of
-issue 18 item 3, on real files, with `os.write`/`os.writev` failing for a while as a full disk does."""
+issue 18 item 3, on real files, with `os.write`/`os.writev` failing for a while as a full disk does.
+Run: ./run-tests tests/sink/test_disk_errors.py"""
 
 from __future__ import annotations
 
