@@ -92,18 +92,23 @@ class RecordingWriter:
                 and self._size > len(_FILE_HEADER)  # never rotate away from an empty file
                 and self._size + record_size > self._rotate_bytes
             ):
-                self._close_current()
-                self._open_next()
+                previous = self._fd
+                try:
+                    self._open_next()  # before closing the current file: a refused one leaves it in use
+                finally:
+                    if self._fd != previous:
+                        self._close(previous)
             parts = [header, view] if self._size else [_FILE_HEADER, header, view]  # the header's write failed
             self._write_all(parts)
             self._size += record_size if self._size else len(_FILE_HEADER) + record_size
             self._unsynced = True
 
-    def _close_current(self) -> None:
+    @staticmethod
+    def _close(fd: int) -> None:
         try:
-            os.fsync(self._fd)
+            os.fsync(fd)
         finally:
-            os.close(self._fd)
+            os.close(fd)
 
     def _sync_periodically(self) -> None:
         while not self._closed.wait(self._flush_interval_s):
@@ -125,7 +130,7 @@ class RecordingWriter:
             if self._closed.is_set():
                 return
             self._closed.set()
-            self._close_current()
+            self._close(self._fd)
         self._flusher.join()
 
     def __enter__(self) -> RecordingWriter:

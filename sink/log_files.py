@@ -83,15 +83,26 @@ class RotatingTextFile:
                 chunk.append(data)
                 size += len(data)
             if not chunk:
-                os.close(self._fd)
-                self._index += 1
-                self._open()
+                self._rotate()
                 continue
             self._write_whole(b"".join(chunk))
             for _ in chunk:
                 self._pending.popleft()
             self.pending_bytes -= size
         self.paused = False
+
+    def _rotate(self) -> None:
+        """Opens the next file before closing this one: a disk that refuses the new file (no
+        inodes left) leaves this one open and the writer paused, not writing to a closed descriptor."""
+        previous = self._fd
+        try:
+            self._index += 1
+            self._open()
+        except OSError:
+            self._index -= 1
+            self.paused = True
+            raise
+        os.close(previous)
 
     def _write_whole(self, data: bytes) -> None:
         view = memoryview(data)

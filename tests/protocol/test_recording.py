@@ -7,6 +7,7 @@ Run: python -m pytest tests/protocol/test_recording.py -q
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -257,3 +258,25 @@ def test_a_killed_writer_leaves_every_complete_record_readable(tmp_path: Path) -
     assert [r.step for r in restored] == list(range(len(restored)))
     assert all(r.frame == bytes(range(256)) * 40 for r in restored)
     assert len(reader.damage) <= 1  # at most the record being written when killed
+
+
+def test_a_refused_rotation_keeps_the_current_file_in_use(tmp_path, monkeypatch):
+    """A disk that cannot create the next file loses that record only; the writer neither writes
+    to a closed descriptor nor leaves a headerless file, and rotates once the disk allows it."""
+    path = tmp_path / "refused.stratrec"
+    writer = RecordingWriter(path, rotate_bytes=200)
+    writer.write(b"a" * 100, received_at=1.0)
+    open_file = os.open
+
+    def refused(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "open", refused)
+    with pytest.raises(OSError):
+        writer.write(b"b" * 100, received_at=2.0)
+    monkeypatch.setattr(os, "open", open_file)
+    writer.write(b"c" * 100, received_at=3.0)
+    writer.close()
+    reader = RecordingReader(path)
+    assert [record.frame for record in reader] == [b"a" * 100, b"c" * 100]
+    assert reader.damage == [] and len(writer.paths) == 2

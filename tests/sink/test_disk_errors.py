@@ -13,6 +13,7 @@ import pytest
 
 from stratlog.protocol import RecordingReader, RecordingWriter
 from stratlog.sink.dashboard_model import DashboardModel
+from stratlog.sink.log_files import RotatingTextFile
 from stratlog.sink.pipeline import SinkPipeline
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -91,3 +92,25 @@ def test_a_full_disk_pauses_the_outputs_and_analysis_goes_on(tmp_path, monkeypat
     kept = [record.frame for record in reader]
     assert reader.damage == []
     assert kept == [record.frame for record in records[:third] + records[2 * third :]]
+
+
+def test_a_refused_rotation_keeps_the_current_file(tmp_path, monkeypatch):
+    """A disk that cannot create the next file (no inodes left) pauses the log on its current one."""
+    log = RotatingTextFile(tmp_path / "findings.jsonl", rotate_bytes=20)
+    log.write('{"n": 1}\n')
+    log.flush()
+    open_file = os.open
+
+    def refused(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "open", refused)
+    log.write('{"n": 2}\n')
+    log.write('{"n": 3}\n')  # 9-byte lines: the third goes past 20 bytes, to findings.jsonl.1
+    with pytest.raises(OSError):
+        log.flush()
+    assert log.paused
+    monkeypatch.setattr(os, "open", open_file)
+    log.close()
+    assert lines(tmp_path / "findings.jsonl") == [{"n": 1}, {"n": 2}]
+    assert lines(tmp_path / "findings.jsonl.1") == [{"n": 3}]
