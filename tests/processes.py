@@ -10,9 +10,16 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+
+from stratlog.sink.pipeline import SinkPipeline
+from stratlog.sink.receiver import FrameReceiver
+from stratlog.sink.service import SinkService
 
 class ProcessGroup:
     """Child processes started in their own session, all killed at teardown (even when the
@@ -55,6 +62,21 @@ def free_address() -> str:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+
+
+@contextmanager
+def serving(pipeline: SinkPipeline) -> Iterator[SinkService]:
+    """A live sink in this process: a real PULL socket on a free port, served by a thread, with
+    `pipeline` behind it; stopped, joined and closed on exit."""
+    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), pipeline)
+    thread = threading.Thread(target=service.run, daemon=True)
+    thread.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+        thread.join(timeout=5)
+        service.close()
 
 
 def start_sink(group: ProcessGroup, log_dir: Path, address_file: Path, *extra: str) -> tuple[subprocess.Popen, str]:

@@ -6,8 +6,6 @@ Run: ./run-tests tests/sink/test_containment.py"""
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pytest
 import zmq
@@ -16,9 +14,7 @@ from stratlog.protocol import Array, Heartbeat, encode
 from stratlog.sink import snapshot_kinds
 from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.pipeline import SinkPipeline
-from stratlog.sink.receiver import FrameReceiver
-from stratlog.sink.service import SinkService
-from tests.processes import read_jsonl, wait_for
+from tests.processes import read_jsonl, serving, wait_for
 from tests.sink.builders import envelope, input_snapshot, metrics, run_start
 
 T0 = 1_700_000_000.0
@@ -104,13 +100,8 @@ def test_input_ids_of_the_wrong_rank_never_stop_the_log(tmp_path):
 
 @pytest.fixture
 def live_sink(tmp_path):
-    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), SinkPipeline(tmp_path))
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    yield service
-    service.stop()
-    thread.join(timeout=5)
-    service.close()
+    with serving(SinkPipeline(tmp_path)) as service:
+        yield service
 
 
 def test_a_multipart_message_is_one_malformed_message_and_no_part_is_read(live_sink, tmp_path):

@@ -11,9 +11,8 @@ import zmq
 
 from stratlog.protocol import Heartbeat, RunEnd, encode
 from stratlog.sink.pipeline import SinkPipeline
-from stratlog.sink.receiver import FrameReceiver
 from stratlog.sink.service import SinkService
-from tests.processes import wait_for
+from tests.processes import serving, wait_for
 from tests.sink.builders import envelope, metrics, run_start
 
 STALL_AFTER_S = 0.5
@@ -22,13 +21,8 @@ STALL_AFTER_S = 0.5
 @pytest.fixture
 def sink(tmp_path):
     """A live sink on a free port, serving in a thread; stalls after 0.5 s so tests stay fast."""
-    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), SinkPipeline(tmp_path, stall_after_s=STALL_AFTER_S))
-    thread = threading.Thread(target=service.run, daemon=True)
-    thread.start()
-    yield service
-    service.stop()
-    thread.join(timeout=5)
-    service.close()
+    with serving(SinkPipeline(tmp_path, stall_after_s=STALL_AFTER_S)) as service:
+        yield service
 
 
 @pytest.fixture
