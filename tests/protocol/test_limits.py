@@ -92,14 +92,19 @@ def _map_header(entries: int) -> bytes:
     return bytes([0x80 | entries]) if entries < 16 else b"\xde" + entries.to_bytes(2, "big")
 
 
-def test_huge_declared_length_costs_nothing() -> None:
-    frame = with_raw_field("metrics", "values", b"\xdf\xff\xff\xff\xff")  # map of 2^32-1, no body
+def refused_with_peak(frame: bytes, expected: type) -> tuple[Exception, int]:
+    """The decoder's refusal of ``frame`` and the peak bytes traced while it decided."""
     tracemalloc.start()
     try:
-        error = refused(frame, MalformedFrame)
-        peak = tracemalloc.get_traced_memory()[1]
+        error = refused(frame, expected)
+        return error, tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
+
+
+def test_huge_declared_length_costs_nothing() -> None:
+    frame = with_raw_field("metrics", "values", b"\xdf\xff\xff\xff\xff")  # map of 2^32-1, no body
+    error, peak = refused_with_peak(frame, MalformedFrame)
     assert "truncated" in str(error) and peak < 64 * 1024
 
 
@@ -170,10 +175,5 @@ def test_explaining_a_refused_frame_builds_nothing_per_element() -> None:
     why it is malformed must not unpack it (msgpack-python's full unpack took ~53 MiB here)."""
     chain = b"\xdd\x00\x0f\x42\x40" * 200
     frame = with_raw_field("heartbeat", "queue_depth", chain + b"\xc0" * (4 * 1024 * 1024 - 4096))
-    tracemalloc.start()
-    try:
-        error = refused(frame, MalformedFrame)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    error, peak = refused_with_peak(frame, MalformedFrame)
     assert "truncated" in error.reason and peak < 2 * len(frame)
