@@ -6,7 +6,10 @@ about 40 s per rank count; prints the "## Sink scale" section of BENCHMARKS.md)
 Each simulated rank is a PUSH socket of its own, sending what a real rank sends (frames of the
 project encoder): metrics at 5 steps/s, and at step 1 and every 10th step the four full-size
 snapshots of `protocol.examples` (2 048 tokens, 8 codebooks, 28 x 24 heads; 52 KiB), every rank
-at the same step as in data-parallel training, so captures arrive as bursts. The sink is the
+at the same step as in data-parallel training, so captures arrive as bursts. Their token ids
+(input, target and predicted text: what the sink decodes) differ for every rank and step, each a
+slice at a random place of one pool of ids drawn once from the tokenizer's vocabulary, so the
+sink never sees the same text twice, as with real data. The sink is the
 real command (`stratlog sink`, default backlog, recording on, the demo tokenizer when built, as
 bench_sink.py), pinned to CPU 0; every sender runs in one process pinned to CPU 1, so senders
 never take the sink's core. The sender is not the bottleneck: it encodes each frame once
@@ -33,19 +36,39 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import zmq
 
-from bench_sink import in_vocabulary, tokenizer_path, vocabulary_size
+from bench_sink import tokenizer_path, vocabulary_size
 from benchmarks_md import argument_parser, measured_on, publish
-from stratlog.protocol import Metrics, RunEnd, RunStart, encode
+from stratlog.protocol import Array, Metrics, RunEnd, RunStart, encode
 from stratlog.protocol.examples import FULL_SIZE, example_snapshots
 
+VARIED_IDS = ("input_ids", "target_text_ids", "predicted_text_ids")
+"""The token ids that differ for every rank and step (the text the sink decodes)."""
+ID_POOL = 1 << 22
 STEPS_PER_S = 5
 CAPTURE_EVERY = 10
 SINK_CPU, SENDER_CPU = 0, 1
 RUN_ID = "scale"
 VALUES = {"loss": 5.0, "text_loss": 2.0, "audio_loss": 3.0, "learning_rate": 1e-4, "grad_norm": 1.5,
           "tokens_per_second": 9e3, "step_time_s": 0.2, "memory_bytes": 3e10}
+
+
+class VaryingIds:
+    """Fresh token ids for every snapshot sent: a slice of one pool of random in-vocabulary ids at
+    a random place, so each rank and step carries its own text at the cost of a slice."""
+
+    def __init__(self, vocabulary: int | None) -> None:
+        self._rng = np.random.default_rng(0)
+        self._pool = self._rng.integers(0, vocabulary or 128_000, ID_POOL, dtype=np.int32)
+
+    def vary(self, snapshot) -> None:
+        for name in VARIED_IDS:
+            if hasattr(snapshot, name):
+                ids = getattr(snapshot, name).to_numpy()
+                start = int(self._rng.integers(0, ID_POOL - ids.size))
+                setattr(snapshot, name, Array.from_numpy(self._pool[start:start + ids.size].reshape(ids.shape)))
 
 
 def drive_ranks(address: str, ranks: int, seconds: float, tokenizer: str | None, go, report) -> None:
@@ -81,9 +104,9 @@ def drive_ranks(address: str, ranks: int, seconds: float, tokenizer: str | None,
                             hostname="bench", pid=rank, capture_interval=CAPTURE_EVERY, capture_ranks=[],
                             heartbeat_interval_s=2.0))
     vocabulary = vocabulary_size(tokenizer)
-    snapshots = [in_vocabulary(snapshot, vocabulary) for snapshot in example_snapshots(FULL_SIZE, run_id=RUN_ID,
-                                                                                        world_size=ranks)]
+    snapshots = example_snapshots(FULL_SIZE, run_id=RUN_ID, world_size=ranks)
     metrics = Metrics(**head, rank=0, values=VALUES)
+    varying = VaryingIds(vocabulary)
     go.wait()
     cpu_start, start, step, late = time.process_time(), time.monotonic(), 0, 0
     while time.monotonic() - start < seconds:
@@ -102,6 +125,7 @@ def drive_ranks(address: str, ranks: int, seconds: float, tokenizer: str | None,
             for rank in range(ranks):
                 for snapshot in snapshots:
                     snapshot.rank, snapshot.step, snapshot.time = rank, step, now
+                    varying.vary(snapshot)
                     send(rank, snapshot)
     elapsed, cpu = time.monotonic() - start, time.process_time() - cpu_start
     for rank in range(ranks):
