@@ -9,6 +9,12 @@ the next message encoded, and the per-rank `seq` numbers let the sink see the ga
 Heartbeats go out when the rank is quiet. An optional spool file keeps every message on
 local disk as a replayable recording. `close()` sends the run end and returns within
 `close_timeout_s` whatever the sink's state, so process exit never hangs.
+
+A sink that restarts has missed the run start, which carries what it needs to read the run
+(model, tokenizer, capture settings): when the PUSH socket connects again (ZeroMQ reconnects by
+itself; its socket monitor says when), the thread re-sends the run start as a new message (the
+next `seq`; a receiver tells it from a restarted rank's, whose `seq` is 0), counted in
+`context_resends`. It costs one message of a few kB per reconnection and nothing otherwise.
 """
 
 from __future__ import annotations
@@ -20,8 +26,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zmq
+from zmq.utils.monitor import recv_monitor_message
 
-from stratlog.protocol import Heartbeat, RecordingWriter, RunEnd, encode
+from stratlog.protocol import Heartbeat, RecordingWriter, RunEnd, RunStart, encode
 
 
 @dataclass(frozen=True)
@@ -65,6 +72,11 @@ class SnapshotPublisher:
         self.dropped = 0
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._closing = False
+        self._run_start: dict | None = None
+        """The run start's fields, for a re-send when the socket reconnects."""
+        self.context_resends = 0
+        """Run starts re-sent because the sink's connection was made again (a restarted sink)."""
 
     def send(self, message_type, *, step: int, **fields) -> bool:
         """Queue one message; False (and a counted drop) when it does not fit the byte budget."""
@@ -75,6 +87,8 @@ class SnapshotPublisher:
             self._thread.start()
         with self._ready:
             frame, carried = self._encode(message_type, step, fields)
+            if message_type is RunStart:
+                self._run_start = fields
             if self._queued_bytes + len(frame) > self.config.max_queued_bytes:
                 self._count_drop(carried)
                 return False
@@ -98,9 +112,12 @@ class SnapshotPublisher:
         return frame, carried
 
     def close(self, status: str = "completed") -> None:
-        """Send the run end and stop the thread, within `close_timeout_s` in all cases."""
-        if self._closed:
-            return
+        """Send the run end and stop the thread, within `close_timeout_s` in all cases; once
+        (the training thread and a SIGTERM's closing thread may both get here)."""
+        with self._ready:
+            if self._closing:
+                return
+            self._closing = True
         if self._thread is not None:
             # PROTOCOL.md: seq of the run end = messages_sent + messages_dropped (queued ones
             # still go out before it: the queue is FIFO)
@@ -125,13 +142,16 @@ class SnapshotPublisher:
         socket = context.socket(zmq.PUSH)
         socket.setsockopt(zmq.SNDHWM, self.config.send_high_water_mark)
         socket.setsockopt(zmq.LINGER, int(self.config.close_timeout_s * 500))
+        monitor = socket.get_monitor_socket(zmq.EVENT_CONNECTED)
         socket.connect(self.config.address)
+        connections = 0
         spool = None
         if self.config.spool_dir:
             Path(self.config.spool_dir).mkdir(parents=True, exist_ok=True)
             spool = RecordingWriter(Path(self.config.spool_dir) / f"spool-rank{self.config.rank}-{self.config.run_id}.stratrec")
         try:
             while True:
+                connections = self._resend_run_start_on_reconnect(monitor, connections)
                 with self._ready:
                     if not self._queue and not self._stopping:
                         self._ready.wait(self.config.heartbeat_interval_s)
@@ -154,5 +174,18 @@ class SnapshotPublisher:
         finally:
             if spool is not None:
                 spool.close()
+            socket.disable_monitor()
+            monitor.close()
             socket.close()
             context.term()
+
+    def _resend_run_start_on_reconnect(self, monitor: zmq.Socket, connections: int) -> int:
+        """Counts the socket's connections so far; from the second on (the sink came back), the
+        run start is queued again, after what is already queued."""
+        while monitor.poll(0):
+            recv_monitor_message(monitor)
+            connections += 1
+            if connections > 1 and self._run_start is not None and not self._closing:
+                if self.send(RunStart, step=self._latest_step, **self._run_start):
+                    self.context_resends += 1
+        return connections
