@@ -6,9 +6,10 @@ by its row of `sink.snapshot_kinds` (its analysis, its section of the human log)
 start and end, metrics, capture errors) write their own records and are judged here. Time in
 the pipeline is the frames' recorded receive time: `advance_clock` (called before each frame,
 and on the live sink's idle ticks) finds stalls and completes quiet log entries from it, never
-from a clock of its own. A frame that fails to decode is recorded anyway (the recording is the
-raw stream), counted by reason, reported as a finding, and never stops the sink. Nor does a
-frame that decodes but then fails anywhere in analysis, logging or the dashboard's readings:
+from a clock of its own. A frame that fails to decode is counted by reason and never stops the
+sink; the first few of each reason per minute are also recorded (the recording is the raw
+stream) and reported as a finding, the rest only counted (`sink.refusals`), so junk cannot fill
+the disk. Nor does a frame that decodes but then fails anywhere in analysis, logging or the dashboard's readings:
 each failure is caught for that frame alone, counted as an analysis error with its reason
 (events.jsonl, the dashboard's header, a finding) and the next frame is handled as usual.
 """
@@ -39,6 +40,7 @@ from stratlog.sink.fanout import FramePublisher
 from stratlog.sink.findings import OK, WARN, Finding
 from stratlog.sink.log_entries import EntryBuffer
 from stratlog.sink.log_files import LogFiles
+from stratlog.sink.refusals import RefusalSampler
 from stratlog.sink.run_summary import RunSummary
 from stratlog.sink.state import RankState, RunState
 from stratlog.sink.token_decoding import DecoderCache
@@ -70,17 +72,18 @@ class SinkPipeline:
         """Runs whose tokenizer verdict (`tokenizer_match`) was made: it is said once per run."""
         self._tokenizer_verdicts: dict[str, Finding] = {}
         """Run id -> its tokenizer verdict, until the run start it came with reports it."""
+        self._refusals = RefusalSampler()
 
     def handle(self, frame: bytes, received_at: float):
         """Returns the decoded message, or None for a bad frame."""
         self.advance_clock(received_at)
-        if self.publisher is not None:
-            self.publisher.publish(frame)
         try:
             message = self._decoder.decode(frame)
         except ProtocolError as error:
             self._bad_frame(frame, received_at, error)
             return None
+        if self.publisher is not None:  # viewers get what decodes, never a flood of junk
+            self.publisher.publish(frame)
         if self.recorder is not None:
             self._record(frame, received_at, message.step)
         try:
@@ -93,7 +96,7 @@ class SinkPipeline:
         """A message refused before decoding (a multipart message): counted and reported like a
         frame that failed to decode, but not recorded (a recording holds frames, and this is not one)."""
         self.advance_clock(received_at)
-        self._refused(error, size)
+        self._refused(error, size, received_at)
 
     def handle_message(self, message, received_at: float) -> None:
         """A decoded message in: analyse, update state, write logs. `handle` calls it after
@@ -255,15 +258,21 @@ class SinkPipeline:
                          as_notices=True)
 
     def _bad_frame(self, frame: bytes, received_at: float, error: ProtocolError) -> None:
-        if self.recorder is not None:
+        if self._refused(error, len(frame), received_at) and self.recorder is not None:
             self._record(frame, received_at)
-        self._refused(error, len(frame))
 
-    def _refused(self, error: ProtocolError, size: int) -> None:
+    def _refused(self, error: ProtocolError, size: int, received_at: float) -> bool:
+        """Counts a refused frame; the first few per reason per minute are also written (event,
+        finding, human log; the caller records the frame): True for those (`sink.refusals`)."""
         reason = type(error).__name__
         self.state.count_bad_frame(reason)
-        self.files.write_event({"event": "bad_frame", "reason": reason, "detail": str(error)[:500], "bytes": size})
+        unwritten_before = self._refusals.admit(reason, received_at)
+        if unwritten_before is None:
+            return False
+        self.files.write_event({"event": "bad_frame", "reason": reason, "detail": str(error)[:500], "bytes": size,
+                                "unwritten_before": unwritten_before})
         self._report([stream.bad_frame_finding(reason, str(error)[:200], size)], as_notices=True)
+        return True
 
     def _report(self, findings: list[Finding], *, as_notices: bool) -> None:
         if not findings:
@@ -296,4 +305,6 @@ class SinkPipeline:
                 self._write_error("recording", error)
         if self.publisher is not None:
             self.publisher.close()
+        for reason, count in self._refusals.take_unwritten().items():
+            self.files.write_event({"event": "bad_frames_unwritten", "reason": reason, "count": count})
         self.files.close()

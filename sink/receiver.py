@@ -1,8 +1,10 @@
 """The sink's ZeroMQ PULL socket: binds, receives messages, reports its address.
 
 Binding to port 0 picks a free port (tests and the demo use it so parallel runs never
-collide); `address` gives the endpoint the ranks must connect to. ZeroMQ's MAXMSGSIZE drops
-oversized frames at the transport, before any byte of them reaches the decoder.
+collide); `address` gives the endpoint the ranks must connect to. ZeroMQ's MAXMSGSIZE is the
+decoder's frame limit (PROTOCOL.md §2): a larger frame is dropped at the transport before it is
+buffered (ZeroMQ disconnects its sender, which reconnects; the rank's sequence numbers then show
+the frame as lost in transit), so no byte of it reaches the sink's memory.
 
 A message is received whole, all its parts: PROTOCOL.md §2 makes a multipart message
 malformed, so it comes back as one `ReceivedMessage` with `parts` > 1 for the sink to count
@@ -10,7 +12,9 @@ and skip, never as frames of their own. The receive high-water mark is small bec
 sink moves every message into its own byte-bounded backlog as soon as it arrives
 (`sink.service`): ZeroMQ's queue only holds what arrives while one frame is handled, and when
 it is full ZeroMQ stops reading that rank's connection, so the rank's own send queue fills and
-the rank counts its drops, instead of the sink's memory growing.
+the rank counts its drops, instead of the sink's memory growing. What the sink holds is so
+bounded twice: ZeroMQ's queue by messages (RECEIVE_HIGH_WATER_MARK x MAX_FRAME_BYTES per
+connection at worst), the backlog behind it by bytes (`sink.backlog`).
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from typing import NamedTuple
 
 import zmq
 
+from stratlog.protocol.limits import DEFAULT_LIMITS
+
 DEFAULT_BIND = "tcp://127.0.0.1:5560"
-MAX_FRAME_BYTES = 8 * 1024 * 1024
+MAX_FRAME_BYTES = DEFAULT_LIMITS.max_frame_bytes
+"""The transport's limit is the decoder's: a frame between the two would be buffered only to be refused."""
 RECEIVE_HIGH_WATER_MARK = 100
 """Messages ZeroMQ queues per connected rank: 20 s of a rank's metrics at 5 steps/s, while the
 sink empties the queue every few milliseconds. ZeroMQ counts messages, not bytes: 100 per rank

@@ -1,9 +1,12 @@
 """What the sink knows about the runs it receives: the data model behind logs and dashboard.
 
 Ranks are kept per run: two runs sending to one sink (two experiments, one address) never mix
-their sequence numbers, stalls or ends; the run shown (`run_id`, `ranks`, `world_size` and the
-observer) is the latest to start. Per rank it tracks the sequence numbers (a jump is a gap:
-messages missing), the drops the rank itself reported, the last receive time (a quiet rank is
+their sequence numbers, stalls or ends. The run shown (`run_id`, `ranks`, `world_size` and the
+observer) is the first run seen until a run first seen later produces real steps (metrics or a
+snapshot): a run start alone never takes the dashboard over, so a stray or forged run start (or
+one for a run id already known) cannot replace the run being watched, live or in a replay; a new
+experiment sent to the same sink is shown from its first step. Per rank it tracks the sequence
+numbers (a jump is a gap: messages missing), the drops the rank itself reported, the last receive time (a quiet rank is
 stalled), the latest step, and the latest findings. Frames that fail to decode are counted by
 reason, and so are the frames the sink failed to analyse, log or draw (analysis errors).
 `apply` and `find_stalls` return what changed so `sink.analysis.stream` can turn it into
@@ -21,7 +24,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from stratlog.protocol import RunEnd, RunStart
+from stratlog.protocol import ErrorEvent, Heartbeat, RunEnd, RunStart
 from stratlog.sink.backlog import SinkLoad
 from stratlog.sink.findings import Finding
 from stratlog.sink.thresholds import STALL_HEARTBEATS
@@ -45,11 +48,17 @@ class RankState:
     """Messages the rank says it dropped before sending (queue full / high-water mark)."""
     last_message_time: float = 0.0
     """Receive time (sink clock, as recorded) of the rank's latest message."""
+    last_sent_time: float = 0.0
+    """Sender time (the envelope's `time`) of the rank's latest message."""
+    clock_offset: float = math.inf
+    """Smallest receive time minus sender time of the rank's messages: its transit time plus the
+    clocks' difference, so `last_sent_time + clock_offset` is when that message would have been
+    received by a sink that keeps up (`RunState.find_stalls`)."""
     heartbeat_interval_s: float = 5.0
     stalled: bool = False
     step: int = 0
     ended: str = ""
-    """Run-end status once received ("completed", "failed", "interrupted")."""
+    """Run-end status once received ("completed", "failed", "interrupted", "terminated")."""
     findings: dict[tuple[str, str], Finding] = field(default_factory=dict)
     """Latest finding per (analysis, check)."""
 
@@ -86,7 +95,7 @@ class RunObserver(Protocol):
 @dataclass
 class RunState:
     run_id: str = ""
-    """The run shown: the latest to send its run start (or the first one seen)."""
+    """The run shown: the first run seen, or the latest-seen run that has produced real steps (`_shows`)."""
     runs: dict[str, dict[int, RankState]] = field(default_factory=dict)
     """Ranks per run id."""
     world_sizes: dict[str, int] = field(default_factory=dict)
@@ -117,6 +126,8 @@ class RunState:
     """No rank can stall before this receive time: the earliest silence deadline seen since the
     last look (a deadline only moves later when its rank sends, so this never misses one)."""
     _unwritten_errors: list = field(default_factory=list, init=False, repr=False)
+    _first_seen: dict = field(default_factory=dict, init=False, repr=False)
+    """Run id -> the order in which its first message arrived (0, 1, ...)."""
 
     @property
     def ranks(self) -> dict[int, RankState]:
@@ -133,14 +144,31 @@ class RunState:
 
     @property
     def finished(self) -> bool:
-        """Every rank of the shown run has sent its run end, and every other run has ended or
-        gone silent (a run that crashed without a run end must not keep the sink waiting)."""
-        def done(run_id: str, settled) -> bool:
-            ranks = self.runs[run_id]
-            return len(ranks) == self.world_sizes[run_id] and all(settled(rank) for rank in ranks.values())
+        """Every rank of every run, the shown one included, has sent its run end or is stalled
+        (a rank killed without a run end must not keep the sink waiting: `--exit-after-run`
+        ends after a stall-declared end)."""
+        return bool(self.world_size) and all(self.settled(run_id) for run_id in self.runs)
 
-        return (bool(self.world_size) and done(self.run_id, lambda rank: rank.ended)
-                and all(done(run_id, lambda rank: rank.ended or rank.stalled) for run_id in self.runs if run_id != self.run_id))
+    def settled(self, run_id: str) -> bool:
+        """Every rank of `run_id` has been heard of and has ended or stalled."""
+        ranks = self.runs.get(run_id, {})
+        return len(ranks) == self.world_sizes.get(run_id, 0) and all(rank.ended or rank.stalled for rank in ranks.values())
+
+    @property
+    def all_ended(self) -> bool:
+        """Every rank of every run has sent its run end: a closing sink waits for this."""
+        return all(len(ranks) == self.world_sizes[run_id] and all(rank.ended for rank in ranks.values())
+                   for run_id, ranks in self.runs.items())
+
+    def resume_rank(self, run_id: str, rank: int, world_size: int, next_seq: int, step: int, now: float) -> None:
+        """A rank another sink received before this one started (`sink.resume`): its sequence goes
+        on at `next_seq`, what came before counts as seen, and it may stall from `now` on."""
+        with self.lock:
+            self.world_sizes[run_id] = max(self.world_sizes.get(run_id, 0), world_size)
+            self.runs.setdefault(run_id, {})[rank] = RankState(rank, next_seq=next_seq, first_seq=next_seq, step=step,
+                                                              last_message_time=now, last_sent_time=now, clock_offset=0.0)
+            self._next_stall_check = min(self._next_stall_check, now + self._stall_limit(self.runs[run_id][rank]))
+            self.version += 1
 
     def count_bad_frame(self, reason: str) -> None:
         with self.lock:
@@ -191,14 +219,12 @@ class RunState:
         with self.lock:
             self.messages += 1
             self.version += 1
-            switched = bool(self.run_id) and isinstance(message, RunStart) and message.run_id != self.run_id
-            if isinstance(message, RunStart) or not self.run_id:
-                self.run_id = message.run_id
+            switched = self._shows(message)
             self.world_sizes[message.run_id] = max(self.world_sizes.get(message.run_id, 0), message.world_size)
             rank = self.runs.setdefault(message.run_id, {}).setdefault(message.rank, RankState(message.rank))
             if self.joined_mid_stream and rank.received == 0:
                 rank.next_seq = rank.first_seq = message.seq
-            restarted = isinstance(message, RunStart) and message.seq == 0 and rank.received > 0
+            restarted = isinstance(message, RunStart) and message.seq == 0 and (rank.received > 0 or rank.next_seq > 0)
             if restarted:
                 rank.next_seq, rank.first_seq, rank.received, rank.ended = 0, 0, 0, ""
             missing = max(message.seq - rank.next_seq, 0)
@@ -209,6 +235,8 @@ class RunState:
             silent_for = received_at - rank.last_message_time if rank.stalled else None
             rank.stalled = False
             rank.last_message_time = received_at
+            rank.last_sent_time = message.time
+            rank.clock_offset = min(rank.clock_offset, received_at - message.time)
             rank.step = max(rank.step, message.step)
             if isinstance(message, RunStart):
                 rank.heartbeat_interval_s = message.heartbeat_interval_s
@@ -216,6 +244,7 @@ class RunState:
                 rank.ended = message.status
             if not rank.ended:
                 self._next_stall_check = min(self._next_stall_check, received_at + self._stall_limit(rank))
+                self._next_sender_check = min(self._next_sender_check, self._sender_deadline(rank))
             viewer_error = None
             if self.observer is not None and message.run_id == self.run_id:
                 try:
@@ -225,6 +254,20 @@ class RunState:
                 except Exception as error:  # noqa: BLE001 - a viewer's failure is counted, the sink goes on
                     viewer_error = error
             return Delivery(rank, missing, message.dropped, restarted, silent_for, viewer_error)
+
+    def _shows(self, message) -> bool:
+        """Makes `message`'s run the one shown when the takeover rule says so (lock held); True
+        when that switched from another run. Only real steps take over, and only for a run first
+        seen after the shown one: a run start (new or repeated), a heartbeat or a run end never does."""
+        run_id = message.run_id
+        self._first_seen.setdefault(run_id, len(self._first_seen))
+        if not isinstance(message, (RunStart, RunEnd, Heartbeat, ErrorEvent)):
+            if self.run_id and run_id != self.run_id and self._first_seen[run_id] > self._first_seen[self.run_id]:
+                self.run_id = run_id
+                return True
+        if not self.run_id:
+            self.run_id = run_id
+        return False
 
     def find_stalls(self, now: float) -> list[tuple[str, RankState, float]]:
         """Ranks of any run that have just become stalled at time `now`: silent for longer than

@@ -9,7 +9,7 @@ import time
 import pytest
 import zmq
 
-from stratlog.protocol import Heartbeat, RunEnd, encode
+from stratlog.protocol import Heartbeat, Metrics, RunEnd, encode
 from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.service import SinkService
 from tests.processes import serving, wait_for
@@ -96,14 +96,15 @@ def test_bad_frames_are_counted_by_reason_and_the_sink_keeps_serving(sink, sende
 
 
 def test_two_runs_into_one_sink_keep_their_own_ranks_and_the_newest_is_shown(sink, sender):
-    """Two experiments sending to one address: neither's sequence numbers count as the other's gaps."""
+    """Two experiments sending to one address: neither's sequence numbers count as the other's gaps;
+    the newer is shown from its first real step (a metrics message), not from its run start."""
     first, second = {"run_id": "first", "world_size": 1}, {"run_id": "second", "world_size": 1}
     sender.send(encode(run_start(**first)))
     sender.send(encode(Heartbeat(**envelope(seq=1, step=1, **first))))
     sender.send(encode(run_start(**second)))
     for seq in (2, 3):
         sender.send(encode(Heartbeat(**envelope(seq=seq, step=seq, **first))))
-    sender.send(encode(Heartbeat(**envelope(seq=1, step=7, **second))))
+    sender.send(encode(Metrics(**envelope(seq=1, step=7, **second), values={"loss": 1.0})))
     received(sink, 6)
     state = sink.pipeline.state
     assert state.run_id == "second" and state.step == 7
