@@ -1,9 +1,12 @@
 """TokenDecoder: special tokens marked, runs of one special token collapsed, -100 and unknown ids shown.
 Run: ./run-tests tests/sink/test_token_decoding.py"""
 
-from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+from pathlib import Path
 
-from stratlog.sink.token_decoding import TokenDecoder
+import numpy as np
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
 
 
 def make_decoder() -> TokenDecoder:
@@ -36,3 +39,49 @@ def test_padding_runs_collapse_like_audio_runs():
     eot, pad = decoder.tokenizer.token_to_id("<|eot_id|>"), decoder.tokenizer.token_to_id("<|end_of_text|>")
     assert decoder.render([0, eot] + [pad] * 676) == "hello<|eot_id|><|end_of_text|> x676"
     assert [piece.kind for piece in decoder.pieces([pad] * 3)] == ["special"]
+
+
+FIXTURE_TOKENIZER = Path(__file__).parents[1] / "fixtures" / "demo-tokenizer.json"
+
+
+def text_runs_by_the_tokenizer(decoder: TokenDecoder, ids: list[int]) -> list[str]:
+    """Each run of text ids (in the vocabulary, not special) decoded by the tokenizer itself."""
+    special = set(decoder.special_ids.values())
+    runs, run = [], []
+    for token in ids + [-1]:
+        if 0 <= token < decoder.vocab_size and token not in special:
+            run.append(token)
+        elif run:
+            runs.append(decoder.tokenizer.decode(run, skip_special_tokens=False))
+            run = []
+    return runs
+
+
+def test_byte_level_text_is_decoded_as_the_tokenizer_decodes_it():
+    """The byte table gives the tokenizer's own text: random ids (broken UTF-8 sequences across
+    tokens, specials, -100 and unknown ids between them) and every id of the vocabulary alone."""
+    decoder = TokenDecoder.from_path(FIXTURE_TOKENIZER)
+    assert decoder._byte_level is not None
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        ids = rng.integers(-3, decoder.vocab_size + 3, int(rng.integers(1, 200))).tolist()
+        ids = [IGNORE_INDEX if i < 0 and i % 2 else i for i in ids]
+        texts = [piece.text for piece in decoder.pieces(ids) if piece.kind == "text"]
+        assert texts == text_runs_by_the_tokenizer(decoder, ids)
+    for token in range(decoder.vocab_size):
+        texts = [piece.text for piece in decoder.pieces([token]) if piece.kind == "text"]
+        assert texts == text_runs_by_the_tokenizer(decoder, [token])
+
+
+def test_added_tokens_that_are_not_special_are_left_to_the_tokenizer():
+    tokenizer = Tokenizer.from_file(str(FIXTURE_TOKENIZER))
+    tokenizer.add_tokens(["<plain added>"])
+    decoder = TokenDecoder(tokenizer, "test")
+    added = tokenizer.token_to_id("<plain added>")
+    ids = [5, 6, added, 7]
+    assert decoder.render(ids) == tokenizer.decode(ids, skip_special_tokens=False)
+    assert "<plain added>" in decoder.render(ids)
+
+
+def test_a_tokenizer_without_a_byte_level_decoder_gets_no_byte_table():
+    assert make_decoder()._byte_level is None
