@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import zmq
 
+from stratlog.protocol.curve import ClientKeys, SecuredServer, ServerKeys
 from stratlog.sink.receiver import ReceivedMessage, receive_message
 
 PUBLISH_HIGH_WATER_MARK = 10_000
@@ -19,13 +20,15 @@ PUBLISH_HIGH_WATER_MARK = 10_000
 
 
 class FramePublisher:
-    """Binds a PUB socket; `publish` never blocks (ZeroMQ drops for slow subscribers)."""
+    """Binds a PUB socket; `publish` never blocks (ZeroMQ drops for slow subscribers). With
+    `keys`, only listed CURVE clients may subscribe, as on the sink's own port."""
 
-    def __init__(self, bind: str):
+    def __init__(self, bind: str, *, keys: ServerKeys | None = None):
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.PUB)
         self._socket.setsockopt(zmq.SNDHWM, PUBLISH_HIGH_WATER_MARK)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self._secured = SecuredServer(self._context, self._socket, keys) if keys is not None else None
         self._socket.bind(bind)
         self.address = self._socket.getsockopt_string(zmq.LAST_ENDPOINT)
 
@@ -36,6 +39,8 @@ class FramePublisher:
             pass  # PUB does not raise for slow subscribers; guard anyway: viewers never slow the sink
 
     def close(self) -> None:
+        if self._secured is not None:
+            self._secured.close()
         self._socket.close()
         self._context.term()
 
@@ -44,17 +49,23 @@ class FrameSubscriber:
     """Connects a SUB socket to a sink's publisher; the same `receive` as `FrameReceiver`, so a
     `SinkService` (and its dashboard) can run on it."""
 
-    def __init__(self, connect: str):
+    def __init__(self, connect: str, *, keys: ClientKeys | None = None):
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.SUB)
         self._socket.setsockopt(zmq.RCVHWM, PUBLISH_HIGH_WATER_MARK)
         self._socket.setsockopt(zmq.LINGER, 0)
+        if keys is not None:
+            keys.secure(self._socket)
         self._socket.setsockopt(zmq.SUBSCRIBE, b"")
         self._socket.connect(connect)
         self.address = connect
 
     def receive(self, timeout_ms: int) -> ReceivedMessage | None:
         return receive_message(self._socket, timeout_ms)
+
+    def take_refusals(self) -> list[str]:
+        """A subscriber refuses no connections: it makes one (the `FrameReceiver` interface)."""
+        return []
 
     def close(self) -> None:
         self._socket.close()

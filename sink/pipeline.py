@@ -98,6 +98,21 @@ class SinkPipeline:
         self.advance_clock(received_at)
         self._refused(error, size, received_at)
 
+    def refuse_connections(self, reasons: list[str], now: float) -> None:
+        """Connections the CURVE check refused (`protocol.curve`): each counted, the first few
+        per reason per minute written as an event and a finding; nothing they sent is read."""
+        for reason in reasons:
+            self.state.count_refused_connection(reason)
+            unwritten_before = self._refusals.admit(f"connection: {reason}", now)
+            if unwritten_before is None:
+                continue
+            self.files.write_event({"event": "connection_refused", "reason": reason, "time": round(now, 3),
+                                    "unwritten_before": unwritten_before})
+            self._report([Finding(None, None, None, stream.ANALYSIS, "connection_refused", WARN,
+                                  f"the sink refused a connection ({reason}): a client without an authorised CURVE key "
+                                  "tried to send; nothing it sent was read. Add its public key to --curve-clients if "
+                                  "it is one of yours")], as_notices=True)
+
     def handle_message(self, message, received_at: float) -> None:
         """A decoded message in: analyse, update state, write logs. `handle` calls it after
         decoding and recording the frame; the clock is the caller's to advance (`advance_clock`)."""

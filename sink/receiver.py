@@ -25,6 +25,7 @@ from typing import NamedTuple
 
 import zmq
 
+from stratlog.protocol.curve import SecuredServer, ServerKeys
 from stratlog.protocol.limits import DEFAULT_LIMITS
 
 DEFAULT_BIND = "tcp://127.0.0.1:5560"
@@ -74,14 +75,18 @@ class BindError(Exception):
 
 
 class FrameReceiver:
-    def __init__(self, bind: str = DEFAULT_BIND, *, max_frame_bytes: int = MAX_FRAME_BYTES,
-                 receive_high_water_mark: int = RECEIVE_HIGH_WATER_MARK):
+    """With `keys`, only CURVE clients whose public key is listed get through (`protocol.curve`);
+    the connections refused are reported by `take_refusals` for the sink to count."""
+
+    def __init__(self, bind: str = DEFAULT_BIND, *, keys: ServerKeys | None = None,
+                 max_frame_bytes: int = MAX_FRAME_BYTES, receive_high_water_mark: int = RECEIVE_HIGH_WATER_MARK):
         _allow_one_descriptor_per_rank()
         self._context = zmq.Context()
         self._socket = self._context.socket(zmq.PULL)
         self._socket.setsockopt(zmq.MAXMSGSIZE, max_frame_bytes)
         self._socket.setsockopt(zmq.RCVHWM, receive_high_water_mark)
         self._socket.setsockopt(zmq.LINGER, 0)
+        self._secured = SecuredServer(self._context, self._socket, keys) if keys is not None else None
         try:
             self._socket.bind(bind)
         except zmq.ZMQError as error:  # a busy port, a bad address: the user's to fix, in one line
@@ -93,6 +98,12 @@ class FrameReceiver:
         """The next message, or None after `timeout_ms` without one."""
         return receive_message(self._socket, timeout_ms)
 
+    def take_refusals(self) -> list[str]:
+        """Why each connection refused since the last call was refused (CURVE only; never waits)."""
+        return self._secured.take_refusals() if self._secured is not None else []
+
     def close(self) -> None:
+        if self._secured is not None:
+            self._secured.close()
         self._socket.close()
         self._context.term()

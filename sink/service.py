@@ -49,6 +49,8 @@ class SinkService:
         `should_stop` is asked between messages (at least every 100 ms)."""
         while not self._stop.is_set():
             self._receive_waiting(IDLE_WAIT_MS if not self.backlog else 0)
+            if refusals := self.receiver.take_refusals():
+                self.pipeline.refuse_connections(refusals, time.time())
             received = self.backlog.take()
             message = None
             if received is None:

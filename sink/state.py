@@ -100,6 +100,8 @@ class RunState:
     """Ranks per run id."""
     world_sizes: dict[str, int] = field(default_factory=dict)
     bad_frames: Counter = field(default_factory=Counter)
+    refused_connections: Counter = field(default_factory=Counter)
+    """Reason -> connections the sink's CURVE check refused (unknown key, plain-text client)."""
     messages: int = 0
     recent_findings: deque = field(default_factory=lambda: deque(maxlen=RECENT_FINDINGS))
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -173,6 +175,11 @@ class RunState:
     def count_bad_frame(self, reason: str) -> None:
         with self.lock:
             self.bad_frames[reason] += 1
+            self.version += 1
+
+    def count_refused_connection(self, reason: str) -> None:
+        with self.lock:
+            self.refused_connections[reason] += 1
             self.version += 1
 
     def count_analysis_error(self, record: dict) -> None:

@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     sink_commands.add_sink_arguments(commands.add_parser("sink", help="Receive, analyse, log and record strategic streams."))
     sink_commands.add_view_arguments(commands.add_parser("view", help="Attach a dashboard to a running sink's --publish endpoint."))
     sink_commands.add_replay_arguments(commands.add_parser("replay", help="Run a recording through the sink again."))
+    from stratlog.keys_command import add_keys_arguments
+
+    add_keys_arguments(commands.add_parser("keys", help="Make CURVE key pairs for a sink reachable from other hosts."))
     return parser
 
 
@@ -42,15 +45,17 @@ def main(argv: list[str] | None = None) -> int:
         from stratlog.trainer.data import tokenize_data
 
         return tokenize_data.main(args)
-    from stratlog import sink_commands
+    from stratlog import keys_command, sink_commands
     from stratlog.protocol import RecordingError
+    from stratlog.protocol.curve import InsecureBindError, KeyFileError
     from stratlog.sink.log_files import LogDirError
     from stratlog.sink.receiver import BindError
 
-    runs = {"sink": sink_commands.run_sink, "view": sink_commands.run_view, "replay": sink_commands.run_replay}
+    runs = {"sink": sink_commands.run_sink, "view": sink_commands.run_view, "replay": sink_commands.run_replay,
+            "keys": keys_command.run_keys}
     try:
         return runs[args.command](args)
-    except (BindError, LogDirError, RecordingError) as error:  # the user's to fix: one line, no traceback
+    except (BindError, LogDirError, RecordingError, InsecureBindError, KeyFileError) as error:  # the user's to fix: one line, no traceback
         print(f"error: {error}", file=sys.stderr)
         return 2
 

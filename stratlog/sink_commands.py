@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from stratlog.protocol import RecordingWriter
+from stratlog.protocol.curve import ClientKeys, KeyFileError, ServerKeys, require_secure_bind
 from stratlog.sink.backlog import DEFAULT_BACKLOG_BYTES
 from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.fanout import FramePublisher, FrameSubscriber
@@ -99,6 +100,15 @@ def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
                              "viewers miss frames sent before they subscribe; default: off).")
     parser.add_argument("--exit-after-run", action="store_true", help="Stop once every rank of the run has ended.")
     parser.add_argument("--address-file", type=Path, default=None, help="Write the bound address here once listening.")
+    parser.add_argument("--curve-secret", type=Path, default=None, metavar="FILE",
+                        help="The sink's CURVE key pair (NAME.key_secret from `stratlog keys`): ranks and viewers must "
+                             "then connect with CURVE; required to bind beyond loopback unless --insecure.")
+    parser.add_argument("--curve-clients", type=Path, default=None, metavar="DIR",
+                        help="Folder of the public keys (*.key) of the ranks and viewers let in (with --curve-secret); "
+                             "other connections are refused and counted (events.jsonl, summary).")
+    parser.add_argument("--insecure", action="store_true",
+                        help="Allow --bind/--publish beyond loopback without CURVE: anyone who reaches the port can "
+                             "send frames or read the run.")
     parser.add_argument("--backlog-mb", type=positive_float, default=DEFAULT_BACKLOG_BYTES / 2**20, metavar="MB",
                         help="Messages received but not yet handled are held up to this size; past it the sink drops "
                              "and counts them (events.jsonl, dashboard) instead of growing (default: %(default)g).")
@@ -115,17 +125,31 @@ def _rotate_bytes(args: argparse.Namespace) -> int | None:
     return int(args.rotate_mb * 1024 * 1024) if args.rotate_mb else None
 
 
+def server_keys(args: argparse.Namespace) -> ServerKeys | None:
+    """The sink's CURVE keys, checked, or None; every endpoint beyond loopback needs them or --insecure."""
+    if (args.curve_secret is None) != (args.curve_clients is None):
+        raise KeyFileError("--curve-secret and --curve-clients go together: the sink's key pair and the folder of "
+                           "the client keys it lets in")
+    keys = ServerKeys.load(args.curve_secret, args.curve_clients) if args.curve_secret is not None else None
+    for option, endpoint in (("--bind", args.bind), ("--publish", args.publish)):
+        if endpoint:
+            require_secure_bind(endpoint, secured=keys is not None, insecure=args.insecure, option=option)
+    return keys
+
+
 def run_sink(args: argparse.Namespace) -> int:
+    keys = server_keys(args)
     make_log_dir(args.log_dir)
-    receiver = FrameReceiver(args.bind)
+    receiver = FrameReceiver(args.bind, keys=keys)
     recorder = RecordingWriter(args.record or default_recording_path(args.log_dir), rotate_bytes=_rotate_bytes(args))
-    publisher = FramePublisher(args.publish) if args.publish else None
+    publisher = FramePublisher(args.publish, keys=keys) if args.publish else None
     pipeline = SinkPipeline(args.log_dir, recorder=recorder, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
                             rotate_bytes=_rotate_bytes(args), publisher=publisher,
                             on_alarm=None if args.tui else print_alarm)
     service = SinkService(receiver, pipeline, backlog_bytes=int(args.backlog_mb * 2**20))
     published = f"; publishing on {publisher.address}" if publisher else ""
-    print(f"sink listening on {receiver.address}; logs in {args.log_dir}{published}", flush=True)
+    secured = f" (CURVE: clients listed in {args.curve_clients})" if keys else ""
+    print(f"sink listening on {receiver.address}{secured}; logs in {args.log_dir}{published}", flush=True)
     if args.address_file:
         args.address_file.write_text(receiver.address)
     return _serve(service, tui=args.tui, source=f"live {receiver.address}", until_run_end=args.exit_after_run,
@@ -158,12 +182,19 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Where the viewer logs what reached it (default: a new temporary folder); the sink's "
                              "own logs stay the complete record.")
     parser.add_argument("--exit-after-run", action="store_true", help="Stop once every rank of the run has ended.")
+    parser.add_argument("--sink-key", type=Path, default=None, metavar="FILE",
+                        help="The sink's public CURVE key (its NAME.key), for a sink started with --curve-secret.")
+    parser.add_argument("--client-key", type=Path, default=None, metavar="FILE",
+                        help="This viewer's CURVE key pair (NAME.key_secret) whose public key the sink lists.")
     add_pipeline_arguments(parser)
 
 
 def run_view(args: argparse.Namespace) -> int:
+    if (args.sink_key is None) != (args.client_key is None):
+        raise KeyFileError("--sink-key and --client-key go together: the sink's public key and this viewer's key pair")
+    keys = ClientKeys.load(args.sink_key, args.client_key) if args.sink_key is not None else None
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="stratlog-view-"))
-    subscriber = FrameSubscriber(args.address)
+    subscriber = FrameSubscriber(args.address, keys=keys)
     pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
                             rotate_bytes=_rotate_bytes(args), joined_mid_stream=True,
                             on_alarm=print_alarm if args.headless else None)

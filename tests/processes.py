@@ -79,10 +79,12 @@ def serving(pipeline: SinkPipeline) -> Iterator[SinkService]:
         service.close()
 
 
-def start_sink(group: ProcessGroup, log_dir: Path, address_file: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """A real `stratlog sink` on a free port; returns it with the address it listens on."""
+def start_sink(group: ProcessGroup, log_dir: Path, address_file: Path, *extra: str,
+               **popen) -> tuple[subprocess.Popen, str]:
+    """A real `stratlog sink` on a free port; returns it with the address it listens on.
+    `popen`: more arguments for subprocess.Popen (stdout=subprocess.PIPE to read its summary)."""
     sink = group.start(stratlog_command("sink", "--bind", "tcp://127.0.0.1:0", "--log-dir", str(log_dir),
-                                        "--address-file", str(address_file), *extra))
+                                        "--address-file", str(address_file), *extra), **popen)
 
     def address():
         assert sink.poll() is None, "the sink exited before listening"

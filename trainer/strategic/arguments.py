@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 
@@ -20,6 +21,14 @@ class StrategicLoggingArguments:
         default="4", metadata={"help": "Layers whose attention is measured: a count (evenly spaced), indices '0,13,-1', or 'all'."}
     )
     strategic_attention_heads: str = field(default="all", metadata={"help": "Heads measured: 'all' or indices '0,1,7'."})
+    strategic_sink_key: str = field(
+        default="", metadata={"help": "The sink's public CURVE key file (NAME.key from `stratlog keys`), for a sink "
+                                      "started with --curve-secret; default: $STRATLOG_SINK_KEY. Empty = plain TCP."}
+    )
+    strategic_client_key: str = field(
+        default="", metadata={"help": "This rank's CURVE key pair (NAME.key_secret) whose public key the sink lists "
+                                      "in --curve-clients; default: $STRATLOG_CLIENT_KEY."}
+    )
     strategic_spool_dir: str = field(
         default="", metadata={"help": "Also write every message to <dir>/spool-rank<R>-<run id>.stratrec (replayable), "
                                       "so nothing is lost when no sink runs. Empty = off."}
@@ -29,6 +38,11 @@ class StrategicLoggingArguments:
         if self.strategic_logging_steps < 1:
             raise ValueError(f"--strategic_logging_steps must be >= 1, got {self.strategic_logging_steps}")
         self.capture_ranks()  # validates --strategic_ranks
+        self.strategic_sink_key = self.strategic_sink_key or os.environ.get("STRATLOG_SINK_KEY", "")
+        self.strategic_client_key = self.strategic_client_key or os.environ.get("STRATLOG_CLIENT_KEY", "")
+        if bool(self.strategic_sink_key) != bool(self.strategic_client_key):
+            raise ValueError("--strategic_sink_key and --strategic_client_key go together (or $STRATLOG_SINK_KEY and "
+                             "$STRATLOG_CLIENT_KEY): the sink's public key and this rank's key pair")
 
     def capture_ranks(self) -> list[int]:
         """The capturing ranks; empty means all."""

@@ -29,6 +29,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from stratlog.protocol import Heartbeat, RecordingWriter, RunEnd, RunStart, encode
+from stratlog.protocol.curve import ClientKeys
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,8 @@ class PublisherConfig:
     """Upper bound on close(): queue drain plus socket linger."""
     spool_dir: str | None = None
     """When set, every message is also written to <spool_dir>/spool-rank<R>.stratrec."""
+    curve: ClientKeys | None = None
+    """When set, the socket connects with CURVE (a sink started with --curve-secret lets only listed keys in)."""
 
     def __post_init__(self):
         if self.max_queued_bytes < 1024:
@@ -143,6 +146,8 @@ class SnapshotPublisher:
         socket.setsockopt(zmq.SNDHWM, self.config.send_high_water_mark)
         socket.setsockopt(zmq.LINGER, int(self.config.close_timeout_s * 500))
         monitor = socket.get_monitor_socket(zmq.EVENT_CONNECTED)
+        if self.config.curve is not None:
+            self.config.curve.secure(socket)
         socket.connect(self.config.address)
         connections = 0
         spool = None

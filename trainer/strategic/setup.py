@@ -25,6 +25,7 @@ from transformers import TrainerState
 from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import get_last_checkpoint
 
+from stratlog.protocol.curve import ClientKeys
 from stratlog.trainer.strategic.arguments import StrategicLoggingArguments
 from stratlog.trainer.strategic.callbacks import (
     InputLoggerCallback, MetricsCallback, OutputLoggerCallback, RunLifecycleCallback, SharedAttentionLoggerCallback,
@@ -60,6 +61,7 @@ def build_strategic_logging(args: StrategicLoggingArguments, *, model_path: str,
     publisher = SnapshotPublisher(PublisherConfig(
         address=args.strategic_sink_address, run_id=shared_run_id(), rank=rank,
         world_size=int(os.environ.get("WORLD_SIZE", 1)), spool_dir=args.strategic_spool_dir or None,
+        curve=ClientKeys.load(args.strategic_sink_key, args.strategic_client_key) if args.strategic_sink_key else None,
     ))
     capture_ranks = args.capture_ranks()
     guard = CaptureGuard(publisher)
