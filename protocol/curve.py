@@ -44,8 +44,13 @@ def create_key_pair(directory: Path, name: str) -> tuple[Path, Path]:
         if path.exists():
             raise KeyFileError(f"{path} exists: a key pair is never overwritten (delete it first to replace it)")
     directory.mkdir(parents=True, exist_ok=True)
-    public_made, secret_made = zmq.auth.create_certificates(str(directory), name)
+    umask = os.umask(0o077)  # the secret file is private from its first byte, not after a chmod
+    try:
+        public_made, secret_made = zmq.auth.create_certificates(str(directory), name)
+    finally:
+        os.umask(umask)
     os.chmod(secret_made, 0o600)
+    os.chmod(public_made, 0o644)
     return Path(public_made), Path(secret_made)
 
 
