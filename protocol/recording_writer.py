@@ -47,7 +47,16 @@ class RecordingWriter:
         self._closed = threading.Event()
         self.paths: list[str] = []
         """Files written so far, in order; the last is being written."""
-        self._open_next()
+        self.start_error: OSError | None = None
+        """The disk refused the first file's header (ENOSPC, EIO): the file exists, empty, and the
+        first `write()` writes the header before its record. The sink reports it as a paused
+        recording instead of failing to start; a file that cannot be created raises here."""
+        try:
+            self._open_next()
+        except OSError as error:
+            if not self.paths:
+                raise
+            self.start_error = error
         self._flusher = threading.Thread(target=self._sync_periodically, name="recording-sync", daemon=True)
         self._flusher.start()
 
@@ -56,9 +65,9 @@ class RecordingWriter:
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         self.paths.append(path)
         self._size = 0
+        self._unsynced = True
         self._write_all([_FILE_HEADER])
         self._size = len(_FILE_HEADER)
-        self._unsynced = True
 
     def _write_all(self, parts: list[bytes | memoryview]) -> None:
         """Writes one whole record or raises: a write the disk refuses (ENOSPC, EIO) cuts the file

@@ -189,6 +189,17 @@ def run_start_entry(message: RunStart) -> str:
     )
 
 
+def run_aborted_entry(run_id: str, reason: str) -> str:
+    """A run whose ranks stopped without their run end (`stream.run_aborted_finding`)."""
+    return f"=== Run {run_id} aborted: {reason} ===\n\n"
+
+
+def resumed_entry(run_id: str, ranks: dict[int, int], source: str) -> str:
+    """A sink started on a log folder whose previous recording holds this run (`sink.resume`)."""
+    where = ", ".join(f"rank {rank} at seq {seq}" for rank, seq in sorted(ranks.items()))
+    return f"=== Run {run_id} continued from {source} after a sink restart: {where} ===\n\n"
+
+
 def run_end_entry(message: RunEnd) -> str:
     return (
         f"=== Run {message.run_id} ended on rank {message.rank}: {message.status} at step {message.step} "

@@ -40,7 +40,8 @@ from stratlog.sink.fanout import FramePublisher
 from stratlog.sink.findings import OK, WARN, Finding
 from stratlog.sink.log_entries import EntryBuffer
 from stratlog.sink.log_files import LogFiles
-from stratlog.sink.refusals import RefusalSampler
+from stratlog.sink.refusals import RECORDED_REFUSAL_BYTES, RefusalSampler
+from stratlog.sink.resume import PreviousStream
 from stratlog.sink.run_summary import RunSummary
 from stratlog.sink.state import RankState, RunState
 from stratlog.sink.token_decoding import DecoderCache
@@ -72,16 +73,23 @@ class SinkPipeline:
         """Runs whose tokenizer verdict (`tokenizer_match`) was made: it is said once per run."""
         self._tokenizer_verdicts: dict[str, Finding] = {}
         """Run id -> its tokenizer verdict, until the run start it came with reports it."""
+        self._aborted: set[str] = set()
+        """Runs reported aborted (ranks stopped without a run end)."""
+        self._announced: set[tuple[str, int]] = set()
+        """(run, rank) whose run start is in the human log: a re-sent one (seq > 0) is not written again."""
+        if recorder is not None and recorder.start_error is not None:  # a full disk at start-up
+            self._write_error("recording", recorder.start_error)
         self._refusals = RefusalSampler()
 
     def handle(self, frame: bytes, received_at: float):
         """Returns the decoded message, or None for a bad frame."""
-        self.advance_clock(received_at)
         try:
             message = self._decoder.decode(frame)
         except ProtocolError as error:
+            self.advance_clock(received_at, self.state.sender_now)  # a bad frame tells no sender time
             self._bad_frame(frame, received_at, error)
             return None
+        self.advance_clock(received_at, self.state.sender_time(message, received_at))
         if self.publisher is not None:  # viewers get what decodes, never a flood of junk
             self.publisher.publish(frame)
         if self.recorder is not None:
@@ -95,7 +103,7 @@ class SinkPipeline:
     def refuse(self, error: ProtocolError, size: int, received_at: float) -> None:
         """A message refused before decoding (a multipart message): counted and reported like a
         frame that failed to decode, but not recorded (a recording holds frames, and this is not one)."""
-        self.advance_clock(received_at)
+        self.advance_clock(received_at, self.state.sender_now)
         self._refused(error, size, received_at)
 
     def refuse_connections(self, reasons: list[str], now: float) -> None:
@@ -139,10 +147,20 @@ class SinkPipeline:
             self._report(notices + self._event_findings(message, context, delivery.rank), as_notices=True)
         self.files.flush_if_due()
 
-    def advance_clock(self, now: float) -> None:
-        """Time passed up to `now` (a receive time, or the wall clock on a live idle tick)."""
-        for run_id, rank, limit in self.state.find_stalls(now):
+    def advance_clock(self, now: float, sender_now: float | None = None) -> None:
+        """Time passed up to `now` (a receive time, or the wall clock on a live idle tick) and, in
+        the senders' time, up to `sender_now` (None: `now`, the sink has caught up); a stall needs
+        both (`RunState.find_stalls`). A run whose every rank has now ended or stalled, one at least
+        without its run end, is reported aborted, once."""
+        stalls = self.state.find_stalls(now, sender_now)
+        for run_id, rank, limit in stalls:
             self._report([stream.stall_finding(run_id, rank, limit)], as_notices=True)
+        for run_id in dict.fromkeys(run_id for run_id, _, _ in stalls):
+            if run_id not in self._aborted and self.state.settled(run_id):
+                self._aborted.add(run_id)
+                finding = stream.run_aborted_finding(run_id, self.state.runs[run_id])
+                self.files.write_human(human_log.run_aborted_entry(run_id, finding.reason))
+                self._report([finding], as_notices=False)
         self._write_entries(self.entries.due(now))
 
     def tick(self) -> None:
@@ -151,6 +169,22 @@ class SinkPipeline:
         self.advance_clock(time.time())
         self._write_error_events()
         self.files.flush_if_due()
+
+    def resume(self, previous: PreviousStream, now: float) -> None:
+        """Goes on where the previous recording of this log folder ends (`sink.resume`): each open
+        rank's sequence and step, its run's context, an entry in the human log and an event."""
+        for (run_id, rank), next_seq in previous.open_ranks.items():
+            self.state.resume_rank(run_id, rank, previous.world_sizes[run_id], next_seq, previous.steps[(run_id, rank)], now)
+        for run_id in dict.fromkeys(run_id for run_id, _ in previous.open_ranks):
+            ranks = {rank: seq for (run, rank), seq in previous.open_ranks.items() if run == run_id}
+            starts = [start for (run, _), start in sorted(previous.run_starts.items()) if run == run_id]
+            if starts:
+                self._context(starts[-1])
+                self._announced.update((run_id, rank) for rank in ranks)
+            self.files.write_human(human_log.resumed_entry(run_id, ranks, previous.path.name))
+            self.files.write_event({"event": "resumed", "run_id": run_id, "from": str(previous.path),
+                                    "next_seq": {str(rank): seq for rank, seq in ranks.items()},
+                                    "run_context": bool(starts)})
 
     def report_load(self, record: dict, findings: list[Finding]) -> None:
         """The live sink's load (`sink.service`): a line of events.jsonl and its findings, if any."""
@@ -192,7 +226,9 @@ class SinkPipeline:
     def _log_event(self, message) -> None:
         """What an event itself adds to the logs (its findings are `_event_findings`')."""
         if isinstance(message, RunStart):
-            self.files.write_human(human_log.run_start_entry(message))
+            if message.seq == 0 or (message.run_id, message.rank) not in self._announced:
+                self.files.write_human(human_log.run_start_entry(message))
+            self._announced.add((message.run_id, message.rank))
         elif isinstance(message, Metrics):
             self.files.write_metrics({"run_id": message.run_id, "rank": message.rank, "step": message.step,
                                       "time": message.time, **message.values})
@@ -273,7 +309,8 @@ class SinkPipeline:
                          as_notices=True)
 
     def _bad_frame(self, frame: bytes, received_at: float, error: ProtocolError) -> None:
-        if self._refused(error, len(frame), received_at) and self.recorder is not None:
+        written = self._refused(error, len(frame), received_at)
+        if written and self.recorder is not None and len(frame) <= RECORDED_REFUSAL_BYTES:
             self._record(frame, received_at)
 
     def _refused(self, error: ProtocolError, size: int, received_at: float) -> bool:

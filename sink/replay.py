@@ -69,6 +69,9 @@ class ReplayPlayer:
         """Recorded receive time of the latest record fed: the replay's clock."""
         self._anchor: tuple[float, float] | None = None
         """(recorded time, monotonic time) that pacing counts from; reset by every control."""
+        self.damage: list = []
+        """What the latest `run` skipped (`protocol.Damage`), once it returned: for the dashboard's
+        command to report as the headless replay does."""
 
     def run(self, stop: threading.Event | None = None) -> RecordingReader:
         """Feeds every intact record to the pipeline (until `stop`); returns the reader, whose
@@ -84,6 +87,7 @@ class ReplayPlayer:
                 with self._changed:
                     self._step, self._position = max(self._step, record.step), record.received_at
         finally:
+            self.damage = reader.damage
             with self._changed:
                 self._finished = True
         return reader

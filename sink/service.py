@@ -29,6 +29,9 @@ DRAIN_LIMIT = 10_000
 """Messages moved into the backlog between two handled ones at most, so handling never starves."""
 LOAD_REPORT_S = 10.0
 """Wall-clock seconds between two load records in events.jsonl (written only when messages came)."""
+CLOSE_GRACE_S = 5.0
+"""How long a closing sink keeps receiving for run ends still on their way (a rank stopped by
+Ctrl-C or SIGTERM sends its run end within its close timeout, 2 s, after the signal)."""
 
 
 class SinkService:
@@ -118,13 +121,21 @@ class SinkService:
             findings.append(stream.caught_up_finding(record))
         self.pipeline.report_load(record, findings)
 
-    def close(self) -> None:
+    def close(self, grace_s: float = 0.0) -> None:
         """Handles what has already arrived first (the backlog and the socket's queue): the logs
-        and the recording keep it (at most the backlog's size; a few seconds of work)."""
-        self._receive_waiting(0)
-        while (received := self.backlog.take()) is not None:
-            self._handle(received)
-            self._period.handled(time.time() - received.received_at)
+        and the recording keep it (at most the backlog's size; a few seconds of work). With
+        `grace_s`, it goes on receiving until every rank has sent its run end (or stalled) or that
+        long has passed: the commands give CLOSE_GRACE_S, so a run stopped together with its sink (Ctrl-C
+        in the demo, docker stop) ends its logs with the ranks' run ends."""
+        deadline = time.monotonic() + grace_s
+        while True:
+            self._receive_waiting(IDLE_WAIT_MS if time.monotonic() < deadline else 0)
+            while (received := self.backlog.take()) is not None:
+                self._handle(received)
+                self._period.handled(time.time() - received.received_at)
+            if time.monotonic() >= deadline or self.pipeline.state.all_settled:
+                break
+            self.pipeline.tick()
         self._report_load_if_due(closing=True)
         self.receiver.close()
         self.pipeline.close()

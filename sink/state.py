@@ -124,9 +124,13 @@ class RunState:
     writes_paused: dict = field(default_factory=dict)
     """Output -> why its writing is paused now ("No space left on device"); analysis goes on,
     and the output resumes when the disk takes writes again."""
+    sender_now: float = 0.0
+    """The latest sender time the sink has caught up with (`find_stalls`)."""
     _next_stall_check: float = field(default=math.inf, init=False, repr=False)
     """No rank can stall before this receive time: the earliest silence deadline seen since the
     last look (a deadline only moves later when its rank sends, so this never misses one)."""
+    _next_sender_check: float = field(default=math.inf, init=False, repr=False)
+    """The same in sender time (`_sender_deadline`): both must have passed for a stall."""
     _unwritten_errors: list = field(default_factory=list, init=False, repr=False)
     _first_seen: dict = field(default_factory=dict, init=False, repr=False)
     """Run id -> the order in which its first message arrived (0, 1, ...)."""
@@ -149,18 +153,17 @@ class RunState:
         """Every rank of every run, the shown one included, has sent its run end or is stalled
         (a rank killed without a run end must not keep the sink waiting: `--exit-after-run`
         ends after a stall-declared end)."""
-        return bool(self.world_size) and all(self.settled(run_id) for run_id in self.runs)
+        return bool(self.world_size) and self.all_settled
+
+    @property
+    def all_settled(self) -> bool:
+        """Every rank of every run (none included) has ended or stalled: nothing more will come."""
+        return all(self.settled(run_id) for run_id in self.runs)
 
     def settled(self, run_id: str) -> bool:
         """Every rank of `run_id` has been heard of and has ended or stalled."""
         ranks = self.runs.get(run_id, {})
         return len(ranks) == self.world_sizes.get(run_id, 0) and all(rank.ended or rank.stalled for rank in ranks.values())
-
-    @property
-    def all_ended(self) -> bool:
-        """Every rank of every run has sent its run end: a closing sink waits for this."""
-        return all(len(ranks) == self.world_sizes[run_id] and all(rank.ended for rank in ranks.values())
-                   for run_id, ranks in self.runs.items())
 
     def resume_rank(self, run_id: str, rank: int, world_size: int, next_seq: int, step: int, now: float) -> None:
         """A rank another sink received before this one started (`sink.resume`): its sequence goes
@@ -168,8 +171,9 @@ class RunState:
         with self.lock:
             self.world_sizes[run_id] = max(self.world_sizes.get(run_id, 0), world_size)
             self.runs.setdefault(run_id, {})[rank] = RankState(rank, next_seq=next_seq, first_seq=next_seq, step=step,
-                                                              last_message_time=now, last_sent_time=now, clock_offset=0.0)
+                                                              last_message_time=now)
             self._next_stall_check = min(self._next_stall_check, now + self._stall_limit(self.runs[run_id][rank]))
+            self._next_sender_check = min(self._next_sender_check, self._sender_deadline(self.runs[run_id][rank]))
             self.version += 1
 
     def count_bad_frame(self, reason: str) -> None:
@@ -276,28 +280,48 @@ class RunState:
             self.run_id = run_id
         return False
 
-    def find_stalls(self, now: float) -> list[tuple[str, RankState, float]]:
-        """Ranks of any run that have just become stalled at time `now`: silent for longer than
-        their limit (`stall_after_s`), not ended; each with its run id and the limit it broke.
-        Every rank is looked at only once `now` passes the earliest deadline, so the cost per
-        message does not grow with the number of ranks (a rank's deadline only moves later while
-        it sends: a look finds exactly the stalls that looking at every message would)."""
-        if now <= self._next_stall_check:
+    def _sender_deadline(self, rank: RankState) -> float:
+        """When, in sender time made sink time (`clock_offset`), `rank` is silent for too long."""
+        if math.isinf(rank.clock_offset):  # nothing received from it yet (a rank resumed after a restart)
+            return rank.last_message_time + self._stall_limit(rank)
+        return rank.last_sent_time + rank.clock_offset + self._stall_limit(rank)
+
+    def sender_time(self, message, received_at: float) -> float:
+        """`message`'s sender time as sink time: when a sink that keeps up would have received it
+        (at most `received_at`; a sink that was paused receives its backlog late, all at once)."""
+        rank = self.runs.get(message.run_id, {}).get(message.rank)
+        offset = min(rank.clock_offset if rank is not None else math.inf, received_at - message.time)
+        return message.time + offset
+
+    def find_stalls(self, now: float, sender_now: float | None = None) -> list[tuple[str, RankState, float]]:
+        """Ranks of any run that have just become stalled: silent for longer than their limit
+        (`stall_after_s`) both at receive time `now` and at sender time `sender_now` (the latest
+        message's `sender_time`; None: `now`, a sink that has caught up, e.g. an idle tick), not
+        ended; each with its run id and the limit it broke. Judged on both clocks, a sink that was
+        paused (SIGSTOP, a long GC, a slow disk) and receives its backlog at once finds no stall
+        in it: the backlog was sent on time. Every rank is looked at only once both clocks pass
+        the earliest deadlines, so the cost per message does not grow with the number of ranks
+        (a rank's deadlines only move later while it sends, or earlier in `apply`, which lowers
+        the earliest: a look finds exactly the stalls that looking at every message would)."""
+        self.sender_now = max(self.sender_now, now if sender_now is None else sender_now)
+        if now <= self._next_stall_check or self.sender_now <= self._next_sender_check:
             return []
         stalled = []
         with self.lock:
-            next_check = math.inf
+            next_check = next_sender_check = math.inf
             for run_id, ranks in self.runs.items():
                 for rank in ranks.values():
                     if rank.ended or rank.stalled:
                         continue
                     limit = self._stall_limit(rank)
-                    if now - rank.last_message_time > limit:
+                    sender_deadline = self._sender_deadline(rank)
+                    if now - rank.last_message_time > limit and self.sender_now > sender_deadline:
                         rank.stalled = True
                         stalled.append((run_id, rank, limit))
                     else:
                         next_check = min(next_check, rank.last_message_time + limit)
-            self._next_stall_check = next_check
+                        next_sender_check = min(next_sender_check, sender_deadline)
+            self._next_stall_check, self._next_sender_check = next_check, next_sender_check
             if stalled:
                 self.version += 1
         return sorted(stalled, key=lambda item: (item[1].last_message_time, item[1].rank, item[0]))

@@ -29,7 +29,8 @@ from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.receiver import DEFAULT_BIND, FrameReceiver
 from stratlog.sink.replay import ReplayPlayer, replay_recording
 from stratlog.sink.run_summary import FAIL_ON_EXIT_CODE, alarm_line, fails_on
-from stratlog.sink.service import SinkService
+from stratlog.sink.resume import previous_recording, read_previous_stream
+from stratlog.sink.service import CLOSE_GRACE_S, SinkService
 
 
 JOIN_TIMEOUT_S = 5.0
@@ -98,7 +99,8 @@ def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--publish", default=None, metavar="ADDR",
                         help="Also re-publish every received frame on this PUB endpoint for extra viewers (lossy: "
                              "viewers miss frames sent before they subscribe; default: off).")
-    parser.add_argument("--exit-after-run", action="store_true", help="Stop once every rank of the run has ended.")
+    parser.add_argument("--exit-after-run", action="store_true",
+                        help="Stop once every rank of the run has sent its run end or stalled (killed without one).")
     parser.add_argument("--address-file", type=Path, default=None, help="Write the bound address here once listening.")
     parser.add_argument("--curve-secret", type=Path, default=None, metavar="FILE",
                         help="The sink's CURVE key pair (NAME.key_secret from `stratlog keys`): ranks and viewers must "
@@ -146,6 +148,10 @@ def run_sink(args: argparse.Namespace) -> int:
     pipeline = SinkPipeline(args.log_dir, recorder=recorder, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
                             rotate_bytes=_rotate_bytes(args), publisher=publisher,
                             on_alarm=None if args.tui else print_alarm)
+    previous = previous_recording(args.log_dir, Path(recorder.paths[0]))
+    resumed = read_previous_stream(previous) if previous is not None else None
+    if resumed is not None:  # this folder's previous sink was killed or restarted mid-run: go on from it
+        pipeline.resume(resumed, time.time())
     service = SinkService(receiver, pipeline, backlog_bytes=int(args.backlog_mb * 2**20))
     published = f"; publishing on {publisher.address}" if publisher else ""
     secured = f" (CURVE: clients listed in {args.curve_clients})" if keys else ""
@@ -172,7 +178,7 @@ def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool,
     except KeyboardInterrupt:
         pass
     finally:
-        service.close()
+        service.close(grace_s=CLOSE_GRACE_S)  # the ranks' run ends still on their way
     return report_end(service.pipeline, fail_on)
 
 
@@ -181,7 +187,8 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--log-dir", type=Path, default=None,
                         help="Where the viewer logs what reached it (default: a new temporary folder); the sink's "
                              "own logs stay the complete record.")
-    parser.add_argument("--exit-after-run", action="store_true", help="Stop once every rank of the run has ended.")
+    parser.add_argument("--exit-after-run", action="store_true",
+                        help="Stop once every rank of the run has sent its run end or stalled (killed without one).")
     parser.add_argument("--sink-key", type=Path, default=None, metavar="FILE",
                         help="The sink's public CURVE key (its NAME.key), for a sink started with --curve-secret.")
     parser.add_argument("--client-key", type=Path, default=None, metavar="FILE",
@@ -252,7 +259,6 @@ def run_replay(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or args.recording.with_name(args.recording.name + ".replay")
     pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
                             rotate_bytes=_rotate_bytes(args), on_alarm=None if args.tui else print_alarm)
-    lost_records = False  # the dashboard's player reports no damage yet
     try:
         if args.tui:
             from stratlog.tui.app import DashboardApp
@@ -262,9 +268,10 @@ def run_replay(args: argparse.Namespace) -> int:
             stop = threading.Event()
             with running_beside(functools.partial(player.run, stop), stop.set, name="replay"):
                 DashboardApp(model, source=f"replay {args.recording.name}", player=player).run()
+            damage = player.damage  # what it skipped up to where the dashboard was closed
         else:
-            reader = replay_recording(args.recording, pipeline, speed=speed)
-            lost_records = report_damage(reader.damage, strict=args.strict)
+            damage = replay_recording(args.recording, pipeline, speed=speed).damage
+        lost_records = report_damage(damage, strict=args.strict)
     finally:
         pipeline.close()
     print(f"replayed {pipeline.state.messages} messages; logs in {log_dir}")

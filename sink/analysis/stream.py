@@ -50,6 +50,9 @@ def delivery_findings(message, delivery: Delivery) -> list[Finding]:
 
 
 def run_start_finding(message: RunStart) -> Finding:
+    if message.seq > 0:  # the same run start again: the rank reconnected to a sink (PROTOCOL.md §2)
+        return _finding(message, "run_start", OK, f"rank {message.rank} sent its run start again (seq {message.seq}) "
+                        "on reconnecting to a sink: its run context is current")
     return _finding(message, "run_start", OK,
                     f"rank {message.rank} of {message.world_size} started on {message.hostname} (pid {message.pid}), "
                     f"capturing every {message.capture_interval} steps, heartbeat every {message.heartbeat_interval_s:g} s")
@@ -75,6 +78,18 @@ def stall_finding(run_id: str, rank: RankState, silent_after_s: float) -> Findin
                    f"rank {rank.rank} sent nothing, not even a heartbeat, for more than {silent_after_s:g} s after "
                    f"step {rank.step}: the rank hung or died; check its process (py-spy dump), NCCL timeouts, "
                    "and the network path to the sink", silent_after_s)
+
+
+def run_aborted_finding(run_id: str, ranks: dict[int, RankState]) -> Finding:
+    """Every rank of the run has ended or stalled, and some stalled without a run end: the run
+    was aborted (killed, OOM, a lost node) rather than finished."""
+    silent = sorted(rank.rank for rank in ranks.values() if not rank.ended)
+    step = max(rank.step for rank in ranks.values())
+    steps = ", ".join(f"rank {rank} after step {ranks[rank].step}" for rank in silent)
+    return Finding(run_id, None, step, ANALYSIS, "run_aborted", FAIL,
+                   f"{len(silent)} of {len(ranks)} rank(s) stopped without a run end ({steps}): the run was killed or "
+                   "crashed (SIGKILL, out of memory, a lost node), its logs end here; check the ranks' own output and "
+                   "the system log (dmesg)", silent)
 
 
 def bad_frame_finding(reason: str, detail: str, size: int) -> Finding:

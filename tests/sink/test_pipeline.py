@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import msgspec
+
 from stratlog.protocol import Heartbeat, encode
 from stratlog.sink.pipeline import SinkPipeline
 from tests.sink.builders import (
@@ -25,9 +27,11 @@ def snapshots(rank: int, step: int, first_seq: int) -> list:
     return [build(rank=rank, step=step, seq=first_seq + offset) for offset, build in enumerate(builders)]
 
 
-def feed(pipeline: SinkPipeline, timed_messages) -> None:
+def feed(pipeline: SinkPipeline, timed_messages, *, sent_at=None) -> None:
+    """Each message received at its time and sent then too (or at `sent_at(received_at)`)."""
     for received_at, message in timed_messages:
-        pipeline.handle(encode(message), received_at)
+        sent = received_at if sent_at is None else sent_at(received_at)
+        pipeline.handle(encode(msgspec.structs.replace(message, time=sent)), received_at)
 
 
 def test_interleaved_ranks_get_one_entry_each_with_all_four_trees(tmp_path):
@@ -71,6 +75,22 @@ def test_stalls_come_from_receive_times_not_from_the_clock(tmp_path):
     feed(pipeline, [(T0 + 8, metrics(1, loss=3.0))])
     stalls = [f for f in pipeline.state.recent_findings if f.check == "stall"]
     assert [(f.rank, f.severity, f.value) for f in stalls] == [(1, "FAIL", 6.0)]
+    pipeline.close()
+
+
+def test_a_paused_sink_judges_its_backlog_by_when_it_was_sent(tmp_path):
+    """The sink stops for 30 s (SIGSTOP) while both ranks send a heartbeat every 2 s; then it
+    receives the backlog all at once. Sent on time: no stall. Then rank 1 really goes silent."""
+    pipeline = SinkPipeline(tmp_path)
+    feed(pipeline, [(T0, run_start(rank=0)), (T0, run_start(rank=1))])
+    resumed = T0 + 31
+    backlog = [(T0 + 2 * i, Heartbeat(**envelope(rank=rank, seq=i, step=0))) for i in range(1, 16) for rank in (0, 1)]
+    for sent, message in backlog:
+        feed(pipeline, [(resumed, message)], sent_at=lambda _, sent=sent: sent)
+    assert not [f for f in pipeline.state.recent_findings if f.check == "stall"]
+    feed(pipeline, [(resumed + 2 * i, Heartbeat(**envelope(rank=0, seq=15 + i, step=0))) for i in range(1, 5)])
+    stalls = [f for f in pipeline.state.recent_findings if f.check == "stall"]
+    assert [(f.rank, f.severity) for f in stalls] == [(1, "FAIL")]
     pipeline.close()
 
 
