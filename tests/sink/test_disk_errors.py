@@ -114,3 +114,29 @@ def test_a_refused_rotation_keeps_the_current_file(tmp_path, monkeypatch):
     log.close()
     assert lines(tmp_path / "findings.jsonl") == [{"n": 1}, {"n": 2}]
     assert lines(tmp_path / "findings.jsonl.1") == [{"n": 3}]
+
+
+def test_a_disk_full_at_start_up_pauses_the_recording_instead_of_stopping_the_sink(tmp_path, monkeypatch):
+    records = list(RecordingReader(RECORDING))[:20]
+    disk = FullDisk(monkeypatch)
+    disk.full = True  # not even the recording's header fits
+    recording = tmp_path / "stream.stratrec"
+    writer = RecordingWriter(recording)
+    assert writer.start_error is not None and recording.stat().st_size == 0
+    pipeline = SinkPipeline(tmp_path / "logs", recorder=writer, tokenizer_path=str(TOKENIZER))
+    assert set(pipeline.state.writes_paused) == {"recording"}  # shown from the start
+    for record in records[:10]:
+        pipeline.handle(bytes(record.frame), record.received_at)
+    pipeline.files.flush()
+    disk.full = False
+    for record in records[10:]:
+        pipeline.handle(bytes(record.frame), record.received_at)
+    pipeline.close()
+    assert pipeline.state.messages == 20  # analysis went on through it
+    events = lines(tmp_path / "logs" / "events.jsonl")
+    assert [(event["event"], event["output"]) for event in events if event["event"].startswith("write_")][:1] == [
+        ("write_error", "recording")]
+    assert ("write_resumed", "recording") in [(event["event"], event.get("output")) for event in events]
+    reader = RecordingReader(recording)
+    assert [record.frame for record in reader] == [record.frame for record in records[10:]]  # a header, then whole records
+    assert reader.damage == [] and reader.header is not None
