@@ -1,10 +1,14 @@
-"""Findings: the sink's verdicts, one per check, each OK / WARN / FAIL with a reason.
+"""Findings: the sink's verdicts, one per check, each OK / WARN / FAIL (or PENDING) with a reason.
 
 Every analysis (stream health, metrics, input, output, attention / DualFFN, zero-shot) returns
 `Finding`s. A finding is what a person acts on, so its `reason` names the cause and what to
 check; `value` is the measurement behind it (a number, or a small JSON-able table). The JSON
 form is one line of `findings.jsonl`; it holds nothing from the sink's wall clock, so replaying
 a recording writes the same bytes.
+
+PENDING is neither OK nor a problem: a check that needs training time (a trend, "the model uses
+the reference voice") says what it sees so far and the step from which it is judged ("pending
+until step 140"), instead of a WARN that a healthy run raises during its first steps.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from stratlog.sink.printable import printable_json
 OK = "OK"
 WARN = "WARN"
 FAIL = "FAIL"
+PENDING = "PENDING"
+"""A check inside its grace: what it measured so far, not yet a verdict (below OK in the summary)."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +39,7 @@ class Finding:
     check: str
     """Stable name of the check within its analysis, e.g. ``reference_audio``."""
     severity: str
-    """OK, WARN or FAIL."""
+    """OK, WARN, FAIL, or PENDING (a check that needs time, inside its grace)."""
     reason: str
     """What was seen, its likely cause, and what to check."""
     value: Any = None

@@ -5,6 +5,10 @@ headless sinks and replays print it, the dashboard's final screen shows it, and 
 reads its worst severity for the exit code. It also picks the findings worth a live line: one
 that moves a check (per run and rank) to WARN or FAIL, not each repeat of the same verdict,
 so a headless sink's output stays readable for a whole run.
+
+A check's summary is its worst severity, so a later OK never hides an earlier FAIL or WARN.
+PENDING (a check inside its grace) ranks below OK: a check that was pending and then passed
+reads OK, and one still pending when the run ended reads PENDING, neither a pass nor an alarm.
 """
 
 from __future__ import annotations
@@ -13,10 +17,11 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from stratlog.sink.findings import FAIL, OK, WARN, Finding
+from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding
 
-SEVERITY_RANK = {OK: 0, WARN: 1, FAIL: 2}
+SEVERITY_RANK = {PENDING: -1, OK: 0, WARN: 1, FAIL: 2}
 """Order of the severities: the worst is the highest."""
+ALARMS = (WARN, FAIL)
 FAIL_ON_EXIT_CODE = 3
 """Exit code of a sink, replay or demo whose run reached the severity given to --fail-on."""
 
@@ -57,15 +62,15 @@ class RunSummary:
                 check.total += 1
                 check.count += finding.severity == check.worst
                 where = (finding.run_id, finding.rank, *key)
-                if finding.severity != OK and self._current.get(where) != finding.severity:
+                if finding.severity in ALARMS and self._current.get(where) != finding.severity:
                     alarms.append(finding)
                 self._current[where] = finding.severity
         return alarms
 
     def worst(self) -> str:
-        """The worst severity of any check (OK when there was no finding)."""
+        """The worst severity of any check (OK when there was no finding or only pending ones)."""
         with self._lock:
-            return max((check.worst for check in self._checks.values()), key=SEVERITY_RANK.get, default=OK)
+            return max((OK, *(check.worst for check in self._checks.values())), key=SEVERITY_RANK.get)
 
     def checks(self) -> dict[tuple[str, str], CheckSummary]:
         """A copy, worst first, then by analysis and check."""
@@ -80,10 +85,11 @@ class RunSummary:
         lines = ["run summary (per check: worst severity, first step at it, findings at it / all)"]
         for (analysis, name), check in checks.items():
             step = "-" if check.first_step is None else str(check.first_step)
-            line = f"  {check.worst:<4} {analysis + '/' + name:<{width}}  step {step:>5}  {check.count}/{check.total}"
+            line = f"  {check.worst:<7} {analysis + '/' + name:<{width}}  step {step:>5}  {check.count}/{check.total}"
             lines.append(line + (f"  {check.reason}" if check.worst != OK else ""))
-        counts = {severity: sum(check.worst == severity for check in checks.values()) for severity in (FAIL, WARN, OK)}
-        lines.append(f"checks: {counts[FAIL]} FAIL, {counts[WARN]} WARN, {counts[OK]} OK")
+        counts = {severity: sum(check.worst == severity for check in checks.values()) for severity in SEVERITY_RANK}
+        pending = f", {counts[PENDING]} PENDING (still in their grace when the run ended)" if counts[PENDING] else ""
+        lines.append(f"checks: {counts[FAIL]} FAIL, {counts[WARN]} WARN, {counts[OK]} OK{pending}")
         lines.extend(f"log: {path}" for path in log_paths)
         return "\n".join(lines)
 

@@ -26,6 +26,14 @@ TREND_MIN_CAPTURES = 3
 """A trend is judged only from the third capture of a series on: the first capture is the
 baseline, and a change between two captures is as likely noise as learning."""
 
+TREND_GRACE_STEPS = 30
+"""...and only from 30 training steps after the run's start (the third capture at the default
+interval of 10): graces are counted in steps, not captures, so a run captured every 5, 10 or 20
+steps is judged at the same point of its training (at interval 20, from step 40: its third
+capture). Before that a trend check is PENDING. A fresh model's early captures are noisy: in a
+healthy demo run one codebook of the captured sample read 0 % at step 10 (interval 5) and step 20
+(interval 10), above chance from step 30 on."""
+
 # --- Metrics health -------------------------------------------------------------------------
 
 LOSS_SMOOTHING = 0.1
@@ -115,11 +123,30 @@ this errs towards calling a head selective."""
 
 UNIFORM_HEADS_WARN_SHARE = 0.5
 """Half of the sampled heads uniform: attention is not selective; expected at initialisation,
-a problem when it persists (learning rate, attention scaling)."""
+a problem when it persists (learning rate, attention scaling). Judged as a persisting state, on
+the mean share of the rank's latest CONDITIONING_WINDOW captures, from UNIFORM_HEADS_GRACE_STEPS
+on (PENDING before), and only while it has not fallen by UNIFORM_HEADS_DROP_MIN since the first
+capture: one capture's share of 16 sampled heads swings between 0 and 0.6 in a healthy run."""
+
+UNIFORM_HEADS_GRACE_STEPS = 60
+"""The healthy demo's random-weight model keeps (nearly) every sampled head uniform up to step
+20-30 and about half of them from step 40 on (intervals 5, 10 and 20 alike); from step 60 the
+latest 5 captures at interval 10 start after that phase. A pre-trained model is selective from
+its first capture, so the wait only matters for a model trained from scratch."""
+
+UNIFORM_HEADS_DROP_MIN = 0.25
+"""A uniform-head share that fell by a quarter of the sampled heads since the first capture means
+attention is learning to select (the healthy demo: 100 % at step 1, a mean of 35-60 % from step
+30 on, its tiny random-weight model keeping about half of its heads broad); a broken attention
+scaling or a learning rate too low to train keeps (nearly) every head uniform, a drop near 0."""
 
 FFN_UPDATE_RATIO_MAX = 0.1
 """An FFN whose weights move by more than 10 % of their norm in one step is being overwritten,
-not fine-tuned (typical AdamW steps move weights by 1e-4 to 1e-2 of their norm)."""
+not fine-tuned (typical AdamW steps move weights by 1e-4 to 1e-2 of their norm). Judged from
+TREND_GRACE_STEPS on (PENDING before): AdamW's first steps, with moment estimates of a handful
+of gradients, move every weight by about the learning rate whatever its gradient (the healthy
+demo at the end of its warmup, step 5: > 10 % in every layer of its random-weight model; by step
+10 below it)."""
 
 REFERENCE_CONSTANT_SHARE = 0.8
 """A reference clip whose codebook-0 code is the same in 80 % or more of its frames is constant
@@ -137,16 +164,20 @@ CONDITIONING_EFFECT_FAIL = -0.05
 """A mean effect below -0.05 nats from the third capture on: the "true" references fit worse
 than other speakers' clips, which points at mispaired reference / target samples."""
 
-REFERENCE_IGNORED_AFTER_CAPTURES = 15
-"""From a rank's 15th capture on, an effect whose mean over its latest CONDITIONING_WINDOW captures
-is still at or below CONDITIONING_EFFECT_MIN, while the model is learning audio (see
-AUDIO_LEARNING_DROP), is a FAIL: the model learns the target audio but takes nothing from the
-reference, so the reference carries no voice (silence, a wrong clip) or never reaches the model.
+REFERENCE_GRACE_STEPS = 140
+"""From 140 training steps after the run's start on (capture 15 at the interval of 10 it was
+tuned at), an effect whose mean over the rank's latest CONDITIONING_WINDOW captures is still at or
+below CONDITIONING_EFFECT_MIN, while the model is learning audio (see AUDIO_LEARNING_DROP), is a
+FAIL: the model learns the target audio but takes nothing from the reference, so the reference
+carries no voice (silence, a wrong clip) or never reaches the model. Before that step an effect at
+or below the minimum (the rank's, a speaker's or a language pair's) is PENDING, not a verdict.
+Counted in steps: it was 15 captures, which is step 70 at interval 5, where healthy runs had not
+yet learned the voice (FAIL at steps 70-95 in 3 of 3 runs), and step 280 at interval 20.
 On the demo (a random-weight model, lr 5e-3, four seeds) healthy runs pass 0.01 nats around
-step 70 (capture 8); the mean of their latest 5 captures is 0.023-0.050 at capture 15 and
-0.020-0.062 at step 200, while a silent reference stays below 0.002 through step 200 and below
-0.015 through step 300 (README "Diagnostic power"); a fine-tune of a pre-trained
-voice-cloning model shows the effect from its first capture, so 15 captures is a generous wait."""
+step 70-100; the mean of their latest 5 captures is 0.023-0.050 at step 140 and 0.020-0.062 at
+step 200, while a silent reference stays below 0.002 through step 200 and below 0.015 through
+step 300 (README "Diagnostic power"); a fine-tune of a pre-trained voice-cloning model shows the
+effect from its first capture, so 140 steps is a generous wait."""
 
 AUDIO_LEARNING_DROP = 0.25
 """The model is learning audio once its true-reference target-audio loss is 25 % below the first
@@ -158,5 +189,12 @@ CONDITIONING_DROP_WARN = 0.05
 learning to ignore the reference."""
 
 CONDITIONING_WINDOW = 5
-"""Per-speaker and per-language-pair effects are means over the latest 5 measurements of that
-group, so a single 4-sample batch does not decide a speaker's verdict."""
+"""A rank's effect is judged on the mean of its latest 5 per-capture means (batch means), so a
+single 4-sample batch does not decide its verdict."""
+
+GROUP_MEASUREMENTS = 10
+"""A speaker's or language pair's effect is judged on the mean of its latest 10 measurements
+(single samples, all ranks), and only once it has 10: one sample's effect is far noisier than a
+batch mean and skewed (a healthy demo speaker after step 100: 0.001-0.04 most of the time, 0.1-0.2
+now and then; means of 5 dipped to 0.003-0.009 where every speaker's mean of 9-15 was 0.019-0.09),
+while a speaker whose clips carry no voice stays near 0 in every one."""

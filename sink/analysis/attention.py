@@ -4,8 +4,10 @@ DualFFN layer receive gradient and update?
 
 Uniform attention is judged against causal attention's own uniform entropy, the mean of
 log(t) over query positions t = 1..n (= lgamma(n + 1) / n), with n the padded sequence length
-from the same step's input snapshot; without one the check says it could not judge. The
-DualFFN verdict of every layer and measurement (`ffn_verdicts`) is also what the dashboard
+from the same step's input snapshot; without one the check says it could not judge. Uniform heads
+are expected at initialisation, so they are judged as a state that persists (over the latest
+captures, against the first) from UNIFORM_HEADS_GRACE_STEPS on, PENDING before; an FFN update
+too large is PENDING for TREND_GRACE_STEPS, as AdamW's first steps make it by design. The DualFFN verdict of every layer and measurement (`ffn_verdicts`) is also what the dashboard
 colours its table by, so the two can never disagree.
 """
 
@@ -16,14 +18,19 @@ import math
 import numpy as np
 
 from stratlog.protocol import AttentionSnapshot, InputSnapshot
+from stratlog.sink.analysis.history import SeriesBook
 from stratlog.sink.analysis.input import padded_length
 from stratlog.sink.analysis.run_context import RunContext
-from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
+from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding, rounded
 from stratlog.sink.thresholds import (
     ATTENTION_MASS_MIN,
     DEAD_HEAD_MAX_WEIGHT,
     FFN_UPDATE_RATIO_MAX,
+    TREND_GRACE_STEPS,
+    TREND_MIN_CAPTURES,
     UNIFORM_ENTROPY_FRACTION,
+    UNIFORM_HEADS_DROP_MIN,
+    UNIFORM_HEADS_GRACE_STEPS,
     UNIFORM_HEADS_WARN_SHARE,
 )
 
@@ -35,7 +42,11 @@ PATHS = ("text", "audio")
 
 
 class AttentionAnalysis:
-    """Judges attention snapshots; stateless: the same step's sequence length is in the context."""
+    """Judges attention snapshots; keeps each rank's uniform-head share (the same step's sequence
+    length is in the context)."""
+
+    def __init__(self) -> None:
+        self._uniform_shares = SeriesBook()
 
     def evaluate(self, message: AttentionSnapshot, context: RunContext) -> list[Finding]:
         same_step_input = context.same_step(message, InputSnapshot)
@@ -44,16 +55,47 @@ class AttentionAnalysis:
             text_audio_mass(message),
             reference_attention(message),
             dead_heads(message),
-            uniform_heads(message, sequence_length),
-            *dual_ffn(message, first_step_at_zero_lr=starts_at_zero_lr(message, context)),
+            self._uniform_heads(message, sequence_length, context),
+            *dual_ffn(message, first_step_at_zero_lr=starts_at_zero_lr(message, context),
+                      pending_until=adam_grace_until(message, context)),
         ]
         return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
                 for check, severity, reason, value in filter(None, verdicts)]
 
 
+    def _uniform_heads(self, message: AttentionSnapshot, sequence_length: int | None, context: RunContext):
+        share = uniform_share(message, sequence_length)
+        if share is None:
+            return ("uniform_heads", OK, "not judged: no input snapshot of this step gives the sequence length", None)
+        uniform, sampled, share, uniform_entropy = share
+        series = self._uniform_shares.add((message.run_id, message.rank), message.step, share)
+        judged_from = context.judged_from(series.first_step, UNIFORM_HEADS_GRACE_STEPS, TREND_MIN_CAPTURES)
+        detail = f"{uniform} of {sampled} sampled heads ({share:.0%}) spread attention uniformly"
+        if message.step < judged_from:
+            if share < UNIFORM_HEADS_WARN_SHARE:
+                return ("uniform_heads", OK, detail, rounded(share))
+            return ("uniform_heads", PENDING, f"pending until step {judged_from}: {detail} (entropy >= "
+                    f"{UNIFORM_ENTROPY_FRACTION:.0%} of {uniform_entropy:.2f} nats), as at initialisation", rounded(share))
+        window = f"mean of the latest {len(series.recent)} captures: {series.recent_mean:.0%}"
+        if series.recent_mean >= UNIFORM_HEADS_WARN_SHARE and series.first - series.recent_mean < UNIFORM_HEADS_DROP_MIN:
+            return ("uniform_heads", WARN, f"{detail} ({window}; {series.first:.0%} at step {series.first_step}): "
+                    "attention has not become selective since; check the learning rate and the attention scaling",
+                    rounded(series.recent_mean))
+        return ("uniform_heads", OK, f"{detail} ({window}; {series.first:.0%} at step {series.first_step})",
+                rounded(series.recent_mean))
+
+
 def starts_at_zero_lr(message: AttentionSnapshot, context: RunContext) -> bool:
     """Step 1 of a run with warmup: the schedule starts at lr 0, so nothing updates, by design."""
     return message.step == 1 and context.warmup_steps > 0
+
+
+def adam_grace_until(message: AttentionSnapshot, context: RunContext) -> int | None:
+    """The capture step up to which an update ratio past FFN_UPDATE_RATIO_MAX is PENDING, not a
+    WARN (AdamW's first TREND_GRACE_STEPS steps move every weight by about the learning rate),
+    while `message` is before it; None after."""
+    until = context.judged_from(1, TREND_GRACE_STEPS)
+    return until if message.step < until else None
 
 
 def _floats(table) -> np.ndarray:
@@ -108,31 +150,29 @@ def dead_heads(message: AttentionSnapshot):
     return ("dead_heads", OK, f"none of {max_weight.size} sampled heads is dead", 0)
 
 
-def uniform_heads(message: AttentionSnapshot, sequence_length: int | None):
+def uniform_share(message: AttentionSnapshot, sequence_length: int | None) -> tuple[int, int, float, float] | None:
+    """(uniform heads, sampled heads, their share, causal uniform entropy), None without a length."""
     if not sequence_length:
-        return ("uniform_heads", OK, "not judged: no input snapshot of this step gives the sequence length", None)
+        return None
     uniform_entropy = math.lgamma(sequence_length + 1) / sequence_length
     entropy = message.entropy.to_numpy().astype(float)
     uniform = entropy >= UNIFORM_ENTROPY_FRACTION * uniform_entropy
     share = float(uniform.mean()) if uniform.size else 0.0
-    detail = f"{int(uniform.sum())} of {uniform.size} sampled heads ({share:.0%}) spread attention uniformly"
-    if share >= UNIFORM_HEADS_WARN_SHARE:
-        return ("uniform_heads", WARN, f"{detail} (entropy >= {UNIFORM_ENTROPY_FRACTION:.0%} of {uniform_entropy:.2f} "
-                "nats): attention is not selective; normal right after initialisation, a problem if it persists "
-                "(check the learning rate and the attention scaling)", rounded(share))
-    return ("uniform_heads", OK, detail, rounded(share))
+    return int(uniform.sum()), uniform.size, share, uniform_entropy
 
 
-def ffn_verdicts(message: AttentionSnapshot, first_step_at_zero_lr: bool = False) -> dict[str, np.ndarray]:
+def ffn_verdicts(message: AttentionSnapshot, first_step_at_zero_lr: bool = False,
+                 early: bool = False) -> dict[str, np.ndarray]:
     """Per DualFFN layer, the verdict on each measurement (FFN_TABLES name -> severity per row): no
     gradient or no update FAIL (no update is OK when `first_step_at_zero_lr`), an update ratio
-    past FFN_UPDATE_RATIO_MAX WARN. NaN fails: a norm or ratio that is not > 0 is no signal."""
+    past FFN_UPDATE_RATIO_MAX WARN (PENDING when `early`: AdamW's first steps). NaN fails: a norm
+    or ratio that is not > 0 is no signal."""
     verdicts = {}
     for name in FFN_TABLES:
         values = _floats(getattr(message, name))
         severities = np.full(values.shape, OK, dtype=object)
         if name.endswith("update_ratio"):
-            severities[values > FFN_UPDATE_RATIO_MAX] = WARN
+            severities[values > FFN_UPDATE_RATIO_MAX] = PENDING if early else WARN
             if not first_step_at_zero_lr:
                 severities[~(values > 0)] = FAIL
         else:
@@ -143,15 +183,16 @@ def ffn_verdicts(message: AttentionSnapshot, first_step_at_zero_lr: bool = False
 
 def ffn_table_verdicts(message: AttentionSnapshot, context: RunContext) -> dict[str, np.ndarray]:
     """What the dashboard's DualFFN table shows: `ffn_verdicts` as this snapshot's findings judge it."""
-    return ffn_verdicts(message, starts_at_zero_lr(message, context))
+    return ffn_verdicts(message, starts_at_zero_lr(message, context), adam_grace_until(message, context) is not None)
 
 
-def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False):
+def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False, pending_until: int | None = None):
     if not message.ffn_layers:
         return [("dual_ffn_gradient", WARN, "no DualFFN layers in the snapshot: the model config lists none "
                  "(audio_dual_ffn_layers) or capture skipped them, so both-path training cannot be verified", None)]
     layers = message.ffn_layers
-    verdicts = ffn_verdicts(message)
+    early = pending_until is not None
+    verdicts = ffn_verdicts(message, early=early)
 
     def layers_judged(measure: str, severity: str) -> dict[str, list[int]]:
         return {path: [layers[i] for i in np.flatnonzero(verdicts[f"{path}_ffn_{measure}"] == severity) if i < len(layers)]
@@ -159,7 +200,7 @@ def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False):
 
     no_gradient = layers_judged("grad_norm", FAIL)
     frozen = layers_judged("update_ratio", FAIL)
-    too_fast = layers_judged("update_ratio", WARN)
+    too_fast = layers_judged("update_ratio", PENDING if early else WARN)
     grad_summary = {path: rounded(float(np.nanmin(_floats(getattr(message, f"{path}_ffn_grad_norm"))))) for path in PATHS}
     update_summary = {path: rounded(float(np.nanmax(_floats(getattr(message, f"{path}_ffn_update_ratio"))))) for path in PATHS}
     if any(no_gradient.values()):
@@ -179,10 +220,14 @@ def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False):
             + ": those weights are not in the optimizer (param groups, requires_grad) or the learning rate is 0",
             update_summary)
     elif any(too_fast.values()):
-        update = ("dual_ffn_update", WARN, "; ".join(
-            f"the {path} FFN of layers {bad} moved by more than {FFN_UPDATE_RATIO_MAX:.0%} of its norm" for path, bad in
-            too_fast.items() if bad) + " in one step: it is being overwritten, not fine-tuned; lower the learning rate",
-            update_summary)
+        moved = "; ".join(f"the {path} FFN of layers {bad} moved by more than {FFN_UPDATE_RATIO_MAX:.0%} of its norm"
+                          for path, bad in too_fast.items() if bad) + " in one step"
+        if early:
+            update = ("dual_ffn_update", PENDING, f"pending until step {pending_until}: {moved}, as AdamW's first "
+                      "steps move every weight by about the learning rate", update_summary)
+        else:
+            update = ("dual_ffn_update", WARN, f"{moved}: it is being overwritten, not fine-tuned; lower the learning "
+                      "rate", update_summary)
     else:
         update = ("dual_ffn_update", OK, f"both FFN paths update in every DualFFN layer (largest ratio: text "
                   f"{update_summary['text']:.2g}, audio {update_summary['audio']:.2g})", update_summary)

@@ -1,9 +1,10 @@
 """Output analysis: text and per-codebook audio accuracy and their trend, label alignment,
 whether the audio stream EOS is trained, and the decoded prediction against the target.
 
-Accuracy at the first capture is a baseline (a fresh model is near chance); from the third
-capture on it must have risen. Chance for a codebook is 1 / codec size (the model's
-codebook_size minus its stream BOS and EOS).
+Accuracy at the first capture is a baseline (a fresh model is near chance); from TREND_GRACE_STEPS
+steps on (and the third capture) it must have risen, and before that a text accuracy not yet
+above it or a codebook still at chance is PENDING. Chance for a codebook is 1 / codec size (the
+model's codebook_size minus its stream BOS and EOS).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from stratlog.protocol import InputSnapshot, OutputSnapshot
 from stratlog.sink.analysis.history import SeriesBook
 from stratlog.sink.analysis.run_context import RunContext
-from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
+from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding, rounded
 from stratlog.sink.thresholds import (
     ACCURACY_RISE_MIN,
     CHANCE_MULTIPLE,
@@ -24,6 +25,7 @@ from stratlog.sink.thresholds import (
     COLLAPSE_SHARE,
     LABEL_INPUT_MATCH_MIN,
     OFF_BY_ONE_MATCH_MIN,
+    TREND_GRACE_STEPS,
     TREND_MIN_CAPTURES,
 )
 
@@ -39,9 +41,10 @@ class OutputAnalysis:
     def evaluate(self, message: OutputSnapshot, context: RunContext) -> list[Finding]:
         series = self._history.add((message.run_id, message.rank), message.step, message.text_accuracy)
         same_step_input = context.same_step(message, InputSnapshot)
+        judged_from = context.judged_from(series.first_step, TREND_GRACE_STEPS, TREND_MIN_CAPTURES)
         verdicts = [
-            text_accuracy(message, series),
-            codebook_accuracy(message, series.count, context.codec_size),
+            text_accuracy(message, series, judged_from),
+            codebook_accuracy(message, judged_from, context.codec_size),
             label_alignment(message),
             label_source(message, same_step_input.input_ids.to_numpy() if same_step_input is not None else None),
             audio_eos(message, context.stream_eos),
@@ -51,7 +54,8 @@ class OutputAnalysis:
                 for check, severity, reason, value in filter(None, verdicts)]
 
 
-def text_accuracy(message: OutputSnapshot, series):
+def text_accuracy(message: OutputSnapshot, series, judged_from: int):
+    """`judged_from`: the capture step from which an accuracy not above the baseline is a WARN."""
     accuracy = message.text_accuracy
     if message.text_label_count == 0:
         return ("text_accuracy", FAIL, "the sample has no text label positions: every text label is masked, so the "
@@ -59,17 +63,19 @@ def text_accuracy(message: OutputSnapshot, series):
     if not math.isfinite(message.text_loss):
         return ("text_accuracy", FAIL, f"text loss is {message.text_loss}: the text head's logits overflowed; lower "
                 "the learning rate", message.text_loss)
-    if series.count < TREND_MIN_CAPTURES:
-        return ("text_accuracy", OK, f"{accuracy:.1%} (baseline from step {series.first_step}; the trend is judged from "
-                f"capture {TREND_MIN_CAPTURES} on)", rounded(accuracy))
-    if accuracy < series.first + ACCURACY_RISE_MIN:
-        return ("text_accuracy", WARN, f"{accuracy:.1%}, not above the {series.first:.1%} of step {series.first_step} "
-                f"after {series.count} captures: the text head is not learning; check the learning rate and that the "
-                "text labels are the next tokens", rounded(accuracy))
-    return ("text_accuracy", OK, f"{accuracy:.1%}, up from {series.first:.1%} at step {series.first_step}", rounded(accuracy))
+    if accuracy >= series.first + ACCURACY_RISE_MIN:
+        return ("text_accuracy", OK, f"{accuracy:.1%}, up from {series.first:.1%} at step {series.first_step}",
+                rounded(accuracy))
+    if message.step < judged_from:
+        return ("text_accuracy", PENDING, f"pending until step {judged_from}: {accuracy:.1%}, not yet above the "
+                f"{series.first:.1%} of step {series.first_step} (the baseline)", rounded(accuracy))
+    return ("text_accuracy", WARN, f"{accuracy:.1%}, not above the {series.first:.1%} of step {series.first_step} "
+            f"after {series.count} captures: the text head is not learning; check the learning rate and that the "
+            "text labels are the next tokens", rounded(accuracy))
 
 
-def codebook_accuracy(message: OutputSnapshot, captures: int, codec_size: int | None):
+def codebook_accuracy(message: OutputSnapshot, judged_from: int, codec_size: int | None):
+    """`judged_from`: the capture step from which a codebook at chance is a WARN."""
     accuracies = message.codebook_accuracies.to_numpy().astype(float)
     losses = message.codebook_losses.to_numpy().astype(float)
     shown = [rounded(float(a)) for a in accuracies]
@@ -81,12 +87,12 @@ def codebook_accuracy(message: OutputSnapshot, captures: int, codec_size: int | 
         return ("codebook_accuracy", OK, f"accuracies {shown}; chance level unknown (no codebook_size in run_start)", shown)
     chance = 1.0 / codec_size
     at_chance = [k for k, accuracy in enumerate(accuracies) if accuracy <= CHANCE_MULTIPLE * chance]
-    if captures < TREND_MIN_CAPTURES:
-        return ("codebook_accuracy", OK, f"mean {message.audio_accuracy:.2%} (chance {chance:.2%}); baseline, judged "
-                f"from capture {TREND_MIN_CAPTURES} on", shown)
+    if at_chance and message.step < judged_from:
+        return ("codebook_accuracy", PENDING, f"pending until step {judged_from}: codebooks {at_chance} at chance so far "
+                f"(<= {CHANCE_MULTIPLE:g} x 1/{codec_size}; mean {message.audio_accuracy:.2%}), as a fresh model is", shown)
     if at_chance:
         return ("codebook_accuracy", WARN, f"codebooks {at_chance} are still at chance (<= {CHANCE_MULTIPLE:g} x "
-                f"1/{codec_size}) after {captures} captures: their audio heads are not learning; check that the audio "
+                f"1/{codec_size}) at step {message.step}: their audio heads are not learning; check that the audio "
                 "labels are not all masked and that the audio loss is part of the training loss", shown)
     return ("codebook_accuracy", OK, f"every codebook above chance ({chance:.2%}); mean {message.audio_accuracy:.2%}", shown)
 

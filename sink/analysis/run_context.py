@@ -92,6 +92,8 @@ class RunContext:
     """Why ids are shown raw, when it is not simply the lack of a tokenizer."""
     latest: dict[tuple[int, type], Any] = field(default_factory=dict)
     """(rank, snapshot class) -> that rank's latest snapshot of the class (`remember`)."""
+    capture_interval: int | None = None
+    """Snapshots come at step 1 and every `capture_interval` steps (None: no run start yet)."""
 
     @classmethod
     def from_run_start(cls, message: RunStart, earlier: RunContext | None = None) -> RunContext:
@@ -99,7 +101,7 @@ class RunContext:
         sent outlive one rank's (re)start."""
         return cls(run_id=message.run_id, model_config=dict(message.model_config), training_args=dict(message.training_args),
                    tokenizer_path=message.tokenizer_path, tokenizer_identity=message.tokenizer_identity,
-                   latest=earlier.latest if earlier is not None else {})
+                   latest=earlier.latest if earlier is not None else {}, capture_interval=message.capture_interval or None)
 
     def remember(self, snapshot) -> None:
         """Called by the pipeline with every snapshot, before it is analysed."""
@@ -109,6 +111,19 @@ class RunContext:
         """The snapshot of `snapshot_class` that `message`'s rank sent for `message`'s step, or None."""
         snapshot = self.latest.get((message.rank, snapshot_class))
         return snapshot if snapshot is not None and snapshot.step == message.step else None
+
+    def judged_from(self, first_step: int, grace_steps: int, min_captures: int = 1) -> int:
+        """The capture step from which a check with a grace of `grace_steps` training steps is
+        judged: the first capture at least `grace_steps` steps after the run's start (the step
+        before its first capture, `first_step`: 0 for a fresh run, the checkpoint's step for a
+        resumed one), and not before its `min_captures`-th capture. Counted in steps, so a run
+        captured every 5, 10 or 20 steps is judged at the same point of its training."""
+        start = first_step - 1
+        interval = self.capture_interval
+        if not interval:  # no run start: judged on steps alone
+            return max(start + grace_steps, first_step)
+        due = max(start + grace_steps, start + (min_captures - 1) * interval, first_step)
+        return due if due == first_step else -(-due // interval) * interval  # captures fall on multiples of it
 
     def render(self, ids) -> str:
         """Token ids as readable text with the run's tokenizer, or raw when it has none (ids of

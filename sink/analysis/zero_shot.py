@@ -5,14 +5,17 @@ another speaker minus the loss with its true reference: above zero, the true voi
 is judged per snapshot (mean over rows), over a rank's latest captures once the model is
 learning audio (a reference that never helps: silence, a wrong clip), as a trend per rank
 (against the first capture), and per speaker and per (target language -> reference language)
-pair over the latest few measurements of each group, across all ranks of the run. Each row's
-effect and verdict (`effect_rows`) is what the dashboard's zero-shot table shows, so it never
-computes or judges an effect itself.
+pair over the latest few captures of each group, across all ranks of the run. A model needs
+training before it uses a voice, so "no effect" is PENDING until REFERENCE_GRACE_STEPS steps
+(for the rank and for every group alike), and judged on means over the latest captures after.
+Each row's effect and verdict (`effect_rows`) is what the dashboard's zero-shot table shows, so
+it never computes or judges an effect itself.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from typing import NamedTuple
 
 import numpy as np
@@ -20,13 +23,15 @@ import numpy as np
 from stratlog.protocol import ZeroShotSnapshot
 from stratlog.sink.analysis.history import SeriesBook
 from stratlog.sink.analysis.run_context import RunContext
-from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
+from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding, rounded
 from stratlog.sink.thresholds import (
     AUDIO_LEARNING_DROP,
     CONDITIONING_DROP_WARN,
     CONDITIONING_EFFECT_FAIL,
     CONDITIONING_EFFECT_MIN,
-    REFERENCE_IGNORED_AFTER_CAPTURES,
+    GROUP_MEASUREMENTS,
+    REFERENCE_GRACE_STEPS,
+    TREND_GRACE_STEPS,
     TREND_MIN_CAPTURES,
 )
 
@@ -63,11 +68,36 @@ def effect_rows(message: ZeroShotSnapshot, context: RunContext) -> tuple[EffectR
     return tuple(EffectRow(effect, effect_severity(effect)) for effect in effects(message).tolist())
 
 
+class GroupEffects:
+    """One speaker's or language pair's latest GROUP_MEASUREMENTS effects, all ranks together.
+    Once the grace is over only samples measured after it count: what the model did before it
+    learned voices says nothing about one speaker's clips."""
+
+    def __init__(self) -> None:
+        self.recent: deque[float] = deque(maxlen=GROUP_MEASUREMENTS)
+        self.after_grace = False
+
+    def add(self, effect: float, after_grace: bool) -> None:
+        if after_grace and not self.after_grace:
+            self.recent.clear()
+            self.after_grace = True
+        self.recent.append(effect)
+
+    @property
+    def mean(self) -> float:
+        return sum(self.recent) / len(self.recent)
+
+    @property
+    def judged(self) -> bool:
+        return self.after_grace and len(self.recent) == GROUP_MEASUREMENTS
+
+
 class ZeroShotAnalysis:
     """Judges zero-shot snapshots; keeps the effect series per rank, speaker and language pair."""
 
     def __init__(self) -> None:
         self._history = SeriesBook()
+        self._groups: dict[tuple[str, str, str], GroupEffects] = {}
 
     def evaluate(self, message: ZeroShotSnapshot, context: RunContext) -> list[Finding]:
         rows = effects(message)
@@ -82,49 +112,56 @@ class ZeroShotAnalysis:
             true_loss = message.true_reference_loss.to_numpy().astype(float)[: rows.size][np.isfinite(rows)]
             audio_loss = self._history.add((message.run_id, message.rank, "true_reference_loss"), message.step,
                                            float(true_loss.mean()))
-            verdicts = [effect_verdict(mean, series, audio_loss), trend_verdict(series)]
+            judged_from = context.judged_from(series.first_step, REFERENCE_GRACE_STEPS)
+            trend_from = context.judged_from(series.first_step, TREND_GRACE_STEPS, TREND_MIN_CAPTURES)
+            verdicts = [effect_verdict(mean, series, audio_loss, message.step, judged_from, trend_from),
+                        trend_verdict(series, message.step, trend_from)]
             groups = {"per_speaker": list(zip(message.speakers, rows)),
                       "per_language_pair": [(f"{target}->{reference}", effect) for target, reference, effect in
                                             zip(message.languages, message.swapped_languages, rows)]}
             for check, members in groups.items():
-                means = {}
                 for name, effect in members:
                     if math.isfinite(effect):
-                        self._history.add((message.run_id, check, name), message.step, float(effect))
-                    series_of_group = self._history.get((message.run_id, check, name))
-                    if series_of_group is not None:
-                        means[name] = series_of_group.recent_mean
-                verdicts.append(group_verdict(check, means))
+                        self._groups.setdefault((message.run_id, check, name), GroupEffects()).add(float(effect), message.step >= judged_from)
+                groups_of_batch = {name: self._groups[(message.run_id, check, name)] for name, _ in members
+                                   if (message.run_id, check, name) in self._groups}
+                verdicts.append(group_verdict(check, groups_of_batch, message.step, judged_from))
         return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
                 for check, severity, reason, value in filter(None, verdicts)]
 
 
-def effect_verdict(mean: float, series, audio_loss):
-    """`series`: this rank's per-capture mean effects; `audio_loss`: its true-reference target-audio losses."""
-    if series.count >= TREND_MIN_CAPTURES and mean < CONDITIONING_EFFECT_FAIL:
+def effect_verdict(mean: float, series, audio_loss, step: int, judged_from: int, trend_from: int):
+    """`series`: this rank's per-capture mean effects; `audio_loss`: its true-reference target-audio
+    losses; `judged_from`: the capture step where "no effect" stops being pending; `trend_from`: the
+    one from which a negative effect is a settled fact (mispaired data)."""
+    if step >= trend_from and mean < CONDITIONING_EFFECT_FAIL:
         return ("conditioning_effect", FAIL, f"the true reference fits worse than another speaker's ({mean:.3f} nats) "
                 f"after {series.count} captures: reference and target are mispaired; check the data set's "
                 "reference/target speakers", rounded(mean))
-    learning_audio = audio_loss.latest <= (1 - AUDIO_LEARNING_DROP) * audio_loss.first
-    if (series.count >= REFERENCE_IGNORED_AFTER_CAPTURES and learning_audio
-            and series.recent_mean <= CONDITIONING_EFFECT_MIN):
+    if step < judged_from:
+        if mean > CONDITIONING_EFFECT_MIN:
+            return ("conditioning_effect", OK, f"a swapped reference raises the target-audio loss by {mean:.3f} nats: "
+                    "the model uses the reference voice", rounded(mean))
+        return ("conditioning_effect", PENDING, f"pending until step {judged_from}: a swapped reference changes the "
+                f"target-audio loss by {mean:.3f} nats so far; a model needs training before it uses the reference "
+                "voice, so no effect is judged only from then on", rounded(mean))
+    window = f"mean of the latest {len(series.recent)} captures"
+    if series.recent_mean > CONDITIONING_EFFECT_MIN:
+        return ("conditioning_effect", OK, f"a swapped reference raises the target-audio loss by {series.recent_mean:.3f} "
+                f"nats ({window}; {mean:.3f} at this one): the model uses the reference voice", rounded(series.recent_mean))
+    if audio_loss.latest <= (1 - AUDIO_LEARNING_DROP) * audio_loss.first:
         return ("conditioning_effect", FAIL, f"the model ignores the reference: after {series.count} captures a swapped "
-                f"reference changes the target-audio loss by {series.recent_mean:.3f} nats (mean of the latest "
-                f"{len(series.recent)}) while that loss fell from {audio_loss.first:.2f} to {audio_loss.latest:.2f}; "
-                "check that reference clips carry the speaker's voice (silence, wrong file) and reach the model",
-                rounded(series.recent_mean))
-    if mean > CONDITIONING_EFFECT_MIN:
-        return ("conditioning_effect", OK, f"a swapped reference raises the target-audio loss by {mean:.3f} nats: "
-                "the model uses the reference voice", rounded(mean))
-    early = (f" (allowed until capture {REFERENCE_IGNORED_AFTER_CAPTURES})"
-             if series.count < REFERENCE_IGNORED_AFTER_CAPTURES else "")
-    return ("conditioning_effect", WARN, f"a swapped reference changes the target-audio loss by only {mean:.3f} nats"
-            f"{early}: the model ignores the reference voice; check reference attention and that reference and target "
-            "share a speaker", rounded(mean))
+                f"reference changes the target-audio loss by {series.recent_mean:.3f} nats ({window}) while that loss "
+                f"fell from {audio_loss.first:.2f} to {audio_loss.latest:.2f}; check that reference clips carry the "
+                "speaker's voice (silence, wrong file) and reach the model", rounded(series.recent_mean))
+    return ("conditioning_effect", WARN, f"a swapped reference changes the target-audio loss by only "
+            f"{series.recent_mean:.3f} nats ({window}) after {series.count} captures, while that loss fell only from "
+            f"{audio_loss.first:.2f} to {audio_loss.latest:.2f}: the model learns neither the audio nor the voice; check "
+            "the learning rate and the audio labels, then reference attention", rounded(series.recent_mean))
 
 
-def trend_verdict(series):
-    if series.count < TREND_MIN_CAPTURES:
+def trend_verdict(series, step: int, trend_from: int):
+    if step < trend_from:
         return None
     change = series.latest - series.first
     if change < -CONDITIONING_DROP_WARN:
@@ -135,16 +172,32 @@ def trend_verdict(series):
             f"{series.latest:.3f} nats over {series.count} captures", rounded(change))
 
 
-def group_verdict(check: str, means: dict[str, float]):
-    if not means:
+def group_verdict(check: str, groups: dict[str, GroupEffects], step: int, judged_from: int):
+    """`groups`: the speakers (or language pairs) of this snapshot's batch, each with its latest
+    measurements from all ranks. A group without an effect is a WARN only after the grace and
+    with GROUP_MEASUREMENTS measurements, PENDING before."""
+    if not groups:
         return None
     kind = "speakers" if check == "per_speaker" else "language pairs"
-    weak = sorted((name for name, mean in means.items() if not mean > CONDITIONING_EFFECT_MIN), key=means.get)
+    means = {name: group.mean for name, group in groups.items()}
     value = {name: rounded(mean) for name, mean in sorted(means.items())}
+    measured = f"each one's mean over its latest {GROUP_MEASUREMENTS} samples, all ranks, from step {judged_from} on"
+    weak = sorted((name for name, mean in means.items() if not mean > CONDITIONING_EFFECT_MIN), key=means.get)
+    judged = [name for name in weak if groups[name].judged]
+
+    def listed(names: list[str]) -> str:
+        more = f" (+{len(names) - SHOWN_GROUPS} more)" if len(names) > SHOWN_GROUPS else ""
+        return ", ".join(f"{name} ({means[name]:+.3f}, n={len(groups[name].recent)})"
+                         for name in names[:SHOWN_GROUPS]) + more
+
+    if judged:
+        return (check, WARN, f"{len(judged)} of the {len(groups)} {kind} in this batch show no conditioning effect "
+                f"({measured}): {listed(judged)}; their voices are not cloned; check those {kind}' reference clips "
+                "(silence, wrong speaker)", value)
     if weak:
-        shown = ", ".join(f"{name} ({means[name]:+.3f})" for name in weak[:SHOWN_GROUPS])
-        more = f" (+{len(weak) - SHOWN_GROUPS} more)" if len(weak) > SHOWN_GROUPS else ""
-        return (check, WARN, f"{len(weak)} of the {len(means)} {kind} in this batch show no conditioning effect: {shown}{more}; their "
-                "voices are not cloned; check those speakers' reference clips (silence, wrong speaker)", value)
-    return (check, OK, f"all {len(means)} {kind} in this batch show a conditioning effect above "
-            f"{CONDITIONING_EFFECT_MIN} nats (means of their latest measurements, all ranks)", value)
+        until = f"step {judged_from}" if step < judged_from else f"{GROUP_MEASUREMENTS} samples each from then"
+        return (check, PENDING, f"pending until {until}: {len(weak)} of the {len(groups)} {kind} in this batch show "
+                f"no conditioning effect so far: {listed(weak)}; a model needs training, and a group {GROUP_MEASUREMENTS} "
+                "samples, before its effect is judged", value)
+    return (check, OK, f"all {len(groups)} {kind} in this batch show a conditioning effect above "
+            f"{CONDITIONING_EFFECT_MIN} nats ({measured}, or fewer so far)", value)

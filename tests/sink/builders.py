@@ -40,9 +40,10 @@ def envelope(**overrides) -> dict:
 ENVELOPE_KEYS = set(envelope())
 
 
-def context() -> RunContext:
+def context(capture_interval: int | None = None) -> RunContext:
+    """`capture_interval`: the run start's (None: no run start, graces judged on steps alone)."""
     return RunContext(run_id="run", model_config=dict(MODEL_CONFIG),
-                      training_args=dict(TRAINING_ARGS), tokens=TOKENS)
+                      training_args=dict(TRAINING_ARGS), tokens=TOKENS, capture_interval=capture_interval)
 
 
 def run_start(**overrides) -> RunStart:

@@ -7,7 +7,8 @@ Hand-built snapshots (tests/sink/builders.py) with values chosen distinct everyw
 vs audio loss vs the per-codebook losses, text vs audio accuracy, rank 0 vs rank 1, so a value
 shown in the wrong place or from the wrong rank changes a line. The expected lines are written
 out by hand from those values, not produced by the code under test. Each rank's zero-shot effect
-sits on a different side of the WARN threshold, so the two ranks' findings differ as well.
+sits on a different side of the 0.01-nat threshold, so the two ranks' findings differ as well
+(below it at the first capture: PENDING, the model has not had time to learn the voice).
 """
 
 from __future__ import annotations
@@ -107,4 +108,4 @@ def test_every_finding_names_the_rank_whose_frame_produced_it(written):
     for rank in (0, 1):  # every analysis judged each rank's own frames
         assert {f["analysis"] for r, f in produced if r == rank} == {"stream", "input", "output", "attention", "zero_shot"}
     effects = {(f["rank"], f["severity"]) for _, f in produced if (f["analysis"], f["check"]) == ("zero_shot", "conditioning_effect")}
-    assert effects == {(0, "OK"), (1, "WARN")}  # 0.3 and 0.005 nats either side of the 0.01 threshold
+    assert effects == {(0, "OK"), (1, "PENDING")}  # 0.3 and 0.005 nats either side of the 0.01 threshold

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from stratlog.sink.findings import FAIL, OK, WARN, Finding
+from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding
 from stratlog.sink.run_summary import RunSummary, fails_on
 
 
@@ -25,6 +25,30 @@ def test_worst_severity_first_step_and_counts_per_check():
     lr = checks[("metrics", "lr")]
     assert (lr.worst, lr.first_step, lr.count, lr.total) == (OK, 1, 2, 2)
     assert summary.worst() == FAIL
+
+
+def test_a_later_ok_never_hides_an_earlier_fail():
+    """lr 0 at step 6 and a healthy lr later (or the end of a decay): the run's verdict stays FAIL."""
+    summary = RunSummary()
+    summary.add([finding(1, OK, check="learning_rate"), finding(6, FAIL, check="learning_rate")])
+    summary.add([finding(step, OK, check="learning_rate") for step in range(7, 200)])
+    check = summary.checks()[("metrics", "learning_rate")]
+    assert (check.worst, check.first_step, check.count) == (FAIL, 6, 1)
+    assert summary.worst() == FAIL and fails_on(summary, "fail")
+    assert "  FAIL    metrics/learning_rate  step     6  1/195  FAIL at 6" in summary.text([])
+
+
+def test_pending_is_below_ok_and_never_an_alarm():
+    summary = RunSummary()
+    alarms = summary.add([finding(1, PENDING, check="uniform_heads"), finding(10, PENDING, check="uniform_heads"),
+                          finding(60, OK, check="uniform_heads"), finding(1, PENDING, check="per_speaker")])
+    assert alarms == []
+    checks = summary.checks()
+    assert checks[("metrics", "uniform_heads")].worst == OK, "pending, then passed: OK"
+    assert checks[("metrics", "per_speaker")].worst == PENDING, "still in its grace at the end"
+    assert summary.worst() == OK and not fails_on(summary, "warn")
+    assert summary.text([]).splitlines()[-1] == "checks: 0 FAIL, 0 WARN, 1 OK, 1 PENDING (still in their grace when the run ended)"
+    assert [alarm.step for alarm in summary.add([finding(70, WARN, check="uniform_heads")])] == [70]
 
 
 def test_live_lines_are_changes_to_warn_or_fail_per_rank():

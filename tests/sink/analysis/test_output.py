@@ -10,8 +10,8 @@ from tests.sink import builders
 from tests.sink.builders import CODEBOOKS, output_snapshot
 
 
-def verdicts(message, analysis=None) -> dict:
-    findings = (analysis or OutputAnalysis()).evaluate(message, builders.context())
+def verdicts(message, analysis=None, interval=None) -> dict:
+    findings = (analysis or OutputAnalysis()).evaluate(message, builders.context(capture_interval=interval))
     return {finding.check: finding for finding in findings}
 
 
@@ -19,24 +19,32 @@ def severities(found: dict) -> dict:
     return {check: finding.severity for check, finding in found.items()}
 
 
-def test_a_healthy_output_is_ok_everywhere():
+def test_a_healthy_output_is_ok_everywhere_and_its_first_accuracy_a_pending_baseline():
     assert severities(verdicts(output_snapshot())) == {
-        "text_accuracy": "OK", "codebook_accuracy": "OK", "label_alignment": "OK", "audio_eos": "OK", "decoded_text": "OK"}
+        "text_accuracy": "PENDING", "codebook_accuracy": "OK", "label_alignment": "OK", "audio_eos": "OK",
+        "decoded_text": "OK"}
 
 
-def test_accuracy_that_never_rises_warns_from_the_third_capture():
-    analysis = OutputAnalysis()
-    for step in (1, 10):
-        assert verdicts(output_snapshot(text_accuracy=0.1, codebook_accuracy=0.001, step=step), analysis)["text_accuracy"].severity == "OK"
-    found = verdicts(output_snapshot(text_accuracy=0.1, codebook_accuracy=0.001, step=20), analysis)
-    assert found["text_accuracy"].severity == "WARN" and "not learning" in found["text_accuracy"].reason
-    assert found["codebook_accuracy"].severity == "WARN"
-    assert f"codebooks {list(range(CODEBOOKS))} are still at chance" in found["codebook_accuracy"].reason
+def test_accuracy_that_never_rises_is_pending_then_warns_at_step_30_at_every_interval():
+    for interval in (5, 10, 20):
+        analysis = OutputAnalysis()
+        steps = [1] + list(range(interval, 41, interval))
+        found = {step: verdicts(output_snapshot(text_accuracy=0.1, codebook_accuracy=0.001, step=step), analysis, interval)
+                 for step in steps}
+        judged_from = max(30, 2 * interval)  # at interval 20 the third capture (step 40) comes after step 30
+        for step in steps:
+            expected = "WARN" if step >= judged_from else "PENDING"
+            assert found[step]["text_accuracy"].severity == expected, (interval, step)
+            assert found[step]["codebook_accuracy"].severity == expected, (interval, step)
+        assert f"pending until step {judged_from}" in found[1]["codebook_accuracy"].reason
+        warn = found[judged_from]
+        assert "not learning" in warn["text_accuracy"].reason
+        assert f"codebooks {list(range(CODEBOOKS))} are still at chance" in warn["codebook_accuracy"].reason
 
 
 def test_accuracy_that_rises_is_ok():
     analysis = OutputAnalysis()
-    for step, accuracy in ((1, 0.1), (10, 0.2), (20, 0.3)):
+    for step, accuracy in ((1, 0.1), (10, 0.2), (20, 0.3), (30, 0.3)):
         found = verdicts(output_snapshot(text_accuracy=accuracy, step=step), analysis)
     assert found["text_accuracy"].severity == "OK" and "up from 10.0%" in found["text_accuracy"].reason
 

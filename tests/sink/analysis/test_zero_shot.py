@@ -3,14 +3,17 @@ per language pair. Run: ./run-tests tests/sink/analysis/test_zero_shot.py"""
 
 from __future__ import annotations
 
+import pytest
+
 from stratlog.sink.analysis.zero_shot import ZeroShotAnalysis, effect_rows
-from stratlog.sink.thresholds import REFERENCE_IGNORED_AFTER_CAPTURES
+from stratlog.sink.thresholds import GROUP_MEASUREMENTS, REFERENCE_GRACE_STEPS
 from tests.sink import builders
 from tests.sink.builders import _float, zero_shot_snapshot
 
 
-def verdicts(message, analysis=None) -> dict:
-    return {finding.check: finding for finding in (analysis or ZeroShotAnalysis()).evaluate(message, builders.context())}
+def verdicts(message, analysis=None, interval=None) -> dict:
+    context = builders.context(capture_interval=interval)
+    return {finding.check: finding for finding in (analysis or ZeroShotAnalysis()).evaluate(message, context)}
 
 
 def test_a_clear_conditioning_effect_is_ok():
@@ -20,45 +23,70 @@ def test_a_clear_conditioning_effect_is_ok():
     assert found["per_speaker"].value == {"spk00": 0.3, "spk01": 0.3, "spk02": 0.3, "spk03": 0.3}
 
 
-def test_no_effect_warns_and_names_the_cause():
-    found = verdicts(zero_shot_snapshot(effect=0.0))
-    assert found["conditioning_effect"].severity == "WARN"
-    assert "ignores the reference voice" in found["conditioning_effect"].reason
+def test_no_effect_is_pending_during_the_grace_and_says_until_when():
+    found = verdicts(zero_shot_snapshot(effect=0.0, step=1))
+    for check in ("conditioning_effect", "per_speaker", "per_language_pair"):
+        assert found[check].severity == "PENDING", check
+        assert f"pending until step {REFERENCE_GRACE_STEPS}" in found[check].reason
 
 
 def test_a_consistently_negative_effect_fails_as_mispaired_data():
     analysis = ZeroShotAnalysis()
-    for step in (1, 10, 20):
+    for step in (1, 10, 20, 30):
         found = verdicts(zero_shot_snapshot(effect=-0.2, step=step), analysis)
     assert found["conditioning_effect"].severity == "FAIL" and "mispaired" in found["conditioning_effect"].reason
 
 
-def run_captures(effects: list[float], true_losses: list[float]) -> list[dict]:
+def capture_steps(interval: int, last: int) -> list[int]:
+    return [1] + list(range(interval, last + 1, interval))
+
+
+def run_captures(effects, true_losses, interval: int = 10) -> list[dict]:
+    """One snapshot per capture step (1, interval, 2 x interval, ...); effects and losses per capture."""
     analysis = ZeroShotAnalysis()
-    return [verdicts(zero_shot_snapshot(effect=effect, true_loss=loss, step=1 + 10 * i), analysis)
-            for i, (effect, loss) in enumerate(zip(effects, true_losses))]
+    steps = capture_steps(interval, interval * (len(effects) - 1))
+    return [verdicts(zero_shot_snapshot(effect=effect, true_loss=loss, step=step), analysis, interval)
+            for step, effect, loss in zip(steps, effects, true_losses)]
 
 
-def test_a_reference_that_never_helps_a_learning_model_fails_from_the_stated_capture():
-    captures = REFERENCE_IGNORED_AFTER_CAPTURES
-    learning = [7.0 - 3.5 * i / captures for i in range(captures + 1)]  # half the loss gone by the end
-    found = run_captures([0.002] * (captures + 1), learning)
-    severities = [f["conditioning_effect"].severity for f in found]
-    assert severities[: captures - 1] == ["WARN"] * (captures - 1)
-    assert severities[captures - 1 :] == ["FAIL", "FAIL"]
-    fail = found[captures - 1]["conditioning_effect"]
+@pytest.mark.parametrize("interval", [5, 10, 20])
+def test_a_reference_that_never_helps_a_learning_model_fails_at_the_same_step_at_every_interval(interval):
+    steps = capture_steps(interval, 300)
+    learning = [7.0 - 0.02 * step for step in steps]  # 40 % of the loss gone by step 140
+    found = run_captures([0.002] * len(steps), learning, interval)
+    severities = {step: f["conditioning_effect"].severity for step, f in zip(steps, found)}
+    first_fail = min(step for step, severity in severities.items() if severity == "FAIL")
+    assert first_fail == REFERENCE_GRACE_STEPS
+    assert {severity for step, severity in severities.items() if step < first_fail} == {"PENDING"}
+    assert {severity for step, severity in severities.items() if step >= first_fail} == {"FAIL"}
+    fail = found[steps.index(first_fail)]["conditioning_effect"]
     assert "ignores the reference" in fail.reason and "silence" in fail.reason
     assert fail.value == 0.002
 
 
-def test_no_effect_without_audio_learning_is_not_blamed_on_the_reference():
-    captures = REFERENCE_IGNORED_AFTER_CAPTURES
-    found = run_captures([0.0] * (captures + 2), [7.0 - 0.01 * i for i in range(captures + 2)])
-    assert {f["conditioning_effect"].severity for f in found} == {"WARN"}
+@pytest.mark.parametrize("interval", [5, 10, 20])
+def test_a_healthy_effect_that_emerges_before_the_grace_ends_never_fails(interval):
+    """The demo's shape: nothing until step ~70, then an effect that grows: no FAIL at any interval
+    (issue 18: at interval 5 the grace counted in captures ended at step 70)."""
+    steps = capture_steps(interval, 200)
+    effects = [0.0 if step < 80 else 0.005 + 0.0005 * (step - 80) for step in steps]
+    found = run_captures(effects, [7.0 - 0.02 * step for step in steps], interval)
+    severities = [f["conditioning_effect"].severity for f in found]
+    assert "FAIL" not in severities and "WARN" not in severities, severities
+    assert severities[-1] == "OK"
+
+
+def test_no_effect_without_audio_learning_is_a_warn_not_blamed_on_the_reference():
+    captures = REFERENCE_GRACE_STEPS // 10 + 3
+    found = run_captures([0.0] * captures, [7.0 - 0.01 * i for i in range(captures)])
+    severities = [f["conditioning_effect"].severity for f in found]
+    assert set(severities[: REFERENCE_GRACE_STEPS // 10]) == {"PENDING"}
+    assert set(severities[REFERENCE_GRACE_STEPS // 10:]) == {"WARN"}
+    assert "learns neither the audio nor the voice" in found[-1]["conditioning_effect"].reason
 
 
 def test_an_effect_that_emerged_in_the_latest_captures_passes():
-    captures = REFERENCE_IGNORED_AFTER_CAPTURES
+    captures = REFERENCE_GRACE_STEPS // 10 + 1
     effects = [0.0] * (captures - 3) + [0.03, 0.04, 0.05]  # the mean of the latest 5 is 0.024
     found = run_captures(effects, [7.0 - 0.2 * i for i in range(captures)])
     assert found[-1]["conditioning_effect"].severity == "OK"
@@ -67,16 +95,33 @@ def test_an_effect_that_emerged_in_the_latest_captures_passes():
 
 def test_a_falling_effect_warns_in_the_trend():
     analysis = ZeroShotAnalysis()
-    for step, effect in ((1, 0.5), (10, 0.3), (20, 0.1)):
+    for step, effect in ((1, 0.5), (10, 0.4), (20, 0.3), (30, 0.1)):
         found = verdicts(zero_shot_snapshot(effect=effect, step=step), analysis)
     assert found["conditioning_trend"].severity == "WARN" and "learning to ignore" in found["conditioning_trend"].reason
     assert found["conditioning_effect"].severity == "OK"
 
 
-def test_one_speaker_and_its_language_pair_without_effect_warn():
-    found = verdicts(zero_shot_snapshot(effect=[0.3, 0.3, 0.3, -0.1]))
-    assert found["per_speaker"].severity == "WARN" and "spk03 (-0.100)" in found["per_speaker"].reason
-    assert found["per_language_pair"].severity == "WARN" and "es->en (-0.100)" in found["per_language_pair"].reason
+def test_the_trend_is_pending_until_its_grace_in_steps():
+    analysis = ZeroShotAnalysis()
+    found = [verdicts(zero_shot_snapshot(effect=effect, step=step), analysis, 10)
+             for step, effect in ((1, 0.5), (10, 0.3), (20, 0.1))]
+    assert all("conditioning_trend" not in f for f in found)
+
+
+def test_one_speaker_and_its_language_pair_without_effect_warn_after_the_grace_and_enough_samples():
+    """spk03 (the batch's last row, pair es->en) is measured once per capture: from step 140 (the
+    grace) it needs GROUP_MEASUREMENTS samples, so it is judged at step 140 + 10 x (10 - 1) = 230."""
+    analysis = ZeroShotAnalysis()
+    by_step = {step: verdicts(zero_shot_snapshot(effect=[0.3, 0.3, 0.3, -0.1], step=step), analysis, 10)
+               for step in capture_steps(10, 230)}
+    judged_at = REFERENCE_GRACE_STEPS + 10 * (GROUP_MEASUREMENTS - 1)
+    for check, name in (("per_speaker", "spk03"), ("per_language_pair", "es->en")):
+        assert {by_step[step][check].severity for step in by_step if step < judged_at} == {"PENDING"}
+        assert "pending until step 140" in by_step[130][check].reason
+        assert f"{GROUP_MEASUREMENTS} samples each from then" in by_step[220][check].reason
+        warn = by_step[judged_at][check]
+        assert warn.severity == "WARN" and f"{name} (-0.100, n=10)" in warn.reason, warn.reason
+        assert "in this batch" in warn.reason and "all ranks" in warn.reason
 
 
 def test_a_skipped_measurement_warns_with_its_reason():
