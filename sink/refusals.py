@@ -16,6 +16,11 @@ from collections import Counter
 WRITTEN_PER_WINDOW = 10
 """Refusals of one reason written per window; the rest of the window are counted only."""
 WINDOW_S = 60.0
+RECORDED_REFUSAL_BYTES = 64 * 1024
+"""Largest refused frame the recording keeps (a written one; larger ones get their event and
+finding but not their bytes), so junk adds at most 10 x 64 KiB per reason and minute to it: a
+junk frame just under the 4 MiB frame limit would otherwise add 40 MiB a minute. A replay then
+lacks the events of those few large refused frames, which carried no message anyway."""
 
 
 class RefusalSampler:

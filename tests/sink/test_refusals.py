@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from stratlog.protocol import Metrics, RecordingReader, RecordingWriter, encode
 from stratlog.sink.pipeline import SinkPipeline
-from stratlog.sink.refusals import WINDOW_S, WRITTEN_PER_WINDOW, RefusalSampler
+from stratlog.sink.refusals import RECORDED_REFUSAL_BYTES, WINDOW_S, WRITTEN_PER_WINDOW, RefusalSampler
 from stratlog.sink.replay import replay_recording
 from tests.processes import read_jsonl
 from tests.sink.builders import envelope, run_start
@@ -108,3 +108,14 @@ def test_a_forged_run_start_seen_first_gives_way_to_the_real_run(tmp_path):
     pipeline = SinkPipeline(tmp_path)
     stream = [(T0, run_start(**FORGED)), (T0 + 1, run_start(**REAL)), (T0 + 2, metrics(1, loss=2.0, **REAL))]
     assert shown_runs(pipeline, stream) == ["forged", "forged", "real"]
+
+
+def test_a_large_refused_frame_is_written_as_an_event_but_its_bytes_are_not_recorded(tmp_path):
+    recording = tmp_path / "stream.stratrec"
+    pipeline = SinkPipeline(tmp_path / "logs", recorder=RecordingWriter(recording))
+    pipeline.handle(b"\xc1" * (RECORDED_REFUSAL_BYTES + 1), T0)
+    pipeline.handle(b"\xc1" * RECORDED_REFUSAL_BYTES, T0 + 1)
+    pipeline.close()
+    assert [len(record.frame) for record in RecordingReader(recording)] == [RECORDED_REFUSAL_BYTES]
+    bad = [event for event in read_jsonl(tmp_path / "logs" / "events.jsonl") if event["event"] == "bad_frame"]
+    assert [event["bytes"] for event in bad] == [RECORDED_REFUSAL_BYTES + 1, RECORDED_REFUSAL_BYTES]
