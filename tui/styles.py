@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from stratlog.sink.findings import FAIL, OK, WARN, Finding
+from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding
 from stratlog.sink.printable import printable
 
-SEVERITY_STYLE = {OK: "bold green", WARN: "bold yellow", FAIL: "bold white on red"}
-SEVERITY_MARK = {OK: " OK ", WARN: "WARN", FAIL: "FAIL"}
+SEVERITY_STYLE = {OK: "bold green", WARN: "bold yellow", FAIL: "bold white on red", PENDING: "bold cyan"}
+SEVERITY_MARK = {OK: " OK ", WARN: "WARN", FAIL: "FAIL", PENDING: "PEND"}
 
 
 def severity_badge(severity: str) -> Text:

@@ -20,7 +20,7 @@ async def test_final_screen_shows_the_summary_until_a_key(tmp_path):
         await pilot.pause(0.5)
         assert isinstance(app.screen, RunSummaryScreen) and len(app.screen_stack) == 2
         shown = text_of(app.screen.query_one(Static), width=400)
-        assert "checks: 0 FAIL, 5 WARN, 21 OK" in shown and f"log: {tmp_path / 'findings.jsonl'}" in shown
+        assert "checks: 0 FAIL, 0 WARN, 22 OK, 3 PENDING" in shown and f"log: {tmp_path / 'findings.jsonl'}" in shown
         assert app.return_code is None  # still open after the pause
         await pilot.press("x")
         await pilot.pause()

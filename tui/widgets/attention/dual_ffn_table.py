@@ -11,12 +11,12 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from stratlog.sink.findings import FAIL, OK, WARN
+from stratlog.sink.findings import FAIL, OK, PENDING, WARN
 from stratlog.tui.widgets.view_widget import CaptureWidget
 
 COLUMNS = (("text_ffn_grad_norm", "text grad"), ("audio_ffn_grad_norm", "audio grad"),
            ("text_ffn_update_ratio", "text update"), ("audio_ffn_update_ratio", "audio update"))
-CELL_STYLE = {OK: "", WARN: "bold yellow", FAIL: "bold white on red"}
+CELL_STYLE = {OK: "", WARN: "bold yellow", FAIL: "bold white on red", PENDING: "cyan"}
 
 
 class DualFfnTable(CaptureWidget):
