@@ -62,7 +62,9 @@ than a thousandth of what the run was configured for: nothing trains (a schedule
 to ~0 right after warmup, a learning rate given in the wrong unit)."""
 
 LR_DECAY_TAIL_FRACTION = 0.1
-"""The last 10 % of max_steps, where decaying schedules legitimately approach 0: not judged."""
+"""The last 10 % of max_steps, where decaying schedules legitimately approach 0: not judged for
+them (linear, cosine, ...: run_context.DECAYING_SCHEDULES). Under a constant schedule the lr has
+no reason to fall there, so lr 0 stays a FAIL to the end."""
 
 LR_ABSOLUTE_FLOOR = 1e-8
 """Without the run's training arguments, a learning rate below 1e-8 is too low for any

@@ -23,6 +23,12 @@ from stratlog.sink.thresholds import LR_DECAY_TAIL_FRACTION
 if TYPE_CHECKING:
     from stratlog.sink.token_decoding import TokenDecoder
 
+DECAYING_SCHEDULES = frozenset({"linear", "cosine", "cosine_with_restarts", "polynomial", "cosine_with_min_lr",
+                                "cosine_warmup_with_min_lr", "warmup_stable_decay"})
+"""transformers' lr_scheduler_type values whose learning rate falls towards 0 (or their minimum)
+at the end of max_steps. The others keep it (constant, constant_with_warmup), fall slowly all the
+way (inverse_sqrt) or fall on a plateau at any step (reduce_lr_on_plateau): no final decay."""
+
 
 @dataclass(frozen=True)
 class SpecialTokenIds:
@@ -173,8 +179,17 @@ class RunContext:
             steps = math.ceil(min(ratio, 1.0) * self.max_steps)  # past 1 the whole run warms up; and no inf
         return max(int(steps), 0)
 
+    @property
+    def schedule_decays(self) -> bool:
+        """Whether the run's lr schedule ends in a decay towards 0; without the argument, Trainer's
+        default (linear) does. An enum's spelling ("SchedulerType.COSINE") is read too."""
+        name = self.training_args.get("lr_scheduler_type", "linear")
+        return str(name).rsplit(".", 1)[-1].lower() in DECAYING_SCHEDULES
+
     def in_decay_tail(self, step: int) -> bool:
-        return self.max_steps is not None and step > (1 - LR_DECAY_TAIL_FRACTION) * self.max_steps
+        """In the last LR_DECAY_TAIL_FRACTION of max_steps of a schedule that decays: a learning
+        rate near 0 is its design there. Under a constant schedule lr 0 is a fault to the end."""
+        return self.schedule_decays and self.max_steps is not None and step > (1 - LR_DECAY_TAIL_FRACTION) * self.max_steps
 
 
 def _finite(value: Any) -> float | int:

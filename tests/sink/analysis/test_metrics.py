@@ -8,8 +8,11 @@ from tests.sink import builders
 from tests.sink.builders import metrics
 
 
-def run(*messages) -> list:
+def run(*messages, schedule: str | None = None) -> list:
+    """`schedule`: the run's lr_scheduler_type (None: the builders' cosine)."""
     health, context = MetricsHealth(), builders.context()
+    if schedule is not None:
+        context.training_args["lr_scheduler_type"] = schedule
     return [finding for message in messages for finding in health.evaluate(message, context)]
 
 
@@ -48,6 +51,21 @@ def test_a_vanishing_lr_after_warmup_fails():
 def test_the_decay_tail_may_approach_zero():
     finding = latest(run(metrics(95, learning_rate=1e-7)), "learning_rate")
     assert finding.severity == "OK" and "final decay" in finding.reason
+
+
+def test_lr_zero_under_a_constant_schedule_fails_to_the_end():
+    for schedule in ("constant", "constant_with_warmup", "SchedulerType.CONSTANT"):
+        findings = [f for f in run(*(metrics(step, learning_rate=0.0) for step in range(6, 101)), schedule=schedule)
+                    if f.check == "learning_rate"]
+        assert [(f.severity, f.step) for f in findings] == [("FAIL", 6)], schedule  # no later OK in the tail
+
+
+def test_a_decaying_schedule_without_its_name_is_trainers_default_linear():
+    context = builders.context()
+    del context.training_args["lr_scheduler_type"]
+    assert context.in_decay_tail(95) and not context.in_decay_tail(90)
+    context.training_args["lr_scheduler_type"] = "inverse_sqrt"
+    assert not context.in_decay_tail(95)
 
 
 def test_a_climbing_loss_warns_then_fails_then_recovers():
