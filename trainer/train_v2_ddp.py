@@ -31,6 +31,7 @@ from stratlog.trainer.data.sequences import AudioTokenIds, SequenceBuilder  # no
 from stratlog.trainer.data.setup import TrainingData, load_training_data  # noqa: E402
 from stratlog.trainer.model import HiggsVoiceCloningModel  # noqa: E402
 from stratlog.trainer.sample_ids import SampleIdRecorder  # noqa: E402
+from stratlog.trainer.sharding import ShardingReport, sharding_engine, sharding_refusal  # noqa: E402
 from stratlog.trainer.strategic.arguments import StrategicLoggingArguments  # noqa: E402
 from stratlog.trainer.strategic.callbacks import RunLifecycleCallback  # noqa: E402
 from stratlog.trainer.strategic.setup import build_strategic_logging, starting_step  # noqa: E402
@@ -76,6 +77,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args_into_dataclasses(args=argv)
     faults.install(fault_args.plant_fault)  # tests only (--plant_fault is hidden); '' in every real run: nothing
     is_main = training_args.process_index == 0
+    refusal = sharding_refusal(training_args, logging_args, adaptation_args)
+    if refusal:
+        if is_main:
+            print(f"error: {refusal}", file=sys.stderr)
+        return 2
 
     tokenizer = AutoTokenizer.from_pretrained(model_args.model_path)
     model = HiggsVoiceCloningModel.for_training(model_args.model_path, pure_bf16=model_args.pure_bf16)
@@ -111,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         model = adapt_model(model, adaptation_args)
         if is_main:
             print(trainable_summary(model), file=sys.stderr)
+        if sharding_engine(training_args):
+            callbacks = [ShardingReport(sharding_engine(training_args)), *callbacks]
         recorder = SampleIdRecorder(training_args.output_dir, training_args.process_index) if run_args.record_sample_ids else None
         trainer = VoiceCloningTrainer(
             model=model, args=training_args, train_dataset=VoiceCloningDataset(data.train.examples),

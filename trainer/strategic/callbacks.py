@@ -36,6 +36,7 @@ from stratlog.trainer.strategic.dualffn_capture import DualFfnProbe
 from stratlog.trainer.strategic.guard import CaptureGuard
 from stratlog.trainer.strategic.input_capture import input_snapshot_fields
 from stratlog.trainer.strategic.publisher import SnapshotPublisher
+from stratlog.trainer.strategic.shards import forward_is_collective
 from stratlog.trainer.strategic.zero_shot_capture import ReferenceSwap, zero_shot_snapshot_fields
 
 
@@ -231,6 +232,10 @@ class ZeroShotLoggerCallback(_SnapshotLogger):
     def __init__(self, publisher, guard, scheduler):
         super().__init__(publisher, guard, scheduler)
         self.swap: ReferenceSwap | None = None
+        self.collective = False
+
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
+        self.collective = forward_is_collective(model)
 
     def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
         captured = self.scheduler.captured
@@ -241,7 +246,8 @@ class ZeroShotLoggerCallback(_SnapshotLogger):
             if self.swap is None:
                 self.swap = ReferenceSwap(AudioTokenIds.from_config(model.config))
             with self.scheduler.measuring():
-                captured.extras["reference_swap"] = self.swap.measure(model, captured.batch, captured.layout)
+                captured.extras["reference_swap"] = self.swap.measure(model, captured.batch, captured.layout,
+                                                                      collective=self.collective)
         self.guard.run("zero_shot_swap", captured.step, measure)
 
     def fields(self, captured, model):

@@ -30,6 +30,7 @@ from stratlog.trainer.data.batching import VoiceCloningCollator
 from stratlog.trainer.data.sequences import IGNORE_INDEX, AudioTokenIds, TrainingExample
 from stratlog.trainer.model import VoiceCloningOutput
 from stratlog.trainer.strategic.batch_layout import BatchLayout
+from stratlog.trainer.strategic.shards import reshard
 
 POOL_SPEAKERS = 16
 """Speakers whose latest reference the pool keeps (one clip each: a few hundred KiB at most)."""
@@ -122,23 +123,50 @@ class ReferenceSwap:
         self.collate = VoiceCloningCollator(ids)
         self.pool = ReferencePool()
 
-    def measure(self, model, batch: dict, layout: BatchLayout) -> SwapMeasurement:
+    def measure(self, model, batch: dict, layout: BatchLayout, *, collective: bool = False) -> SwapMeasurement:
+        """`collective`: the model's forward is a collective (FSDP, ZeRO-3: every rank gathers each
+        layer's weights in turn), so every rank must run exactly one forward here, whether or not its
+        own batch can be measured: a rank that cannot (or fails preparing) runs its batch unchanged
+        and drops the result, else the other ranks would wait for it forever."""
+        device = batch["input_ids"].device
+        try:
+            measurement, inputs = self._swapped_inputs(batch, layout)
+        except Exception:
+            if collective:
+                self._forward(model, batch, device)
+            raise
+        if inputs is None:
+            if collective:
+                self._forward(model, batch, device)
+            return measurement
+        output = self._forward(model, inputs, device)
+        return SwapMeasurement(donors=measurement.donors, losses=target_audio_losses(output, len(measurement.donors)))
+
+    def _swapped_inputs(self, batch: dict, layout: BatchLayout) -> tuple[SwapMeasurement, dict | None]:
+        """The donors and the swapped batch, or a skipped measurement and None."""
         meta = batch.get("sample_meta") or [{} for _ in range(len(layout.input_ids))]
         speakers = [str(m.get("speaker", "")) for m in meta]
         own = references_of(layout, speakers, [str(m.get("language", "")) for m in meta])
         if any(reference is None for reference in own):
-            return SwapMeasurement(skipped_reason="a sample has no reference clip")
+            return SwapMeasurement(skipped_reason="a sample has no reference clip"), None
         for reference in own:  # the batch's own other speakers are the freshest donors
             self.pool.add(reference)
         donors = [self.pool.donor_for(speaker) for speaker in speakers]
         if any(donor is None for donor in donors):
-            return SwapMeasurement(skipped_reason="no reference of another speaker seen yet (the pool fills from captured batches)")
+            return SwapMeasurement(skipped_reason="no reference of another speaker seen yet (the pool fills from captured batches)"), None
         rebuilt = self.collate([swapped_example(layout, i, donor) for i, donor in enumerate(donors)])
-        device = batch["input_ids"].device
-        inputs = {k: v.to(device) for k, v in rebuilt.items() if isinstance(v, torch.Tensor) and k != "labels"}
+        return SwapMeasurement(donors=donors), rebuilt
+
+    @staticmethod
+    def _forward(model, batch: dict, device: torch.device) -> VoiceCloningOutput:
+        """One no-grad forward of `batch`'s tensors (text labels left out) on `device`, with the RNG
+        forked; under FSDP2 the weights it gathered are freed again right after."""
+        inputs = {k: v.to(device) for k, v in batch.items() if isinstance(v, torch.Tensor) and k != "labels"}
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []), torch.no_grad():
-            output = model(**inputs)
-        return SwapMeasurement(donors=donors, losses=target_audio_losses(output, len(donors)))
+            try:
+                return model(**inputs)
+            finally:
+                reshard(model)
 
 
 def zero_shot_snapshot_fields(batch: dict, true_losses: torch.Tensor | None, swap: SwapMeasurement) -> dict:
