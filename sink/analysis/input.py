@@ -49,11 +49,32 @@ class StepSamples:
         return shared
 
 
+class RunSamples:
+    """What a run has shown of its data set: its distinct sample ids (kept up to one more than a
+    global batch, all that the question needs) and how many steps showed them."""
+
+    def __init__(self) -> None:
+        self.distinct: set[str] = set()
+        self.steps: set[int] = set()
+
+    def add(self, step: int, samples: tuple[str, ...], global_batch: int) -> None:
+        if len(self.distinct) <= global_batch:
+            self.distinct.update(samples)
+        if len(self.steps) < 2:
+            self.steps.add(step)
+
+    def smaller_than_a_batch(self, step_samples: int, global_batch: int) -> bool:
+        """Every step so far (two or more) showed the same samples, fewer than one global batch:
+        the data set holds no more (a sampler that does not shard shows new samples each step)."""
+        return len(self.steps) >= 2 and len(self.distinct) == step_samples and step_samples < global_batch
+
+
 class InputAnalysis:
     """Judges input snapshots; remembers recent sample ids per step to compare ranks."""
 
     def __init__(self) -> None:
         self._samples_by_step: OrderedDict[tuple[str, int], StepSamples] = OrderedDict()
+        self._runs: dict[str, RunSamples] = {}
 
     def evaluate(self, message: InputSnapshot, context: RunContext) -> list[Finding]:
         ids = message.input_ids.to_numpy()
@@ -77,12 +98,21 @@ class InputAnalysis:
             self._samples_by_step.popitem(last=False)
         mine = tuple(message.sample_ids)
         seen.add(message.rank, frozenset(mine))
+        global_batch = len(mine) * message.world_size
+        run = self._runs.setdefault(message.run_id, RunSamples())
+        run.add(message.step, mine, global_batch)
         others = len(seen.by_rank) - 1
         if not others:
             return None
         shared = seen.shared_with(message.rank)
         rank, count = max(shared.items(), key=lambda item: (item[1], -item[0])) if shared else (None, 0)
         share = count / len(set(mine))
+        if share > DATA_OVERLAP_WARN and run.smaller_than_a_batch(len(seen.ranks_of), global_batch):
+            return ("rank_data", FAIL if share >= 1.0 else WARN, f"rank {message.rank} shares {share:.0%} of its samples "
+                    f"with rank {rank} at step {message.step}, and every step showed the same {len(run.distinct)} "
+                    f"samples: the data set holds fewer samples than one global batch ({len(mine)} per rank x "
+                    f"{message.world_size} ranks = {global_batch}), so each batch is filled by starting the data set "
+                    "over and ranks train on the same samples; add data, or lower per_device_train_batch_size", share)
         if share >= 1.0:
             return ("rank_data", FAIL, f"rank {message.rank} got the same samples as rank {rank} at step {message.step} "
                     f"({', '.join(mine[:3])}...): every rank trains on the same data; the DistributedSampler is missing "

@@ -105,3 +105,28 @@ def test_ranks_with_the_same_samples_fail_and_different_ones_pass():
     assert "rank_data" not in partial
     overlap = verdicts(input_snapshot(rank=1, step=30, sample_ids=["a", "b", "x"]), analysis=analysis)["rank_data"]
     assert overlap.severity == "WARN" and "67%" in overlap.reason
+
+
+def test_a_data_set_smaller_than_the_global_batch_is_named_as_the_cause_of_shared_samples():
+    """5 samples, 4 per rank, 2 ranks: the sampler fills each global batch of 8 by starting over, so
+    rank 1 shares 3 of its 4 with rank 0. One step cannot tell this from a sampler that does not
+    shard; the second step showing the same 5 samples can."""
+    analysis = InputAnalysis()
+    found = {}
+    for step in (1, 10):
+        verdicts(input_snapshot(rank=0, step=step, sample_ids=["s0", "s1", "s2", "s3"]), analysis=analysis)
+        found[step] = verdicts(input_snapshot(rank=1, step=step, sample_ids=["s4", "s0", "s1", "s2"]),
+                               analysis=analysis)["rank_data"]
+    assert found[1].severity == "WARN" and "check that the sampler shards" in found[1].reason
+    assert found[10].severity == "WARN" and "75%" in found[10].reason
+    assert "the same 5 samples" in found[10].reason and "fewer samples than one global batch" in found[10].reason
+    assert "4 per rank x 2 ranks = 8" in found[10].reason and "sampler shards" not in found[10].reason
+
+
+def test_ranks_that_share_new_samples_every_step_still_fail_as_a_missing_sampler():
+    analysis = InputAnalysis()
+    for step in (1, 10, 20):
+        samples = [f"s{step}-{i}" for i in range(4)]
+        verdicts(input_snapshot(rank=0, step=step, sample_ids=samples), analysis=analysis)
+        same = verdicts(input_snapshot(rank=1, step=step, sample_ids=samples), analysis=analysis)["rank_data"]
+        assert same.severity == "FAIL" and "DistributedSampler is missing" in same.reason, step
