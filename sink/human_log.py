@@ -77,7 +77,7 @@ def _first_last(values: np.ndarray, count: int = 10) -> str:
 
 
 def input_section(message: InputSnapshot, findings: list[Finding], context: RunContext) -> str:
-    ids = message.input_ids.to_numpy().reshape(-1).tolist()
+    ids = message.input_ids.to_numpy().reshape(-1)
     first = [segment for segment in message.segments if segment.sample == 0]
     frames, counts = Counter(), Counter()
     for segment in message.segments:
@@ -87,7 +87,7 @@ def input_section(message: InputSnapshot, findings: list[Finding], context: RunC
         ("Tokenized Input Shape", f"torch.Size({input_ids_shape(message)})"),
         ("Tensors", ", ".join(f"{t.name} {list(t.shape)} {t.dtype}" for t in message.tensors)),
         ("Decoded Text (first sample)", f'"{one_line(context.render(message.input_ids.to_numpy()))}"'),
-        ("Sample input_ids (first 20)", f"{ids[:20]}{' ...' if len(ids) > 20 else ''}"),
+        ("Sample input_ids (first 20)", f"{ids[:20].tolist()}{' ...' if len(ids) > 20 else ''}"),
         ("Audio Tokens", ", ".join(f"{role} audio: {counts[role]} segment(s), {frames[role]} frames"
                                    for role in ("reference", "target"))),
         ("Audio Segments (first sample)",

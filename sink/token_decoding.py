@@ -137,6 +137,13 @@ class TokenDecoder:
         return {content: index for index, content in self._special.items()}
 
     def pieces(self, ids) -> list[TokenPiece]:
+        return list(map(TokenPiece._make, self._kinds_and_texts(ids)))
+
+    def render(self, ids) -> str:
+        return "".join(text for _, text in self._kinds_and_texts(ids))
+
+    def _kinds_and_texts(self, ids) -> list[tuple[str, str]]:
+        """(kind, text) of each piece: plain tuples, as `render` needs only the texts."""
         tokens = np.asarray(ids, dtype=np.int64).reshape(-1)
         if tokens.size == 0:
             return []
@@ -156,21 +163,16 @@ class TokenDecoder:
         for start, end, token, in_text, is_ignored, is_unknown in zip(
                 edges.tolist(), ends.tolist(), tokens[edges].tolist(), is_text.tolist(), ignored[edges].tolist(),
                 unknown[edges].tolist()):
-            count = end - start
-            times = f" x{count}" if count > 1 else ""
+            times = f" x{end - start}" if end - start > 1 else ""
             if in_text:
-                pieces.append(TokenPiece("text", next(texts)))
+                pieces.append(("text", next(texts)))
             elif is_ignored:
-                pieces.append(TokenPiece("ignored", f"<-100>{times}"))
+                pieces.append(("ignored", f"<-100>{times}"))
             elif is_unknown:
-                pieces.append(TokenPiece("unknown", f"<unknown id {token}>"))
+                pieces.append(("unknown", f"<unknown id {token}>"))
             else:
-                kind = "audio" if token in self._audio_run_ids else "special"
-                pieces.append(TokenPiece(kind, f"{self._special[token]}{times}"))
+                pieces.append(("audio" if token in self._audio_run_ids else "special", f"{self._special[token]}{times}"))
         return pieces
-
-    def render(self, ids) -> str:
-        return "".join(piece.text for piece in self.pieces(ids))
 
     def _texts(self, tokens: np.ndarray, text: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[str]:
         """The decoded text of each text piece tokens[start:end]."""
