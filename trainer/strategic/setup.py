@@ -4,11 +4,13 @@ Usage in any HF Trainer script whose model is `trainer.model.HiggsVoiceCloningMo
 
     from stratlog.trainer.strategic.arguments import StrategicLoggingArguments
     from stratlog.trainer.strategic.setup import build_strategic_logging
+    from stratlog.trainer.strategic.termination import close_on_sigterm
 
     publisher, callbacks = build_strategic_logging(
         StrategicLoggingArguments(enable_strategic_logging=True, strategic_logging_steps=100),
         model_path="/models/higgs", audio_tokenizer_path="/models/higgs-tokenizer")
     trainer = Trainer(model=model, args=training_args, ..., callbacks=callbacks)
+    close_on_sigterm(publisher)  # optional: on SIGTERM the run end "terminated" goes out before the process ends
     try:
         trainer.train()
     finally:
@@ -18,6 +20,7 @@ Usage in any HF Trainer script whose model is `trainer.model.HiggsVoiceCloningMo
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from pathlib import Path
 
@@ -55,6 +58,12 @@ def starting_step(training_args) -> int:
     return TrainerState.load_from_json(str(state)).global_step if state.is_file() else 0
 
 
+def logging_interval_unset(argv: list[str]) -> bool:
+    """True when the command line sets neither --logging_steps nor --logging_strategy: strategic
+    metrics then go out every step rather than at transformers' default of every 500."""
+    return not any(arg.split("=", 1)[0] in ("--logging_steps", "--logging_strategy") for arg in argv)
+
+
 def build_strategic_logging(args: StrategicLoggingArguments, *, model_path: str, audio_tokenizer_path: str):
     """Returns (publisher, callbacks); the callbacks go last in the Trainer's list."""
     rank = int(os.environ.get("RANK", 0))
@@ -76,7 +85,7 @@ def build_strategic_logging(args: StrategicLoggingArguments, *, model_path: str,
     ]
     callbacks = [
         scheduler,
-        MetricsCallback(publisher, guard, scheduler),
+        MetricsCallback(publisher, guard, scheduler, every_step=logging_interval_unset(sys.argv[1:])),
         *loggers,
         RunLifecycleCallback(publisher, guard, model_path=model_path, audio_tokenizer_path=audio_tokenizer_path,
                              capture_interval=args.strategic_logging_steps, capture_ranks=capture_ranks),
