@@ -89,16 +89,24 @@ class RunLifecycleCallback(TrainerCallback):
 
 
 class MetricsCallback(TrainerCallback):
-    """Every `logging_steps`: Trainer's logs plus step time, tokens/s and memory."""
+    """Every `logging_steps` (every step with `every_step`): Trainer's logs plus step time,
+    tokens/s and memory."""
 
-    def __init__(self, publisher: SnapshotPublisher, guard: CaptureGuard, scheduler: CaptureScheduler):
+    def __init__(self, publisher: SnapshotPublisher, guard: CaptureGuard, scheduler: CaptureScheduler, *,
+                 every_step: bool = False):
+        """`every_step`: ask Trainer to log at every step, whatever `logging_steps` says (the
+        command line did not set it, and transformers' default of 500 would leave the sink's
+        charts empty for most of a run; handing a metrics message to the publisher is cheap)."""
         self.publisher, self.guard, self.scheduler = publisher, guard, scheduler
+        self.every_step = every_step
         self._window_start = time.perf_counter()
         self._window_steps = 0
         self._window_tokens = 0
 
     def on_step_end(self, args, state, control, **kwargs):
         self._window_steps += 1
+        if self.every_step:
+            control.should_log = True
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         def send():

@@ -20,6 +20,7 @@ next `seq`; a receiver tells it from a restarted rank's, whose `seq` is 0), coun
 from __future__ import annotations
 
 import collections
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -80,6 +81,8 @@ class SnapshotPublisher:
         """The run start's fields, for a re-send when the socket reconnects."""
         self.context_resends = 0
         """Run starts re-sent because the sink's connection was made again (a restarted sink)."""
+        self.sink_connections = 0
+        """Times the socket connected to the sink; still 0 at the end: no message reached a sink."""
 
     def send(self, message_type, *, step: int, **fields) -> bool:
         """Queue one message; False (and a counted drop) when it does not fit the byte budget."""
@@ -132,8 +135,16 @@ class SnapshotPublisher:
                 self._stopping = True
                 self._ready.notify()
             self._thread.join(self.config.close_timeout_s)
+            if not self.sink_connections:
+                self._say_nothing_reached_a_sink(sent + 1)
         else:
             self._closed = True
+
+    def _say_nothing_reached_a_sink(self, messages: int) -> None:
+        """A run end "N sent, 0 dropped" that went nowhere must not read as a logged run."""
+        kept = f"; they are in the spool in {self.config.spool_dir}" if self.config.spool_dir else ""
+        print(f"strategic logging, rank {self.config.rank}: no sink was reached at {self.config.address}: its "
+              f"{messages} messages went nowhere{kept}", file=sys.stderr, flush=True)
 
     def _count_drop(self, carried: int) -> None:
         """One more drop, plus the earlier drops the lost frame was carrying (lock held)."""
@@ -149,14 +160,13 @@ class SnapshotPublisher:
         if self.config.curve is not None:
             self.config.curve.secure(socket)
         socket.connect(self.config.address)
-        connections = 0
         spool = None
         if self.config.spool_dir:
             Path(self.config.spool_dir).mkdir(parents=True, exist_ok=True)
             spool = RecordingWriter(Path(self.config.spool_dir) / f"spool-rank{self.config.rank}-{self.config.run_id}.stratrec")
         try:
             while True:
-                connections = self._resend_run_start_on_reconnect(monitor, connections)
+                self._resend_run_start_on_reconnect(monitor)
                 with self._ready:
                     if not self._queue and not self._stopping:
                         self._ready.wait(self.config.heartbeat_interval_s)
@@ -179,18 +189,18 @@ class SnapshotPublisher:
         finally:
             if spool is not None:
                 spool.close()
+            self._resend_run_start_on_reconnect(monitor)  # a connection made after the last send still counts
             socket.disable_monitor()
             monitor.close()
             socket.close()
             context.term()
 
-    def _resend_run_start_on_reconnect(self, monitor: zmq.Socket, connections: int) -> int:
+    def _resend_run_start_on_reconnect(self, monitor: zmq.Socket) -> None:
         """Counts the socket's connections so far; from the second on (the sink came back), the
         run start is queued again, after what is already queued."""
         while monitor.poll(0):
             recv_monitor_message(monitor)
-            connections += 1
-            if connections > 1 and self._run_start is not None and not self._closing:
+            self.sink_connections += 1
+            if self.sink_connections > 1 and self._run_start is not None and not self._closing:
                 if self.send(RunStart, step=self._latest_step, **self._run_start):
                     self.context_resends += 1
-        return connections
