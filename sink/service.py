@@ -35,8 +35,11 @@ Ctrl-C or SIGTERM sends its run end within its close timeout, 2 s, after the sig
 
 
 class SinkService:
-    def __init__(self, receiver: FrameReceiver, pipeline: SinkPipeline, *, backlog_bytes: int = DEFAULT_BACKLOG_BYTES):
+    def __init__(self, receiver: FrameReceiver, pipeline: SinkPipeline, *, backlog_bytes: int = DEFAULT_BACKLOG_BYTES,
+                 close_grace_s: float = CLOSE_GRACE_S):
+        """`close_grace_s`: how long `close` waits for run ends still on their way (0: not at all)."""
         self.receiver = receiver
+        self.close_grace_s = close_grace_s
         self.pipeline = pipeline
         self.backlog = FrameBacklog(backlog_bytes)
         self._stop = threading.Event()
@@ -121,13 +124,13 @@ class SinkService:
             findings.append(stream.caught_up_finding(record))
         self.pipeline.report_load(record, findings)
 
-    def close(self, grace_s: float = 0.0) -> None:
+    def close(self) -> None:
         """Handles what has already arrived first (the backlog and the socket's queue): the logs
-        and the recording keep it (at most the backlog's size; a few seconds of work). With
-        `grace_s`, it goes on receiving until every rank has sent its run end (or stalled) or that
-        long has passed: the commands give CLOSE_GRACE_S, so a run stopped together with its sink (Ctrl-C
-        in the demo, docker stop) ends its logs with the ranks' run ends."""
-        deadline = time.monotonic() + grace_s
+        and the recording keep it (at most the backlog's size; a few seconds of work). Then it goes
+        on receiving until every rank has sent its run end (or stalled), for `close_grace_s` at
+        most, so a run stopped together with its sink (Ctrl-C in the demo, docker stop) ends its
+        logs with the ranks' own run ends."""
+        deadline = time.monotonic() + self.close_grace_s
         while True:
             self._receive_waiting(IDLE_WAIT_MS if time.monotonic() < deadline else 0)
             while (received := self.backlog.take()) is not None:

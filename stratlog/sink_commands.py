@@ -30,7 +30,7 @@ from stratlog.sink.receiver import DEFAULT_BIND, FrameReceiver
 from stratlog.sink.replay import ReplayPlayer, replay_recording
 from stratlog.sink.run_summary import FAIL_ON_EXIT_CODE, alarm_line, fails_on
 from stratlog.sink.resume import previous_recording, read_previous_stream
-from stratlog.sink.service import CLOSE_GRACE_S, SinkService
+from stratlog.sink.service import SinkService
 
 
 JOIN_TIMEOUT_S = 5.0
@@ -178,7 +178,7 @@ def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool,
     except KeyboardInterrupt:
         pass
     finally:
-        service.close(grace_s=CLOSE_GRACE_S)  # the ranks' run ends still on their way
+        service.close()
     return report_end(service.pipeline, fail_on)
 
 

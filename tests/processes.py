@@ -67,8 +67,8 @@ def free_address() -> str:
 @contextmanager
 def serving(pipeline: SinkPipeline) -> Iterator[SinkService]:
     """A live sink in this process: a real PULL socket on a free port, served by a thread, with
-    `pipeline` behind it; stopped, joined and closed on exit."""
-    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), pipeline)
+    `pipeline` behind it; stopped, joined and closed on exit (at once: no wait for run ends)."""
+    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), pipeline, close_grace_s=0)
     thread = threading.Thread(target=service.run, daemon=True)
     thread.start()
     try:

@@ -38,7 +38,8 @@ def test_the_backlog_holds_at_most_its_bytes_and_counts_what_it_drops():
 
 
 def slow_sink(log_dir, backlog_bytes: int) -> SinkService:
-    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), SinkPipeline(log_dir), backlog_bytes=backlog_bytes)
+    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), SinkPipeline(log_dir), backlog_bytes=backlog_bytes,
+                          close_grace_s=0)
     handle = service.pipeline.handle
 
     def slowly(frame, received_at):
