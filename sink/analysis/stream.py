@@ -2,9 +2,11 @@
 capture errors the ranks reported, and the live sink's own overload (its drops and lag).
 
 `RunState` does the bookkeeping (sequence numbers, receive times); this module words what it
-saw as findings a person can act on. Stalls are found from recorded receive times only (the
-pipeline's clock advances with each frame, and on idle ticks when live), so a replay finds the
-same stalls at the same place in the stream.
+saw as findings a person can act on. Stalls are found from the recorded receive times and the
+senders' times together (the pipeline's clock advances with each frame, and on idle ticks when
+live), so a replay finds the same stalls at the same place in the stream and a sink that was
+paused finds none in its backlog; a run whose ranks all ended or stalled, one at least without
+its run end, is aborted.
 """
 
 from __future__ import annotations
