@@ -7,7 +7,7 @@ import json
 
 import msgspec
 
-from stratlog.protocol import Heartbeat, encode
+from stratlog.protocol import Heartbeat, RunEnd, encode
 from stratlog.sink.pipeline import SinkPipeline
 from tests.sink.builders import (
     attention_snapshot,
@@ -103,3 +103,19 @@ def test_a_viewer_pipeline_starts_each_rank_where_it_joined_but_still_counts_lat
         assert (rank.first_seq, rank.gaps, rank.next_seq) == (40, 3, 46)
     finally:
         pipeline.close()
+
+
+def test_a_run_whose_rank_stopped_without_a_run_end_is_aborted_and_finished(tmp_path):
+    pipeline = SinkPipeline(tmp_path)
+    feed(pipeline, [(T0, run_start(rank=0)), (T0, run_start(rank=1)), (T0 + 1, metrics(1, loss=3.0))])
+    feed(pipeline, [(T0 + 2, RunEnd(**envelope(rank=0, seq=2, step=1), status="terminated", messages_sent=2,
+                                    messages_dropped=0))])
+    assert not pipeline.state.finished  # rank 1 may still be working
+    pipeline.advance_clock(T0 + 6.5)  # rank 1 silent since T0: past 3 x its 2 s heartbeat
+    assert pipeline.state.finished  # --exit-after-run stops here
+    pipeline.close()
+    findings = [json.loads(line) for line in (tmp_path / "findings.jsonl").read_text().splitlines()]
+    assert [(f["rank"], f["severity"], f["value"]) for f in findings if f["check"] in ("stall", "run_aborted")] == [
+        (1, "FAIL", 6.0), (None, "FAIL", [1])]
+    assert ("aborted: 1 of 2 rank(s) stopped without a run end (rank 1 after step 0)"
+            in (tmp_path / "strategic_log.txt").read_text())
