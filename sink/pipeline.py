@@ -41,6 +41,7 @@ from stratlog.sink.findings import OK, WARN, Finding
 from stratlog.sink.log_entries import EntryBuffer
 from stratlog.sink.log_files import LogFiles
 from stratlog.sink.refusals import RECORDED_REFUSAL_BYTES, RefusalSampler
+from stratlog.sink.report.reporter import Reporter
 from stratlog.sink.resume import PreviousStream
 from stratlog.sink.run_summary import RunSummary
 from stratlog.sink.state import RankState, RunState
@@ -51,13 +52,15 @@ class SinkPipeline:
     def __init__(self, log_dir: Path, *, recorder: RecordingWriter | None = None, tokenizer_path: str | None = None,
                  stall_after_s: float | None = None, rotate_bytes: int | None = None,
                  publisher: FramePublisher | None = None, joined_mid_stream: bool = False,
-                 on_alarm: Callable[[Finding], None] | None = None):
+                 on_alarm: Callable[[Finding], None] | None = None, reporter: Reporter | None = None):
         """`stall_after_s` None: STALL_HEARTBEATS x each rank's heartbeat interval;
         `joined_mid_stream`: a viewer's pipeline (RunState.joined_mid_stream); `on_alarm` is
-        called with each finding that moves a check to WARN or FAIL (a headless sink prints it)."""
+        called with each finding that moves a check to WARN or FAIL (a headless sink prints it);
+        `reporter`: --report-to's exports (`sink.report`), handed each message and finding."""
         self.files = LogFiles(log_dir, rotate_bytes=rotate_bytes, on_write_error=self._write_error)
         self.recorder = recorder
         self.publisher = publisher
+        self.reporter = reporter
         self.state = RunState(joined_mid_stream=joined_mid_stream, stall_after_s=stall_after_s)
         self.decoders = DecoderCache(tokenizer_path)
         self.contexts: dict[str, RunContext] = {}
@@ -145,6 +148,10 @@ class SinkPipeline:
             self._write_entries(self.entries.rank_moved(key, message.step, ended=isinstance(message, RunEnd)))
             self._log_event(message)
             self._report(notices + self._event_findings(message, context, delivery.rank), as_notices=True)
+        if self.reporter is not None:
+            ended = isinstance(message, RunEnd) and self.state.settled(message.run_id)
+            self._guarded("report", message, lambda: self.reporter.offer_message(message, context, run_ended=ended), None)
+            self._report_exports()
         self.files.flush_if_due()
 
     def advance_clock(self, now: float, sender_now: float | None = None) -> None:
@@ -168,6 +175,8 @@ class SinkPipeline:
         flush the files when due."""
         self.advance_clock(time.time())
         self._write_error_events()
+        if self.reporter is not None:
+            self._report_exports()
         self.files.flush_if_due()
 
     def resume(self, previous: PreviousStream, now: float) -> None:
@@ -334,9 +343,17 @@ class SinkPipeline:
             if as_notices:
                 self.files.write_human(human_log.notice(finding))
         self.state.record_findings(findings)
+        if self.reporter is not None:
+            self.reporter.offer_findings(findings)
         for alarm in self.summary.add(findings):
             if self._on_alarm is not None:
                 self._on_alarm(alarm)
+
+    def _report_exports(self) -> None:
+        """An export target that fell behind (or caught up): an event and a finding, never a wait."""
+        for record, finding in self.reporter.load_news():
+            self.files.write_event(record)
+            self._report([finding], as_notices=True)
 
     def _write_entries(self, texts: list[str]) -> None:
         for text in texts:
@@ -357,6 +374,9 @@ class SinkPipeline:
                 self._write_error("recording", error)
         if self.publisher is not None:
             self.publisher.close()
+        if self.reporter is not None:  # bounded: a blocked target is left behind, counted
+            for record in self.reporter.close():
+                self.files.write_event(record)
         for reason, count in self._refusals.take_unwritten().items():
             self.files.write_event({"event": "bad_frames_unwritten", "reason": reason, "count": count})
         self.files.close()

@@ -27,6 +27,7 @@ from stratlog.sink.fanout import FramePublisher, FrameSubscriber
 from stratlog.sink.log_files import make_log_dir
 from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.receiver import DEFAULT_BIND, FrameReceiver
+from stratlog.sink.report.reporter import Reporter, parse_targets
 from stratlog.sink.replay import ReplayPlayer, replay_recording
 from stratlog.sink.run_summary import FAIL_ON_EXIT_CODE, alarm_line, fails_on
 from stratlog.sink.resume import previous_recording, read_previous_stream
@@ -72,6 +73,25 @@ def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
     add_fail_on_argument(parser)
 
 
+def add_report_argument(parser: argparse.ArgumentParser) -> None:
+    """--report-to, for sink and replay (a replay exports a recording after the fact)."""
+    parser.add_argument("--report-to", type=_targets, default=[], metavar="TARGETS",
+                        help="Also write the run to tensorboard and/or wandb (comma-separated), from the sink's own "
+                             "threads: <log-dir>/tensorboard/<run id>/, <log-dir>/wandb/ (offline unless WANDB_MODE "
+                             "says otherwise). Needs the extra: pip install 'stratlog[tensorboard]' / 'stratlog[wandb]'.")
+
+
+def _targets(text: str) -> list[str]:
+    try:
+        return parse_targets(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def make_reporter(args: argparse.Namespace, log_dir: Path) -> Reporter | None:
+    return Reporter.for_targets(args.report_to, log_dir) if args.report_to else None
+
+
 def add_fail_on_argument(parser: argparse.ArgumentParser) -> None:
     """--fail-on, shared with the demo: the exit code a script or CI reads."""
     parser.add_argument("--fail-on", choices=("warn", "fail"), default=None,
@@ -114,6 +134,7 @@ def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backlog-mb", type=positive_float, default=DEFAULT_BACKLOG_BYTES / 2**20, metavar="MB",
                         help="Messages received but not yet handled are held up to this size; past it the sink drops "
                              "and counts them (events.jsonl, dashboard) instead of growing (default: %(default)g).")
+    add_report_argument(parser)
     add_pipeline_arguments(parser)
 
 
@@ -147,7 +168,7 @@ def run_sink(args: argparse.Namespace) -> int:
     publisher = FramePublisher(args.publish, keys=keys) if args.publish else None
     pipeline = SinkPipeline(args.log_dir, recorder=recorder, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
                             rotate_bytes=_rotate_bytes(args), publisher=publisher,
-                            on_alarm=None if args.tui else print_alarm)
+                            on_alarm=None if args.tui else print_alarm, reporter=make_reporter(args, args.log_dir))
     previous = previous_recording(args.log_dir, Path(recorder.paths[0]))
     resumed = read_previous_stream(previous) if previous is not None else None
     if resumed is not None:  # this folder's previous sink was killed or restarted mid-run: go on from it
@@ -235,6 +256,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--strict", action="store_true",
                         help=f"Exit with code {DAMAGE_EXIT_CODE} on any damage, a torn last record included "
                              "(default: only when damage lost records written whole).")
+    add_report_argument(parser)
     add_pipeline_arguments(parser)
 
 
@@ -258,7 +280,8 @@ def run_replay(args: argparse.Namespace) -> int:
         return 2
     log_dir = args.log_dir or args.recording.with_name(args.recording.name + ".replay")
     pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
-                            rotate_bytes=_rotate_bytes(args), on_alarm=None if args.tui else print_alarm)
+                            rotate_bytes=_rotate_bytes(args), on_alarm=None if args.tui else print_alarm,
+                            reporter=make_reporter(args, log_dir))
     try:
         if args.tui:
             from stratlog.tui.app import DashboardApp

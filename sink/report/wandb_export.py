@@ -1,0 +1,59 @@
+"""`--report-to wandb`: one W&B run per training run, under <log-dir>/wandb/.
+
+Through the W&B SDK (extra `stratlog[wandb]`), offline unless WANDB_MODE says otherwise
+(`wandb sync <log-dir>/wandb/offline-run-*` uploads later; WANDB_MODE=online streams as the sink
+receives), in the project WANDB_PROJECT (default "stratlog"). The W&B run's id is the training
+run's id and its config the run start's training arguments. Every record carries "step", the
+x-axis of every chart, so ranks' records may arrive in any order. The SDK talks to its own
+service process and may block when that process stops answering: that is why it runs on a
+hand-off thread (`sink.report.handoff`), never on the sink's.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from stratlog.sink.report.records import Record, RunClosed, RunOpened, Scalars, Texts
+
+DEFAULT_PROJECT = "stratlog"
+
+
+class WandbWriter:
+    name = "wandb"
+
+    def __init__(self, root: Path):
+        import wandb  # the extra, only when --report-to asks for it
+
+        self.root = root
+        self._wandb = wandb
+        self._runs: dict[str, object] = {}
+
+    def write(self, record: Record) -> None:
+        if isinstance(record, RunClosed):
+            if (run := self._runs.pop(record.run_id, None)) is not None:
+                run.finish()
+            return
+        if isinstance(record, RunOpened):
+            run = self._run(record.run_id)
+            run.config.update(record.config, allow_val_change=True)
+        elif isinstance(record, (Scalars, Texts)):
+            self._run(record.run_id).log({**record.values, "step": record.step})
+
+    def _run(self, run_id: str):
+        run = self._runs.get(run_id)
+        if run is None:
+            self.root.mkdir(parents=True, exist_ok=True)
+            settings = self._wandb.Settings(silent=True, console="off", disable_git=True, save_code=False,
+                                            x_disable_stats=True, x_disable_machine_info=True)
+            run = self._runs[run_id] = self._wandb.init(
+                project=os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT), id=run_id, name=run_id, dir=self.root,
+                mode=os.environ.get("WANDB_MODE", "offline"), reinit="create_new", settings=settings)
+            run.define_metric("step")
+            run.define_metric("*", step_metric="step")
+        return run
+
+    def close(self) -> None:
+        for run in self._runs.values():
+            run.finish()
+        self._runs.clear()
