@@ -4,6 +4,8 @@ Run: ./run-tests tests/trainer/test_publisher.py"""
 
 from __future__ import annotations
 
+import errno
+import os
 import signal
 import subprocess
 import sys
@@ -12,7 +14,7 @@ import time
 import zmq
 
 from stratlog.protocol import Heartbeat, Metrics, RecordingReader, RunEnd, RunStart, decode
-from tests.processes import free_address
+from tests.processes import free_address, wait_for
 from stratlog.trainer.strategic.publisher import PublisherConfig, SnapshotPublisher
 
 
@@ -139,3 +141,35 @@ def test_sigterm_sends_the_run_end_terminated_and_ends_the_process_by_the_signal
     assert isinstance(end, RunEnd) and end.status == "terminated"
     assert end.messages_sent + end.messages_dropped == end.seq
     assert [m.seq for m in received] == list(range(end.seq + 1))
+
+
+def test_a_full_spool_disk_loses_spool_records_but_not_the_stream(tmp_path, monkeypatch):
+    context = zmq.Context()
+    sink = context.socket(zmq.PULL)
+    port = sink.bind_to_random_port("tcp://127.0.0.1")
+    writev = os.writev
+    full = {"on": False}
+
+    def refusing(fd, parts):
+        if full["on"]:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return writev(fd, parts)
+
+    monkeypatch.setattr(os, "writev", refusing)
+    publisher = SnapshotPublisher(PublisherConfig(address=f"tcp://127.0.0.1:{port}", run_id="r", rank=0, world_size=1,
+                                                  heartbeat_interval_s=60, spool_dir=str(tmp_path)))
+    for first, disk_full in ((1, False), (11, True), (21, False)):  # the spool's disk is full for steps 11..20
+        full["on"] = disk_full
+        for step in range(first, first + 10):
+            publisher.send(Metrics, step=step, values={"loss": 1.0})
+        wait_for(lambda: publisher.sent >= first + 9, 10, what="the sender thread to pass them on")
+    publisher.close()
+    received = _receive_until(sink, lambda got: got and isinstance(got[-1], RunEnd))
+    sink.close(linger=0)
+    context.term()
+    assert [m.step for m in received if isinstance(m, Metrics)] == list(range(1, 31))  # the sink got everything
+    spooled = [decode(record.frame) for record in RecordingReader(next(tmp_path.glob("spool-rank0-*.stratrec")))]
+    spooled_steps = [m.step for m in spooled if isinstance(m, Metrics)]
+    assert spooled_steps == list(range(1, 11)) + list(range(21, 31))  # the refused records lost whole
+    assert publisher.spool_errors == 10
+    assert isinstance(spooled[-1], RunEnd)

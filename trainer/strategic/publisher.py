@@ -77,6 +77,8 @@ class SnapshotPublisher:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._closing = False
+        self.spool_errors = 0
+        """Spool records the disk refused (or 1 when the spool could not be made)."""
         self._run_start: dict | None = None
         """The run start's fields, for a re-send when the socket reconnects."""
         self.context_resends = 0
@@ -146,6 +148,27 @@ class SnapshotPublisher:
         print(f"strategic logging, rank {self.config.rank}: no sink was reached at {self.config.address}: its "
               f"{messages} messages went nowhere{kept}", file=sys.stderr, flush=True)
 
+    def _open_spool(self) -> RecordingWriter | None:
+        """The spool file, or None when its folder cannot be written (counted in `spool_errors`):
+        the messages still go to the sink."""
+        if not self.config.spool_dir:
+            return None
+        try:
+            Path(self.config.spool_dir).mkdir(parents=True, exist_ok=True)
+            return RecordingWriter(Path(self.config.spool_dir) / f"spool-rank{self.config.rank}-{self.config.run_id}.stratrec")
+        except OSError:
+            self.spool_errors += 1
+            return None
+
+    def _spool(self, spool: RecordingWriter, frame: bytes, step: int) -> None:
+        """A record the disk refuses (ENOSPC, EIO) is lost from the spool, whole (the writer cuts
+        back to its last record and takes the next when space returns), and counted; the message
+        still goes to the sink: a full disk must not stop the thread that sends."""
+        try:
+            spool.write(frame, received_at=time.time(), step=step)
+        except OSError:
+            self.spool_errors += 1
+
     def _count_drop(self, carried: int) -> None:
         """One more drop, plus the earlier drops the lost frame was carrying (lock held)."""
         self.dropped += 1
@@ -160,10 +183,7 @@ class SnapshotPublisher:
         if self.config.curve is not None:
             self.config.curve.secure(socket)
         socket.connect(self.config.address)
-        spool = None
-        if self.config.spool_dir:
-            Path(self.config.spool_dir).mkdir(parents=True, exist_ok=True)
-            spool = RecordingWriter(Path(self.config.spool_dir) / f"spool-rank{self.config.rank}-{self.config.run_id}.stratrec")
+        spool = self._open_spool()
         try:
             while True:
                 self._resend_run_start_on_reconnect(monitor)
@@ -179,7 +199,7 @@ class SnapshotPublisher:
                         step = self._latest_step
                         frame, carried = self._encode(Heartbeat, step, {"queue_depth": 0})
                 if spool is not None:
-                    spool.write(frame, received_at=time.time(), step=step)
+                    self._spool(spool, frame, step)
                 try:
                     socket.send(frame, zmq.NOBLOCK, copy=False)
                     self.sent += 1
