@@ -2,9 +2,11 @@
 
 `RunState` holds only the latest of everything (what logs need); a dashboard also wants the
 metric series for its charts and the snapshots and findings of earlier capture steps to step
-back through. `DashboardModel` keeps them as a `RunState` observer, so it sees every message
-in the receiving thread, in order, under the state's lock; every series and the step history
-are ring buffers, so memory stays bounded however long the run. Each capture keeps the
+back through, and the trends of what captures measure (`TRENDS`: per-codebook loss and
+accuracy, the conditioning effect) to chart over time. `DashboardModel` keeps them as a
+`RunState` observer, so it sees every message in the receiving thread, in order, under the
+state's lock; every series and the step history are ring buffers, so memory stays bounded
+however long the run. Each capture keeps the
 snapshots by kind (`sink.snapshot_kinds`) with what the sink computed for a viewer to show
 of them (the kind's readings: decoded tokens, per-row verdicts), so no viewer computes or
 judges anything itself. A front end asks for a `DashboardView` (a frozen copy, see
@@ -19,8 +21,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from stratlog.protocol import Metrics
 from stratlog.sink import snapshot_kinds
+from stratlog.sink.analysis.zero_shot import effects
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.dashboard_view import DashboardView, run_view
 from stratlog.sink.findings import Finding
@@ -32,6 +37,46 @@ METRIC_POINTS = 600
 """Points kept per rank and metric: more than any terminal chart is wide."""
 CAPTURE_STEPS = 32
 """Capture steps kept per rank for step history (at full size about 60 KiB each)."""
+TREND_POINTS = 300
+"""Captures kept per rank and trend: a few KiB, more than any terminal chart is wide."""
+
+
+@dataclass(frozen=True)
+class Trend:
+    """One measurement of a snapshot kind charted over capture steps, one line per element."""
+
+    key: str
+    title: str
+    snapshot: str
+    """The snapshot kind measured (a key of `sink.snapshot_kinds`)."""
+    values: Callable[[Any], tuple[float, ...]]
+    """The snapshot -> this capture's values (one per line: codebook, ...); empty: not measured."""
+    line_label: str
+    """Label of one line, formatted with its index ("cb{}")."""
+    higher_is_better: bool
+    """Which end a viewer lists first when not every line fits (the worst first)."""
+    percent: bool = False
+    """Values are fractions a viewer shows as percentages."""
+
+
+def _mean_effect(snapshot) -> tuple[float, ...]:
+    """The capture's mean conditioning effect, as the zero-shot analysis judges it; a skipped
+    or unmeasured snapshot has none."""
+    measured = effects(snapshot)
+    measured = measured[np.isfinite(measured)]
+    return (float(measured.mean()),) if measured.size else ()
+
+
+TRENDS = (
+    Trend("codebook_loss", "Loss per codebook", "output", lambda output: tuple(output.codebook_losses.to_numpy().tolist()),
+          "cb{}", higher_is_better=False),
+    Trend("codebook_accuracy", "Accuracy per codebook", "output",
+          lambda output: tuple(output.codebook_accuracies.to_numpy().tolist()), "cb{}", higher_is_better=True,
+          percent=True),
+    Trend("conditioning_effect", "Conditioning effect (nats)", "zero_shot", _mean_effect, "effect",
+          higher_is_better=True),
+)
+"""Trends charted over captures, in screen order."""
 
 
 @dataclass
@@ -58,6 +103,8 @@ class RankHistory:
     """Name -> recent (step, value)."""
     captures: OrderedDict[int, Capture] = field(default_factory=OrderedDict)
     """Step -> capture, oldest first, at most CAPTURE_STEPS."""
+    trends: dict[str, deque] = field(default_factory=lambda: {trend.key: deque(maxlen=TREND_POINTS) for trend in TRENDS})
+    """Trend key -> recent (step, values)."""
 
     def capture(self, step: int) -> Capture:
         if step not in self.captures:
@@ -71,10 +118,15 @@ class DashboardModel:
     """A `RunState` observer; `listener` (set by a front end) is called after every change, in
     the receiving thread, so it must only schedule a redraw, never draw."""
 
-    def __init__(self, state: RunState, contexts: dict[str, RunContext]):
-        """`contexts`: run id -> the pipeline's context of the run, which readings need (tokenizer)."""
+    def __init__(self, state: RunState, contexts: dict[str, RunContext],
+                 metric_verdicts: dict[tuple[str, int], dict[str, Finding]] | None = None):
+        """`contexts`: run id -> the pipeline's context of the run, which readings need (tokenizer);
+        `metric_verdicts`: (run, rank) -> check -> the metrics analysis's latest verdict, changed
+        or not (`MetricsHealth.latest`): findings only say when a verdict changes, so the view
+        would otherwise show step 1's "lr 0 during warmup" long after warmup."""
         self.state = state
         self.contexts = contexts
+        self.metric_verdicts = metric_verdicts if metric_verdicts is not None else {}
         self.ranks: dict[int, RankHistory] = {}
         self.run_findings: dict[tuple[str, str], Finding] = {}
         """Latest finding per (analysis, check) about the stream as a whole (rank None)."""
@@ -86,7 +138,7 @@ class DashboardModel:
     @classmethod
     def attach(cls, pipeline) -> DashboardModel:
         """The model of a `SinkPipeline`'s state, with the pipeline's run contexts."""
-        return cls(pipeline.state, pipeline.contexts)
+        return cls(pipeline.state, pipeline.contexts, pipeline._metrics.latest)  # the pipeline's own analysis
 
     def message_applied(self, message) -> None:
         history = self.ranks.setdefault(message.rank, RankHistory())
@@ -99,6 +151,9 @@ class DashboardModel:
             capture.snapshots[kind.key] = message
             if kind.readings is not None:
                 capture.readings[kind.key] = kind.readings(message, self.contexts[message.run_id])
+            for trend in TRENDS:
+                if trend.snapshot == kind.key and (values := trend.values(message)):
+                    history.trends[trend.key].append((message.step, values))
         self._changed()
 
     def run_switched(self, run_id: str) -> None:
@@ -127,8 +182,8 @@ class DashboardModel:
             self.listener()
 
     def view(self, rank: int | None = None, step: int | None = None, *, now: float) -> DashboardView:
-        """What to draw for `rank` (None: the lowest) at capture `step` (None: the latest);
-        `now` is the viewer's clock (wall clock live, the replay's clock in a replay)."""
+        """What to draw for `rank` (None: rank 0, or the lowest known) at capture `step` (None:
+        the latest); `now` is the viewer's clock (wall clock live, the replay's clock in a replay)."""
         with self.state.lock:
             ranks = sorted(self.state.ranks)
             if rank not in self.state.ranks:
@@ -138,6 +193,8 @@ class DashboardModel:
             shown = step if step in history.captures else (steps[-1] if steps else None)
             capture = history.captures[shown].frozen_copy() if shown is not None else None
             metrics = {name: tuple(series) for name, series in history.metrics.items()}
-            return run_view(self.state, rank, metrics, steps, capture, step is None,
-                            tuple(self.run_findings.values()), self.findings_total, now)
+            trends = {key: tuple(series) for key, series in history.trends.items()}
+            verdicts = tuple(self.metric_verdicts.get((self.state.run_id, rank), {}).values())
+            return run_view(self.state, rank, metrics, trends, steps, capture, step is None,
+                            tuple(self.run_findings.values()), verdicts, self.findings_total, now)
 

@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from stratlog.sink import snapshot_kinds
 from stratlog.sink.backlog import SinkLoad
-from stratlog.sink.findings import FAIL, OK, WARN, Finding
+from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding
 
 STREAM_PANEL = ("stream", "Metrics & stream")
 """The panel of the latest metrics and stream-health verdicts (the others: one capture step's)."""
-SEVERITY_ORDER = {FAIL: 0, WARN: 1, OK: 2}
+SEVERITY_ORDER = {FAIL: 0, WARN: 1, PENDING: 2, OK: 3}
+"""Worst first: a check still in its grace comes before the ones that passed."""
 HISTORY_SHOWN = 200
 """Recent findings a view carries for the history panel."""
 
@@ -53,6 +54,8 @@ class DashboardView:
     """The rank shown."""
     metrics: dict[str, tuple[tuple[int, float], ...]]
     """The shown rank's chart series: name -> (step, value) pairs."""
+    trends: dict[str, tuple[tuple[int, tuple[float, ...]], ...]]
+    """The shown rank's trends over captures (`sink.dashboard_model.TRENDS`): key -> (step, values)."""
     capture_steps: tuple[int, ...]
     """Capture steps of the shown rank still in history, oldest first."""
     capture: object | None
@@ -82,29 +85,33 @@ def rank_status(rank_state) -> str:
     return rank_state.ended or ("stalled" if rank_state.stalled else "live")
 
 
-def run_view(state, rank: int | None, metrics: dict, capture_steps: tuple[int, ...], capture, following: bool,
-             run_findings: tuple[Finding, ...], findings_total: int, now: float) -> DashboardView:
-    """Called with `state.lock` held."""
+def run_view(state, rank: int | None, metrics: dict, trends: dict, capture_steps: tuple[int, ...], capture,
+             following: bool, run_findings: tuple[Finding, ...], metric_verdicts: tuple[Finding, ...],
+             findings_total: int, now: float) -> DashboardView:
+    """Called with `state.lock` held. `metric_verdicts`: the metrics checks' latest verdicts,
+    shown instead of their latest changes."""
     ranks = [state.ranks[number] for number in sorted(state.ranks)]
     newest = max((r.last_message_time for r in ranks), default=0.0)
     latest = list(state.ranks[rank].findings.values()) if rank is not None else []
     step_findings = capture.findings if capture is not None else {}
     shown = {kind.key: _worst_first(step_findings.get(kind.key, [])) for kind in snapshot_kinds.SNAPSHOT_KINDS}
-    shown[STREAM_PANEL[0]] = _worst_first([f for f in latest if f.analysis in ("metrics", "stream")] + list(run_findings))
+    evaluated = {finding.check for finding in metric_verdicts}
+    stream_findings = [f for f in latest if f.analysis == "stream" or (f.analysis == "metrics" and f.check not in evaluated)]
+    shown[STREAM_PANEL[0]] = _worst_first(stream_findings + list(metric_verdicts) + list(run_findings))
     recent = [f for f in state.recent_findings if f.run_id in (None, state.run_id)][-HISTORY_SHOWN:]  # the shown run
     return DashboardView(
         run_id=state.run_id, world_size=state.world_size, messages=state.messages,
         drops=sum(r.reported_drops for r in ranks), gaps=sum(r.gaps for r in ranks),
         bad_frames=sum(state.bad_frames.values()), analysis_errors=sum(state.analysis_errors.values()),
         sink_load=state.load, writes_paused=_writes_paused(state.writes_paused), last_message_age_s=max(now - newest, 0.0) if ranks else None,
-        ranks=tuple(RankSummary(r.rank, r.step, rank_status(r)) for r in ranks), rank=rank, metrics=metrics,
+        ranks=tuple(RankSummary(r.rank, r.step, rank_status(r)) for r in ranks), rank=rank, metrics=metrics, trends=trends,
         capture_steps=capture_steps, capture=capture, following=following, panels=shown,
         findings_total=findings_total, recent_findings=tuple(recent),
     )
 
 
 def _worst_first(findings: list[Finding]) -> tuple[Finding, ...]:
-    return tuple(sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 3), f.analysis, f.check)))
+    return tuple(sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, len(SEVERITY_ORDER)), f.analysis, f.check)))
 
 
 def _writes_paused(paused: dict[str, str]) -> str:

@@ -34,6 +34,9 @@ class MetricsHealth:
         self._smoothed: dict[tuple[str, int], tuple[float, float]] = {}
         """(run, rank) -> (smoothed loss, its running minimum)."""
         self._verdicts: dict[tuple[str, int, str], str] = {}
+        self.latest: dict[tuple[str, int], dict[str, Finding]] = {}
+        """(run, rank) -> check -> its latest verdict, changed or not: what a viewer shows (a
+        dashboard reads it from another thread, so each evaluation replaces the inner dict whole)."""
 
     def evaluate(self, message: Metrics, context: RunContext) -> list[Finding]:
         values = message.values
@@ -44,15 +47,19 @@ class MetricsHealth:
             self._divergence(message),
         ]
         findings = []
+        latest = dict(self.latest.get((message.run_id, message.rank), {}))
         for verdict in verdicts:
             if verdict is None:
                 continue
             check, severity, reason, value = verdict
+            finding = Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity,
+                              f"step {message.step}: {reason}", value)
+            latest[check] = finding
             key = (message.run_id, message.rank, check)
             if self._verdicts.get(key) != severity:
                 self._verdicts[key] = severity
-                findings.append(Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity,
-                                        f"step {message.step}: {reason}", value))
+                findings.append(finding)
+        self.latest[(message.run_id, message.rank)] = latest
         return findings
 
     @staticmethod

@@ -1,12 +1,23 @@
 """The dashboard's data model (no Textual): token regions by audio role, bounded histories,
-views of a chosen or the latest step, findings grouped per panel.
+views of a chosen or the latest step, findings grouped per panel, trends over captures, the
+metrics checks' latest verdicts, rank 0 shown first.
 Run: ./run-tests tests/sink/test_dashboard_model.py"""
 
 from __future__ import annotations
 
-from stratlog.sink.dashboard_model import CAPTURE_STEPS, METRIC_POINTS, DashboardModel
+import pytest
+
+from stratlog.sink.dashboard_model import CAPTURE_STEPS, METRIC_POINTS, TREND_POINTS, DashboardModel
 from stratlog.sink.pipeline import SinkPipeline
-from tests.sink.builders import attention_snapshot, input_snapshot, metrics, run_start
+from tests.sink.builders import (
+    CODEBOOKS,
+    attention_snapshot,
+    input_snapshot,
+    metrics,
+    output_snapshot,
+    run_start,
+    zero_shot_snapshot,
+)
 
 T0 = 1_700_000_000.0
 
@@ -59,3 +70,38 @@ def test_a_second_run_to_start_is_shown_alone_and_the_first_keeps_only_its_logs(
     pipeline.close()
     logged = {line.split('"run_id": "')[1].split('"')[0] for line in (tmp_path / "findings.jsonl").read_text().splitlines()}
     assert logged == {"first", "second"}
+
+
+def test_trends_keep_each_capture_of_codebook_loss_accuracy_and_the_conditioning_effect(tmp_path):
+    messages = [run_start()]
+    for index, step in enumerate(range(5, 5 * (TREND_POINTS + 3), 5)):
+        messages += [output_snapshot(codebook_accuracy=0.01 * (index % 50), step=step, seq=2 * index + 1),
+                     zero_shot_snapshot(effect=0.001 * index, step=step, seq=2 * index + 2)]
+    model, _ = model_fed(tmp_path, messages)
+    trends = model.view(now=T0).trends
+    assert all(len(points) == TREND_POINTS for points in trends.values()), "bounded however long the run"
+    step, accuracies = trends["codebook_accuracy"][-1]
+    assert step == 5 * (TREND_POINTS + 2) and len(accuracies) == CODEBOOKS
+    assert accuracies[0] == pytest.approx(0.01 * ((TREND_POINTS + 1) % 50))
+    assert trends["codebook_loss"][-1][1] == pytest.approx((5.0,) * CODEBOOKS)
+    assert trends["conditioning_effect"][-1] == (step, pytest.approx((0.001 * (TREND_POINTS + 1),)))
+
+
+def test_a_skipped_zero_shot_capture_adds_no_point_to_the_effect_trend(tmp_path):
+    model, _ = model_fed(tmp_path, [run_start(), zero_shot_snapshot(effect=float("nan"), step=10, seq=1)])
+    assert model.view(now=T0).trends["conditioning_effect"] == ()
+
+
+def test_each_metrics_check_shows_its_latest_evaluation_not_its_last_change(tmp_path):
+    """Warmup is 5 steps (builders.TRAINING_ARGS): step 1's "during warmup" must not stay on screen."""
+    model, _ = model_fed(tmp_path, [run_start()] + [metrics(step, loss=3.0, learning_rate=1e-3) for step in range(1, 31)])
+    shown = {finding.check: finding for finding in model.view(now=T0).panels["stream"]}
+    assert shown["learning_rate"].step == 30 and shown["learning_rate"].reason.startswith("step 30: ")
+    assert shown["loss_finite"].step == 30 and shown["run_start"].check == "run_start"
+    assert [finding.check for finding in model.view(now=T0).panels["stream"]].count("learning_rate") == 1
+
+
+def test_rank_0_is_shown_first_even_when_another_rank_started_first(tmp_path):
+    model, _ = model_fed(tmp_path, [run_start(rank=1), input_snapshot(rank=1, step=10, seq=1), run_start(rank=0),
+                                    input_snapshot(rank=0, step=10, seq=1)])
+    assert model.view(now=T0).rank == 0

@@ -30,7 +30,7 @@ async def test_frames_from_a_feeding_thread_reach_every_panel(tmp_path):
 
     async with app.run_test(size=(120, 40)) as pilot:
         screen = app.screen
-        assert "no data yet" in text_of(app.query_one("#chart-loss .chart-label"))
+        assert "no data yet" in text_of(app.query_one("#chart-loss"))
         redraws_before, started = screen.redraws, time.monotonic()
         thread = threading.Thread(target=feed, name="feed")
         thread.start()
@@ -41,8 +41,9 @@ async def test_frames_from_a_feeding_thread_reach_every_panel(tmp_path):
 
         header = text_of(app.query_one(RunHeader))
         assert "step 20" in header and "ranks 2/2" in header and "messages 86" in header
-        assert "11–13.9" in text_of(app.query_one("#chart-loss .chart-label"))
-        assert len(app.query_one("#chart-loss").query_one("Sparkline").data) == 20
+        chart = text_of(app.query_one("#chart-loss"))
+        assert "loss 11" in chart and "13.9┤" in chart and "step└1" in chart and chart.splitlines()[-1].endswith("20")
+        assert len(screen.view.metrics["loss"]) == 20
         assert "run_end" in text_of(app.query_one("#stream-summary"))
         assert "uniform_heads" in text_of(app.query_one("#attention-summary"))
         assert "▶ reference audio" in text_of(app.query_one(TokenView))

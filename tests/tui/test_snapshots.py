@@ -24,6 +24,7 @@ UPDATE = os.environ.get("STRATLOG_UPDATE_SNAPSHOTS") == "1"
 SCREENS = {
     "overview-120x40": ((120, 40), []),
     "overview-80x24": ((80, 24), []),
+    "overview-200x60": ((200, 60), []),
     "input-120x40": ((120, 40), ["2"]),
     "output-120x40": ((120, 40), ["3"]),
     "attention-120x40": ((120, 40), ["4", "a", "a", "a"]),

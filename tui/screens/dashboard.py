@@ -17,13 +17,13 @@ from collections.abc import Callable
 
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Grid, VerticalScroll
+from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from stratlog.sink import snapshot_kinds
-from stratlog.sink.dashboard_model import CHART_METRICS, DashboardModel
+from stratlog.sink.dashboard_model import CHART_METRICS, TRENDS, DashboardModel
 from stratlog.sink.dashboard_view import DashboardView, panels
 from stratlog.sink.replay import ReplayPlayer
 from stratlog.tui.feed import ChangeNotifier
@@ -37,6 +37,7 @@ from stratlog.tui.widgets.input.token_view import TokenView
 from stratlog.tui.widgets.output.codebook_bars import CodebookBars
 from stratlog.tui.widgets.overview.findings_panel import FindingsPanel
 from stratlog.tui.widgets.overview.metric_chart import MetricChart
+from stratlog.tui.widgets.overview.trend_chart import TrendChart
 from stratlog.tui.widgets.view_widget import CaptureWidget
 from stratlog.tui.widgets.zero_shot.zero_shot_table import ZeroShotTable
 
@@ -57,6 +58,10 @@ def tab_id(kind: snapshot_kinds.SnapshotKind) -> str:
 
 
 class DashboardScreen(Screen):
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (34, "-tall")]
+    """Below 34 rows the overview's trend charts and secondary metric charts give their room to the findings."""
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (160, "-wide")]
+    """From 160 columns the overview's findings panels stand side by side in one row."""
     BINDINGS = [
         # The footer shows one key of each pair so that it fits 80 columns; the help screen
         # lists every key with its tooltip.
@@ -86,6 +91,8 @@ class DashboardScreen(Screen):
         self.clock = clock
         self.player = player
         self.rank: int | None = None
+        """The rank shown: rank 0 (or the lowest known) until the user picks one with r."""
+        self._rank_chosen = False
         self.step: int | None = None
         """The capture step shown; None follows the latest."""
         self.redraws = 0
@@ -104,6 +111,10 @@ class DashboardScreen(Screen):
                     charts.border_title = "Metrics"
                     for metric in CHART_METRICS:
                         yield MetricChart(metric)
+                with Horizontal(id="trends") as trends:
+                    trends.border_title = "Over captures"
+                    for trend in TRENDS:
+                        yield TrendChart(trend)
                 with Grid(id="summaries"):
                     for key, title in panels():
                         yield FindingsPanel(key, title, compact=True)
@@ -120,7 +131,7 @@ class DashboardScreen(Screen):
     def on_mount(self) -> None:
         # Every widget that shows the view, found once: none is added after compose.
         self._shown = [self.query_one(RunHeader),
-                       *self.query(".follows-view, MetricChart, FindingsPanel, FindingsHistory")]
+                       *self.query(".follows-view, MetricChart, TrendChart, FindingsPanel, FindingsHistory")]
         self.model.listener = self._notifier
         self._redraw()
         self.set_interval(1.0, self._schedule_redraw)  # ages and replay status move without messages
@@ -153,7 +164,7 @@ class DashboardScreen(Screen):
     def _redraw(self) -> None:
         self._last_redraw = time.monotonic()
         self._notifier.taken()  # before reading: any later change posts a new DataChanged
-        view = self.view = self.model.view(self.rank, self.step, now=self.clock())
+        view = self.view = self.model.view(self.rank if self._rank_chosen else None, self.step, now=self.clock())
         self.rank = view.rank
         self.redraws += 1
         for widget in self._shown:
@@ -186,6 +197,7 @@ class DashboardScreen(Screen):
         if ranks:
             index = ranks.index(self.rank) if self.rank in ranks else 0
             self.rank = ranks[(index + delta) % len(ranks)]
+            self._rank_chosen = True
             self._redraw_now()
 
     def action_tab(self, tab: str) -> None:

@@ -16,6 +16,8 @@ from stratlog.tui.styles import severity_badge
 
 COLOURS = (
     ("OK / WARN / FAIL", "verdict of one check; the reason says what to look at"),
+    ("PEND", "a check that needs training time, inside its grace: what it saw so far, judged from the step it names"),
+    ("N more: ... / N checks: ...", "overview: findings of that verdict collapsed for lack of room (the tab lists them)"),
     ("magenta tokens", "special tokens of the chat template"),
     ("blue / green background", "reference audio (voice to clone) / target audio (speech to learn)"),
     ("rank [n]", "green live, red stalled, dim completed"),
@@ -58,6 +60,7 @@ def colours_table() -> Table:
     table.add_column("means")
     legend = Text.assemble(severity_badge("OK"), " ", severity_badge("WARN"), " ", severity_badge("FAIL"))
     table.add_row(legend, COLOURS[0][1])
-    for what, means in COLOURS[1:]:
+    table.add_row(severity_badge("PENDING"), COLOURS[1][1])
+    for what, means in COLOURS[2:]:
         table.add_row(what, means)
     return table
