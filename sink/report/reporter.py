@@ -35,7 +35,7 @@ def _tensorboard(log_dir: Path) -> Writer:
 def _wandb(log_dir: Path) -> Writer:
     from stratlog.sink.report.wandb_export import WandbWriter
 
-    return WandbWriter(log_dir / "wandb")
+    return WandbWriter(log_dir)  # W&B makes its own wandb/ folder in it
 
 
 TARGETS: dict[str, tuple[Callable[[Path], Writer], str]] = {

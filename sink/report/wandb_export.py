@@ -23,6 +23,7 @@ class WandbWriter:
     name = "wandb"
 
     def __init__(self, root: Path):
+        """`root`: the sink's log folder; W&B writes its runs to root/wandb/."""
         import wandb  # the extra, only when --report-to asks for it
 
         self.root = root
