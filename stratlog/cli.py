@@ -23,6 +23,9 @@ def build_parser() -> argparse.ArgumentParser:
     sink_commands.add_sink_arguments(commands.add_parser("sink", help="Receive, analyse, log and record strategic streams."))
     sink_commands.add_view_arguments(commands.add_parser("view", help="Attach a dashboard to a running sink's --publish endpoint."))
     sink_commands.add_replay_arguments(commands.add_parser("replay", help="Run a recording through the sink again."))
+    from stratlog import compare_command
+
+    compare_command.add_arguments(commands.add_parser("compare", help="The key figures of several runs side by side, from their log folders."))
     from stratlog.keys_command import add_keys_arguments
 
     add_keys_arguments(commands.add_parser("keys", help="Make CURVE key pairs for a sink reachable from other hosts."))
@@ -41,6 +44,10 @@ def main(argv: list[str] | None = None) -> int:
         assets = prepare_demo(args.cache, force=args.force)
         print(f"embedded default ready in {assets.root}")
         return 0
+    if args.command == "compare":
+        from stratlog import compare_command
+
+        return compare_command.run_compare(args)
     if args.command == "tokenize":
         from stratlog.trainer.data import tokenize_data
 
