@@ -15,6 +15,8 @@ from pathlib import Path
 
 DEFAULT_MAX_AUDIO_SECONDS = 30.0
 DEFAULT_MIN_AUDIO_SECONDS = 0.1
+DEFAULT_SHARD_SIZE = 1000
+"""Samples per prepared shard: a few seconds of building each, so an interrupted run loses little."""
 
 
 @dataclass
@@ -96,3 +98,13 @@ def add_tokenize_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Audio-code cache folder (default: $STRATLOG_CACHE/audio-codes, the same as training's).")
     parser.add_argument("--max_audio_seconds", type=float, default=DEFAULT_MAX_AUDIO_SECONDS, help="Longest clip accepted, in seconds.")
     parser.add_argument("--min_audio_seconds", type=float, default=DEFAULT_MIN_AUDIO_SECONDS, help="Shortest clip accepted, in seconds.")
+    parser.add_argument("--model_path", type=Path, default=None,
+                        help="Checkpoint folder (text tokenizer and config; no weights are read). With it, the prepared data set "
+                             "training reads is written too (built examples in memory-mapped shards, beside the code cache); "
+                             "without it, only the audio codes are encoded.")
+    parser.add_argument("--label_all_text", action="store_true", help="Prepare for a run with --label_all_text (see training's flag).")
+    parser.add_argument("--workers", type=int, default=1, help="Processes preparing shards at once (with --model_path; default 1).")
+    parser.add_argument("--device", default="auto",
+                        help="Where the audio tokenizer runs: auto (each GPU in turn, else the CPU), cpu, cuda, cuda:N.")
+    parser.add_argument("--shard_size", type=int, default=DEFAULT_SHARD_SIZE,
+                        help="Samples per shard (with --model_path): the unit an interrupted run resumes from.")

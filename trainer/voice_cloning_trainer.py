@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from transformers import Trainer
 
+from stratlog.trainer.data.batching import LengthGroupedBatchSampler
 from stratlog.trainer.loss import compute_loss
 from stratlog.trainer.sample_ids import SampleIdRecorder
 
@@ -29,6 +30,15 @@ class VoiceCloningTrainer(Trainer):
         self.sample_id_recorder = sample_id_recorder
         self._part_sums: torch.Tensor | None = None  # [text, audio, codebook 0..K-1]
         self._part_count = 0
+
+    def _get_train_sampler(self, train_dataset=None):
+        """group_by_length from our data sets' own token counts (Trainer's would build every
+        example to measure it), seeded per epoch."""
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and hasattr(dataset, "lengths"):
+            return LengthGroupedBatchSampler(self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                                             dataset.lengths, self.args.seed)
+        return super()._get_train_sampler(train_dataset)
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(**inputs)

@@ -154,10 +154,12 @@ def load_audio(clip: AudioClip, sample_rate: int, *, sample_id: str = "?") -> np
 
 class AudioCodeCache:
     """Encodes clips to [num_codebooks, frames] int16 codes, reusing codes cached on disk.
-    `encoded_count` / `reused_count` say how much work the cache saved."""
+    `encoded_count` / `reused_count` say how much work the cache saved. `device`: where the audio
+    tokenizer runs (a GPU encodes many times faster; codes come back to the CPU)."""
 
-    def __init__(self, audio_tokenizer, audio_tokenizer_dir: Path, cache_dir: Path):
-        self.audio_tokenizer = audio_tokenizer.eval()
+    def __init__(self, audio_tokenizer, audio_tokenizer_dir: Path, cache_dir: Path, *, device: str = "cpu"):
+        self.device = torch.device(device)
+        self.audio_tokenizer = audio_tokenizer.to(self.device).eval()
         self.sample_rate = int(audio_tokenizer.config.sample_rate)
         self.frame_rate = float(audio_tokenizer.config.frame_rate)
         Path(cache_dir).mkdir(parents=True, exist_ok=True)
@@ -188,6 +190,6 @@ class AudioCodeCache:
     @torch.no_grad()
     def _encode(self, audio: np.ndarray) -> np.ndarray:
         self.encoded_count += 1
-        waveform = torch.from_numpy(audio)[None, None, :]
+        waveform = torch.from_numpy(audio)[None, None, :].to(self.device)
         codes = self.audio_tokenizer.encode(waveform, return_dict=False)
-        return codes[0].to(torch.int16).numpy()
+        return codes[0].to(torch.int16).cpu().numpy()

@@ -1,7 +1,8 @@
 """Dataset and collator: prepared examples in, padded model batches out.
 
-Examples are built once up front (codes come from the cache), so `__getitem__` is a list
-lookup and DataLoader workers are unnecessary. The collator right-pads text to the longest
+Training reads examples from the prepared data set's memmaps (`prepared.PreparedDataSet`), a
+slice copy per example, cheap enough for the main process; DataLoader workers
+(--dataloader_num_workers) overlap it with the step all the same. The collator right-pads text to the longest
 sample and concatenates nothing across samples: each row keeps its own audio frames, padded
 with stream EOS and masked out by `audio_input_ids_mask`, which is how the Higgs model
 scatters audio embeddings into the audio-token positions.
@@ -14,11 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from transformers.trainer_pt_utils import LengthGroupedSampler, get_length_grouped_indices
 
 from stratlog.trainer.data.sequences import IGNORE_INDEX, AudioTokenIds, TrainingExample
 
 
 class VoiceCloningDataset(Dataset):
+    """Examples held in memory (tests, small sets); training reads a `PreparedDataSet`."""
+
     def __init__(self, examples: list[TrainingExample]):
         self.examples = examples
 
@@ -27,6 +31,30 @@ class VoiceCloningDataset(Dataset):
 
     def __getitem__(self, index: int) -> TrainingExample:
         return self.examples[index]
+
+    @property
+    def lengths(self) -> list[int]:
+        return [len(example.input_ids) for example in self.examples]
+
+
+class LengthGroupedBatchSampler(LengthGroupedSampler):
+    """`--train_sampling_strategy group_by_length` with our token counts: samples are shuffled,
+    cut into mega-batches of 50 batches, and sorted by length inside each, so a batch holds
+    samples of similar length and pads little. The order is seeded per epoch (seed + epoch, as
+    accelerate seeds its random sampler), so every rank draws the same order (accelerate then
+    gives each rank its own batches) and a resumed run the same order as an uninterrupted one."""
+
+    def __init__(self, batch_size: int, lengths: list[int], seed: int):
+        super().__init__(batch_size, lengths=lengths)
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        return iter(get_length_grouped_indices(self.lengths, self.batch_size, generator=generator))
 
 
 @dataclass

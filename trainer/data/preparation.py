@@ -9,6 +9,7 @@ sample is treated the same way.
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from tqdm import tqdm
@@ -35,7 +36,8 @@ class BadSamplesError(ValueError):
 
 @dataclass
 class PreparedData:
-    examples: list[TrainingExample]
+    examples: Sequence[TrainingExample]
+    """A list, or a lazily read `PreparedDataSet`."""
     skipped: list[SampleError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -44,13 +46,17 @@ class PreparedData:
         return f"skipped {len(self.skipped)} bad sample(s):\n{reasons}"
 
 
-def hold_out(sample_set: SampleSet, fraction: float, seed: int) -> tuple[SampleSet, SampleSet]:
-    """(train, held out): a seeded random `fraction` of the samples, at least one, for evaluation
-    when no eval file is given. The split is the same on every rank (same seed)."""
-    order = list(range(len(sample_set.samples)))
+def held_out_indices(sample_count: int, fraction: float, seed: int) -> set[int]:
+    """A seeded random `fraction` of the data file's samples, at least one: the same on every
+    rank (same seed), and the same whether the samples are held out before or after preparation."""
+    order = list(range(sample_count))
     random.Random(seed).shuffle(order)
-    count = max(1, round(fraction * len(order)))
-    held = set(order[:count])
+    return set(order[:max(1, round(fraction * sample_count))])
+
+
+def hold_out(sample_set: SampleSet, fraction: float, seed: int) -> tuple[SampleSet, SampleSet]:
+    """(train, held out) for evaluation when no eval file is given (`held_out_indices`)."""
+    held = held_out_indices(len(sample_set.samples), fraction, seed)
     train = [s for i, s in enumerate(sample_set.samples) if i not in held]
     return SampleSet(train, sample_set.errors), SampleSet([sample_set.samples[i] for i in sorted(held)], [])
 

@@ -1,7 +1,8 @@
-"""`stratlog tokenize`: encode every clip of a data file into the audio-code cache up front.
+"""`stratlog tokenize`: encode every clip of a data file into the audio-code cache up front, and
+with `--model_path` write the prepared data set training reads (`prepare_shards`).
 
-Training encodes what is missing by itself; doing it first (with a progress bar) keeps the
-encoding out of the GPU job and tells how much of a data set is already cached. Each distinct
+Training prepares what is missing by itself; doing it first (with a progress bar, over several
+processes and GPUs) keeps the work out of the GPU job and tells how much is already done. Each distinct
 clip is encoded once even when many samples share it. Bad samples are listed, not fatal here:
 training decides (stop, or `--skip_bad_samples`).
 """
@@ -46,11 +47,29 @@ def tokenize_data(data_file: Path, codes: AudioCodeCache, limits: ClipLimits, *,
     return result
 
 
+def prepare(args) -> int:
+    """`--model_path` given: the prepared data set training reads (`prepare_shards`)."""
+    from stratlog.trainer.data.prepare_shards import PreparationConfig, prepare_data_set
+    from stratlog.trainer.data.prepared import PreparedDataSet, error_from
+
+    config = PreparationConfig(audio_tokenizer_dir=args.audio_tokenizer_path, model_dir=args.model_path,
+                               codes_dir=args.cache or default_audio_codes_dir(), label_all_text=args.label_all_text,
+                               limits=ClipLimits(args.max_audio_seconds, args.min_audio_seconds), shard_size=args.shard_size)
+    report = prepare_data_set(args.data_file, config, workers=args.workers, device=args.device)
+    data_set = PreparedDataSet(report.folder)
+    for record in data_set.rejected:
+        print(f"  - {error_from(record)}", file=sys.stderr)
+    print(report.summary(data_set))
+    return 1 if data_set.rejected else 0
+
+
 def main(args) -> int:
     """Exit code 0 when every sample is usable, 1 when some are bad (their codes are skipped)."""
     from stratlog.trainer.torchaudio_standin import install_if_missing
 
     install_if_missing()  # before transformers: the audio tokenizer needs a resampler
+    if args.model_path is not None:
+        return prepare(args)
     from transformers import HiggsAudioV2TokenizerModel
 
     codes = AudioCodeCache(HiggsAudioV2TokenizerModel.from_pretrained(args.audio_tokenizer_path),

@@ -37,10 +37,15 @@ class ValidationReport:
     """Source sample rate -> number of clips at that rate that will be resampled."""
 
     def resampling_note(self, target_rate: int) -> str | None:
-        if not self.resampled_rates:
-            return None
-        rates = ", ".join(f"{count} at {rate} Hz" for rate, count in sorted(self.resampled_rates.items()))
-        return f"info: resampling clips to {target_rate} Hz with soxr ({rates})"
+        return resampling_note(self.resampled_rates, target_rate)
+
+
+def resampling_note(resampled_rates: Counter, target_rate: int) -> str | None:
+    """What happens to clips at other rates, said once (None when every clip is at the rate)."""
+    if not resampled_rates:
+        return None
+    rates = ", ".join(f"{count} at {rate} Hz" for rate, count in sorted(resampled_rates.items()))
+    return f"info: resampling clips to {target_rate} Hz with soxr ({rates})"
 
 
 def validate_samples(sample_set: SampleSet, limits: ClipLimits, target_rate: int) -> ValidationReport:
