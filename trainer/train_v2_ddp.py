@@ -25,7 +25,7 @@ from transformers.trainer_utils import IntervalStrategy  # noqa: E402
 from stratlog.trainer import faults  # noqa: E402
 from stratlog.trainer.adaptation import AdaptationArguments, adapt_model, trainable_summary  # noqa: E402
 from stratlog.trainer.arguments import DataArguments, ModelArguments, RunArguments  # noqa: E402
-from stratlog.trainer.data.batching import VoiceCloningCollator, VoiceCloningDataset  # noqa: E402
+from stratlog.trainer.data.batching import VoiceCloningCollator  # noqa: E402
 from stratlog.trainer.data.preparation import BadSamplesError  # noqa: E402
 from stratlog.trainer.data.sequences import AudioTokenIds, SequenceBuilder  # noqa: E402
 from stratlog.trainer.data.setup import TrainingData, load_training_data  # noqa: E402
@@ -121,8 +121,8 @@ def main(argv: list[str] | None = None) -> int:
             callbacks = [ShardingReport(sharding_engine(training_args)), *callbacks]
         recorder = SampleIdRecorder(training_args.output_dir, training_args.process_index) if run_args.record_sample_ids else None
         trainer = VoiceCloningTrainer(
-            model=model, args=training_args, train_dataset=VoiceCloningDataset(data.train.examples),
-            eval_dataset=VoiceCloningDataset(data.eval.examples) if data.eval else None,
+            model=model, args=training_args, train_dataset=data.train.examples,
+            eval_dataset=data.eval.examples if data.eval else None,
             data_collator=VoiceCloningCollator(ids), callbacks=callbacks, sample_id_recorder=recorder,
             text_loss_weight=model_args.text_loss_weight, audio_loss_weight=model_args.audio_loss_weight,
         )
