@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stratlog.protocol import RecordingReader
+from stratlog.sink import snapshot_kinds
 from stratlog.sink.pipeline import SinkPipeline
 
 SPEEDS: tuple[float | None, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, None)
@@ -56,8 +57,15 @@ class PlayerStatus:
 class ReplayPlayer:
     """Plays one recording into one pipeline; its controls are safe to call from any thread."""
 
-    def __init__(self, recording: Path, pipeline: SinkPipeline, *, speed: float | None = None, paused: bool = False):
+    def __init__(self, recording: Path, pipeline: SinkPipeline, *, speed: float | None = None, paused: bool = False,
+                 pause_after_first_capture: bool = False):
+        """`pause_after_first_capture`: play at full speed up to the first capture step (every
+        record of that step), then pause: a viewer starts on something to look at, not on an
+        empty screen nor on a replay already over."""
         self.recording = recording
+        self._pause_after_capture_step: int | None = None
+        """The first capture's step once seen (while the pause is still to come)."""
+        self._pause_after_first_capture = pause_after_first_capture
         self.pipeline = pipeline
         self._changed = threading.Condition()
         self._speed = speed
@@ -81,9 +89,13 @@ class ReplayPlayer:
         reader = RecordingReader(self.recording)
         try:
             for record in reader:
+                self._pause_past_first_capture(record.step)
                 if not self._wait_until_due(record.received_at, record.step, stop):
                     break
-                self.pipeline.handle(record.frame, record.received_at)
+                message = self.pipeline.handle(record.frame, record.received_at)
+                if (self._pause_after_first_capture and self._pause_after_capture_step is None
+                        and message is not None and snapshot_kinds.kind_of_snapshot(message) is not None):
+                    self._pause_after_capture_step = record.step
                 with self._changed:
                     self._step, self._position = max(self._step, record.step), record.received_at
         finally:
@@ -91,6 +103,12 @@ class ReplayPlayer:
             with self._changed:
                 self._finished = True
         return reader
+
+    def _pause_past_first_capture(self, step: int) -> None:
+        """Pauses before the first record past the first capture step (once)."""
+        if self._pause_after_capture_step is not None and step > self._pause_after_capture_step:
+            self._pause_after_first_capture, self._pause_after_capture_step = False, None
+            self._control(paused=True)
 
     def _wait_until_due(self, recorded_at: float, step: int, stop: threading.Event) -> bool:
         """Blocks until the record is due (pause, speed and seeks considered); False on stop."""
@@ -103,7 +121,7 @@ class ReplayPlayer:
                 if self._paused:
                     self._changed.wait(WAKE_S)
                     continue
-                if self._speed is None:
+                if self._speed is None or self._pause_after_first_capture:
                     return True
                 if self._anchor is None:
                     self._anchor = (self._position or recorded_at, time.monotonic())

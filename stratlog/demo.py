@@ -1,8 +1,8 @@
 """`stratlog demo`: the tiny embedded model trained by 2 torchrun ranks, watched by a live sink.
 
-The sink runs in this process (dashboard in the foreground, receiving in a thread; or the
-receiving loop alone with --headless); torchrun runs as a child process group. Both stop
-when training ends or on Ctrl-C, and the log files, recording and checkpoints stay in --out.
+The sink and torchrun run side by side as `stratlog train` runs them (stratlog.watched_training):
+both stop when training ends, on q, or on Ctrl-C / SIGTERM / SIGHUP, and the log files,
+recording, trainer.log and checkpoints stay in --out.
 """
 
 from __future__ import annotations
@@ -12,16 +12,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from stratlog.protocol import RecordingWriter
-from stratlog.sink.dashboard_model import DashboardModel
-from stratlog.sink.pipeline import SinkPipeline
-from stratlog.sink.receiver import FrameReceiver
-from stratlog.sink.service import SinkService
-from stratlog.sink_commands import add_fail_on_argument, print_alarm, report_end, running_beside
-from stratlog.training_process import TrainingProcess, torchrun_command
-
-DRAIN_AFTER_EXIT_S = 3.0
-"""How long the sink keeps listening after torchrun exits, for run ends still in flight."""
+from stratlog.sink_commands import add_fail_on_argument
+from stratlog.training_process import torchrun_command
+from stratlog.watched_training import WatchOptions, watch_training
 
 
 @dataclass(frozen=True)
@@ -69,58 +62,9 @@ def run_demo(config: DemoConfig) -> int:
     from stratlog.trainer.embedded import prepare_demo  # torch-heavy: imported only when the demo runs
 
     assets = prepare_demo(config.cache_dir)
-    log_dir = config.out / "logs"
-    log_dir.mkdir(parents=True, exist_ok=True)
-    receiver = FrameReceiver("tcp://127.0.0.1:0")
-    service = SinkService(receiver, SinkPipeline(log_dir, recorder=RecordingWriter(log_dir / "stream.stratrec"),
-                                                 on_alarm=print_alarm if config.headless else None))
-    command = torchrun_command(config.nproc, demo_train_args(assets, config, receiver.address))
-    training = TrainingProcess(command, log_file=None if config.headless else config.out / "trainer.log")
-    exited_at: list[float] = []
-
-    def training_done() -> bool:
-        if training.exit_code() is None:
-            return False
-        exited_at or exited_at.append(time.monotonic())
-        return service.pipeline.state.finished or time.monotonic() - exited_at[0] > DRAIN_AFTER_EXIT_S
-
-    interrupted = False
-    try:
-        if config.headless:
-            service.run(should_stop=training_done)
-        else:
-            interrupted = _run_with_dashboard(service, training, training_done, config)
-    except KeyboardInterrupt:
-        interrupted = True
-    finally:
-        code = training.stop()
-        service.close()
-    print(f"{'stopped before the end; ' if interrupted else ''}training exit code {code}; logs in {log_dir}")
-    findings_code = report_end(service.pipeline, config.fail_on)
-    return 130 if interrupted else code or findings_code
-
-
-def _run_with_dashboard(service: SinkService, training: TrainingProcess, training_done, config: DemoConfig) -> bool:
-    """Runs the dashboard until it closes; True when the user closed it while training still ran."""
-    from stratlog.tui.app import DashboardApp
-
-    model = DashboardModel.attach(service.pipeline)  # before the first frame: the history starts at the run start
-
-    def status() -> str:
-        code = training.exit_code()
-        return "training running" if code is None else f"training finished (exit code {code})" + (
-            " — press q to quit" if config.keep_open else "")
-
-    app = DashboardApp(model, source=f"live {service.receiver.address}", status=status)
-
-    def summary_when_done() -> None:
-        if not config.keep_open and training_done():
-            app.show_summary(service.pipeline.summary_text())
-
-    app.call_later(lambda: app.set_interval(1.0, summary_when_done))
-    with running_beside(service.run, service.stop, name="sink-receiver"):
-        app.run()
-        return training.exit_code() is None  # asked before the receiver stops: closed while training ran
+    options = WatchOptions(log_dir=config.out / "logs", trainer_log=None if config.headless else config.out / "trainer.log",
+                           headless=config.headless, keep_open=config.keep_open, fail_on=config.fail_on)
+    return watch_training(lambda address: torchrun_command(config.nproc, demo_train_args(assets, config, address)), options)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import shutil
 import signal
 import sys
 import tempfile
@@ -60,16 +61,25 @@ def positive_float(text: str) -> float:
     return value
 
 
-def add_pipeline_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shared by sink and replay: they change what the pipeline writes."""
+def add_analysis_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options that change what the pipeline writes (sink, view, replay and train)."""
     parser.add_argument("--tokenizer", default=None, help="Tokenizer folder or tokenizer.json (default: the one named by the run).")
     parser.add_argument("--stall-after", type=positive_float, default=None, metavar="SECONDS",
                         help="Report a rank as stalled after this many seconds without a message "
                              "(default: 3 x the run's heartbeat interval). Replay with the same value as the live sink.")
     parser.add_argument("--rotate-mb", type=positive_float, default=None, metavar="MB",
                         help="Start a new log file (NAME.1, NAME.2, ...) and recording file past this size (default: never).")
-    parser.add_argument("--tui", action="store_true", help="Show the dashboard.")
-    parser.add_argument("--headless", action="store_true", help="No dashboard (the default; for scripts and servers).")
+
+
+def add_pipeline_arguments(parser: argparse.ArgumentParser, *, dashboard_by_default: bool = False) -> None:
+    """Options shared by sink, view and replay: what the pipeline writes, the display, --fail-on."""
+    add_analysis_arguments(parser)
+    if dashboard_by_default:
+        parser.add_argument("--headless", action="store_true",
+                            help="No dashboard: WARN/FAIL lines and the summary in this terminal (default: the dashboard).")
+    else:
+        parser.add_argument("--tui", action="store_true", help="Show the dashboard (it ends on the run summary).")
+        parser.add_argument("--headless", action="store_true", help="No dashboard (the default; for scripts and servers).")
     add_fail_on_argument(parser)
 
 
@@ -144,7 +154,7 @@ def default_recording_path(log_dir: Path) -> Path:
     return path if not path.exists() else log_dir / time.strftime("stream-%Y%m%d-%H%M%S.stratrec")
 
 
-def _rotate_bytes(args: argparse.Namespace) -> int | None:
+def rotate_bytes(args: argparse.Namespace) -> int | None:
     return int(args.rotate_mb * 1024 * 1024) if args.rotate_mb else None
 
 
@@ -164,10 +174,10 @@ def run_sink(args: argparse.Namespace) -> int:
     keys = server_keys(args)
     make_log_dir(args.log_dir)
     receiver = FrameReceiver(args.bind, keys=keys)
-    recorder = RecordingWriter(args.record or default_recording_path(args.log_dir), rotate_bytes=_rotate_bytes(args))
+    recorder = RecordingWriter(args.record or default_recording_path(args.log_dir), rotate_bytes=rotate_bytes(args))
     publisher = FramePublisher(args.publish, keys=keys) if args.publish else None
     pipeline = SinkPipeline(args.log_dir, recorder=recorder, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
-                            rotate_bytes=_rotate_bytes(args), publisher=publisher,
+                            rotate_bytes=rotate_bytes(args), publisher=publisher,
                             on_alarm=None if args.tui else print_alarm, reporter=make_reporter(args, args.log_dir))
     previous = previous_recording(args.log_dir, Path(recorder.paths[0]))
     resumed = read_previous_stream(previous) if previous is not None else None
@@ -190,9 +200,16 @@ def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool,
             from stratlog.tui.app import DashboardApp
 
             model = DashboardModel.attach(service.pipeline)  # before the first frame: the history starts there
-            with running_beside(functools.partial(service.run, until_run_end=until_run_end), service.stop,
-                                 name="sink-receiver"):
-                DashboardApp(model, source=source).run()
+            ended = threading.Event()
+
+            def serve() -> None:
+                service.run(until_run_end=until_run_end)
+                ended.set()
+
+            app = DashboardApp(model, source=source)
+            app.show_summary_when(ended.is_set, service.pipeline.summary_text)  # --exit-after-run: the run ended
+            with running_beside(serve, service.stop, name="sink-receiver"):
+                app.run()
         else:
             signal.signal(signal.SIGTERM, lambda *_: service.stop())
             service.run(until_run_end=until_run_end)
@@ -206,15 +223,15 @@ def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool,
 def add_view_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("address", help="A running sink's --publish endpoint, e.g. tcp://train-host:5556.")
     parser.add_argument("--log-dir", type=Path, default=None,
-                        help="Where the viewer logs what reached it (default: a new temporary folder); the sink's "
-                             "own logs stay the complete record.")
+                        help="Where the viewer logs what reached it (default: a temporary folder, removed when the "
+                             "viewer exits); the sink's own logs stay the complete record.")
     parser.add_argument("--exit-after-run", action="store_true",
                         help="Stop once every rank of the run has sent its run end or stalled (killed without one).")
     parser.add_argument("--sink-key", type=Path, default=None, metavar="FILE",
                         help="The sink's public CURVE key (its NAME.key), for a sink started with --curve-secret.")
     parser.add_argument("--client-key", type=Path, default=None, metavar="FILE",
                         help="This viewer's CURVE key pair (NAME.key_secret) whose public key the sink lists.")
-    add_pipeline_arguments(parser)
+    add_pipeline_arguments(parser, dashboard_by_default=True)
 
 
 def run_view(args: argparse.Namespace) -> int:
@@ -224,12 +241,17 @@ def run_view(args: argparse.Namespace) -> int:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="stratlog-view-"))
     subscriber = FrameSubscriber(args.address, keys=keys)
     pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
-                            rotate_bytes=_rotate_bytes(args), joined_mid_stream=True,
+                            rotate_bytes=rotate_bytes(args), joined_mid_stream=True,
                             on_alarm=print_alarm if args.headless else None)
     print(f"viewing {args.address} (frames sent before this viewer subscribed are not shown; pass --tokenizer "
           f"to decode tokens when the run started earlier); the viewer's logs in {log_dir}", flush=True)
-    return _serve(SinkService(subscriber, pipeline), tui=not args.headless, source=f"view {args.address}",
-                  until_run_end=args.exit_after_run, fail_on=args.fail_on)
+    try:
+        return _serve(SinkService(subscriber, pipeline), tui=not args.headless, source=f"view {args.address}",
+                      until_run_end=args.exit_after_run, fail_on=args.fail_on)
+    finally:
+        if args.log_dir is None:  # the sink's own logs are the record; a viewer's temporary copy goes
+            shutil.rmtree(log_dir, ignore_errors=True)
+            print(f"removed the viewer's temporary logs in {log_dir} (pass --log-dir to keep them)", flush=True)
 
 
 DAMAGE_EXIT_CODE = 4
@@ -252,7 +274,9 @@ def report_damage(damage: list, *, strict: bool) -> bool:
 def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recording", type=Path, help="A recording written by the sink (rotated parts are read too).")
     parser.add_argument("--log-dir", type=Path, default=None, help="Where to write the logs (default: <recording>.replay/).")
-    parser.add_argument("--speed", default="max", help="Playback speed factor, or 'max' (default) for as fast as possible.")
+    parser.add_argument("--speed", default=None,
+                        help="Playback speed factor, or 'max' for as fast as possible (default: max; with --tui 1, "
+                             "after a pause on the first capture: space plays, + and - change the speed, s restarts).")
     parser.add_argument("--strict", action="store_true",
                         help=f"Exit with code {DAMAGE_EXIT_CODE} on any damage, a torn last record included "
                              "(default: only when damage lost records written whole).")
@@ -260,7 +284,9 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     add_pipeline_arguments(parser)
 
 
-def parse_speed(text: str) -> float | None:
+def parse_speed(text: str | None, *, tui: bool) -> float | None:
+    if text is None:
+        return 1.0 if tui else None
     if text == "max":
         return None
     try:
@@ -269,34 +295,45 @@ def parse_speed(text: str) -> float | None:
         raise ValueError(f"--speed must be a number > 0 or 'max', got {text!r}") from None
 
 
+def _replay_with_dashboard(player: ReplayPlayer, recording: Path) -> bool:
+    """Plays `player` under the dashboard, which ends on the run summary once the replay is over;
+    True when the user asked to restart it."""
+    from stratlog.tui.app import RESTART_REPLAY, DashboardApp
+
+    model = DashboardModel.attach(player.pipeline)
+    app = DashboardApp(model, source=f"replay {recording.name}", player=player)
+    app.show_summary_when(lambda: player.status().finished, player.pipeline.summary_text)
+    stop = threading.Event()
+    with running_beside(functools.partial(player.run, stop), stop.set, name="replay"):
+        return app.run() == RESTART_REPLAY
+
+
 def run_replay(args: argparse.Namespace) -> int:
     if not args.recording.is_file():
         print(f"error: recording not found: {args.recording}", file=sys.stderr)
         return 2
     try:
-        speed = parse_speed(args.speed)
+        speed = parse_speed(args.speed, tui=args.tui)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     log_dir = args.log_dir or args.recording.with_name(args.recording.name + ".replay")
-    pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
-                            rotate_bytes=_rotate_bytes(args), on_alarm=None if args.tui else print_alarm,
-                            reporter=make_reporter(args, log_dir))
-    try:
-        if args.tui:
-            from stratlog.tui.app import DashboardApp
-
-            model = DashboardModel.attach(pipeline)
-            player = ReplayPlayer(args.recording, pipeline, speed=speed)
-            stop = threading.Event()
-            with running_beside(functools.partial(player.run, stop), stop.set, name="replay"):
-                DashboardApp(model, source=f"replay {args.recording.name}", player=player).run()
-            damage = player.damage  # what it skipped up to where the dashboard was closed
-        else:
-            damage = replay_recording(args.recording, pipeline, speed=speed).damage
-        lost_records = report_damage(damage, strict=args.strict)
-    finally:
-        pipeline.close()
+    while True:
+        pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
+                                rotate_bytes=rotate_bytes(args), on_alarm=None if args.tui else print_alarm,
+                                reporter=make_reporter(args, log_dir))
+        try:
+            if args.tui:
+                player = ReplayPlayer(args.recording, pipeline, speed=speed, pause_after_first_capture=True)
+                if _replay_with_dashboard(player, args.recording):
+                    continue  # `s`: again from the start, a new replay appended to the same logs
+                damage = player.damage  # what it skipped up to where the dashboard was closed
+            else:
+                damage = replay_recording(args.recording, pipeline, speed=speed).damage
+            lost_records = report_damage(damage, strict=args.strict)
+        finally:
+            pipeline.close()
+        break
     print(f"replayed {pipeline.state.messages} messages; logs in {log_dir}")
     exit_code = report_end(pipeline, args.fail_on)
     return DAMAGE_EXIT_CODE if lost_records else exit_code

@@ -20,6 +20,11 @@ from stratlog.tui.screens.dashboard import DashboardScreen
 from stratlog.tui.screens.help import HelpScreen
 from stratlog.tui.screens.run_summary import RunSummaryScreen
 
+SUMMARY_CHECK_S = 0.5
+"""How often the dashboard asks whether its source is over (then it shows the run summary)."""
+RESTART_REPLAY = "restart replay"
+"""What `DashboardApp.run()` returns when the user asked to replay again from the start."""
+
 
 class DashboardApp(App):
     CSS_PATH = "dashboard.tcss"
@@ -30,6 +35,8 @@ class DashboardApp(App):
         Binding("q", "quit", "Quit", tooltip="Quit (the demo stops its trainer too)"),
         Binding("ctrl+c", "quit", "Quit", show=False, priority=True, tooltip="Quit, from anywhere"),
         Binding("question_mark,f1", "help", "Help", key_display="?", tooltip="This help"),
+        Binding("s", "restart_replay", "Restart", show=False,
+                tooltip="Replay: start again from the first record (paused after the first capture)"),
     ]
 
     def __init__(self, model: DashboardModel, *, source: str, player: ReplayPlayer | None = None,
@@ -56,10 +63,28 @@ class DashboardApp(App):
         return " · ".join(parts)
 
     def show_summary(self, summary: str) -> None:
-        """Ends on the run summary (the sink's text): it stays until a key, which closes the app.
-        Called again (a timer that still fires) it changes nothing."""
+        """Ends on the run summary (the sink's text): it stays until a key, which closes the app
+        (in a replay, `s` restarts it instead). Called again (a timer that still fires) it changes nothing."""
         if not isinstance(self.screen, RunSummaryScreen):
-            self.push_screen(RunSummaryScreen(summary))
+            self.push_screen(RunSummaryScreen(summary, restart_key="s" if self.player is not None else None))
+
+    def show_summary_when(self, ended: Callable[[], bool], summary: Callable[[], str]) -> None:
+        """Ends on the run summary once `ended()` says the source is over (asked every
+        SUMMARY_CHECK_S): the training, the live run (--exit-after-run) or the replay."""
+
+        def check() -> None:
+            if ended():
+                self.show_summary(summary())
+
+        self.call_later(lambda: self.set_interval(SUMMARY_CHECK_S, check))
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        return self.player is not None or action != "restart_replay"
+
+    def action_restart_replay(self) -> None:
+        """Closes the dashboard with RESTART_REPLAY: the command replays again from the start through
+        a fresh pipeline (analyses cannot run backwards, so a restart is a new replay)."""
+        self.exit(RESTART_REPLAY)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

@@ -2,7 +2,7 @@
 
 The summary is built by the sink (`sink.run_summary`), so the screen only shows it. It stays
 until a key is pressed, then the app exits: the result of a run must not vanish with the
-dashboard the moment training ends.
+dashboard the moment training ends (or a replay is over; there one key replays it again).
 """
 
 from __future__ import annotations
@@ -15,15 +15,21 @@ from textual.widgets import Static
 
 
 class RunSummaryScreen(Screen[None]):
-    def __init__(self, summary: str):
+    def __init__(self, summary: str, *, restart_key: str | None = None):
+        """`restart_key`: the key that runs the app's `restart_replay` action instead (a replay)."""
         super().__init__()
         self.summary = summary
+        self.restart_key = restart_key
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="summary-body") as body:
-            body.border_title = "Run finished — press any key to close"
+            again = f", {self.restart_key} to replay it again" if self.restart_key else ""
+            body.border_title = f"Run finished — press any key to close{again}"
             yield Static(self.summary, markup=False)
 
-    def on_key(self, event: events.Key) -> None:
+    async def on_key(self, event: events.Key) -> None:
         event.stop()
-        self.app.exit()
+        if event.key == self.restart_key:
+            await self.app.run_action("restart_replay")
+        else:
+            self.app.exit()
