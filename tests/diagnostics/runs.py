@@ -40,11 +40,12 @@ def captures_up_to(step: int, interval: int = CAPTURE_INTERVAL) -> int:
     return 1 + step // interval if step >= interval else 1
 
 
-def run_demo(assets, out: Path, group: ProcessGroup, *, seed: int, max_steps: int, fault: str = "") -> DiagnosticRun:
+def run_demo(assets, out: Path, group: ProcessGroup, *, seed: int, max_steps: int, fault: str = "",
+             capture_interval: int = CAPTURE_INTERVAL) -> DiagnosticRun:
     started = time.monotonic()
     log_dir = out / "logs"
     sink, address = start_sink(group, log_dir, out / "sink-address", "--headless", "--exit-after-run")
-    config = DemoConfig(out=out, max_steps=max_steps, capture_interval=CAPTURE_INTERVAL, seed=seed)
+    config = DemoConfig(out=out, max_steps=max_steps, capture_interval=capture_interval, seed=seed)
     args = demo_train_args(assets, config, address)
     if fault:
         args += ["--plant_fault", fault]
