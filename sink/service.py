@@ -29,6 +29,9 @@ DRAIN_LIMIT = 10_000
 """Messages moved into the backlog between two handled ones at most, so handling never starves."""
 LOAD_REPORT_S = 10.0
 """Wall-clock seconds between two load records in events.jsonl (written only when messages came)."""
+STOPPED_AFTER_S = 1.0
+"""A turn of the loop that took longer than this while nothing was handled means the sink itself
+was stopped (SIGSTOP, a suspended VM): its next idle tick waits for what arrived meanwhile."""
 CLOSE_GRACE_S = 5.0
 """How long a closing sink keeps receiving for run ends still on their way (a rank stopped by
 Ctrl-C or SIGTERM sends its run end within its close timeout, 2 s, after the signal)."""
@@ -46,6 +49,7 @@ class SinkService:
         self._lag_s = 0.0
         self._period = _LoadPeriod(time.monotonic())
         self._overloaded = False
+        self._last_turn = time.monotonic()
 
     def stop(self) -> None:
         self._stop.set()
@@ -61,18 +65,26 @@ class SinkService:
             message = None
             if received is None:
                 self._lag_s = 0.0
-                self.pipeline.tick()
+                if not self._was_stopped():
+                    self.pipeline.tick()
             else:
                 message = self._handle(received)
                 self._lag_s = time.time() - received.received_at
                 self._period.handled(self._lag_s)
             self.pipeline.state.set_load(self.load())
             self._report_load_if_due()
+            self._last_turn = time.monotonic()
             # `finished` looks at every rank: only when it can have changed (a run end, or quiet)
             if until_run_end and (received is None or isinstance(message, RunEnd)) and self.pipeline.state.finished:
                 break
             if should_stop is not None and should_stop():
                 break
+
+    def _was_stopped(self) -> bool:
+        """This turn's wait took far longer than IDLE_WAIT_MS: the process was stopped. An idle
+        tick now would judge stalls on the wall clock before the backlog that waited in the
+        sockets meanwhile is received (a race with ZeroMQ's I/O thread); the next turn receives it."""
+        return time.monotonic() - self._last_turn > STOPPED_AFTER_S
 
     def load(self) -> SinkLoad:
         return SinkLoad(round(self._lag_s, 3), self.backlog.bytes, self.backlog.dropped_frames, self.backlog.dropped_bytes)
