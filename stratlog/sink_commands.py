@@ -33,6 +33,7 @@ from stratlog.sink.replay import ReplayPlayer, replay_recording
 from stratlog.sink.run_summary import FAIL_ON_EXIT_CODE, alarm_line, fails_on
 from stratlog.sink.resume import previous_recording, read_previous_stream
 from stratlog.sink.service import SinkService
+from stratlog.web_view import DEFAULT_WEB, parse_web_address, serve_web
 
 
 JOIN_TIMEOUT_S = 5.0
@@ -231,10 +232,18 @@ def add_view_arguments(parser: argparse.ArgumentParser) -> None:
                         help="The sink's public CURVE key (its NAME.key), for a sink started with --curve-secret.")
     parser.add_argument("--client-key", type=Path, default=None, metavar="FILE",
                         help="This viewer's CURVE key pair (NAME.key_secret) whose public key the sink lists.")
+    parser.add_argument("--web", nargs="?", const=parse_web_address(DEFAULT_WEB), type=parse_web_address,
+                        default=None, metavar="HOST:PORT",
+                        help=f"Serve the dashboard to a browser instead of this terminal (default address {DEFAULT_WEB}: "
+                             "loopback; each tab is a viewer of its own). Needs pip install 'stratlog[web]'.")
+    parser.add_argument("--web-insecure", action="store_true",
+                        help="Allow --web beyond loopback: anyone who reaches the port sees the run (no login).")
     add_pipeline_arguments(parser, dashboard_by_default=True)
 
 
 def run_view(args: argparse.Namespace) -> int:
+    if args.web is not None:
+        return serve_web(args)
     if (args.sink_key is None) != (args.client_key is None):
         raise KeyFileError("--sink-key and --client-key go together: the sink's public key and this viewer's key pair")
     keys = ClientKeys.load(args.sink_key, args.client_key) if args.sink_key is not None else None
