@@ -93,6 +93,22 @@ def start_sink(group: ProcessGroup, log_dir: Path, address_file: Path, *extra: s
     return sink, wait_for(address, 60, what="the sink to listen")
 
 
+def processes_mentioning(text: str) -> list[int]:
+    """Live (non-zombie) processes whose command line contains `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
+
+
 def read_jsonl(path: Path) -> list[dict]:
     """The records of a JSON-lines file; none while it does not exist."""
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []

@@ -9,29 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.processes import read_jsonl, stratlog_command, wait_for
+from tests.processes import processes_mentioning, read_jsonl, stratlog_command, wait_for
 
 pytestmark = pytest.mark.slow
 
 
 def losses_by_step(metrics_file: Path, rank: int = 0) -> dict[int, float]:
     return {r["step"]: r["loss"] for r in read_jsonl(metrics_file) if r["rank"] == rank and "loss" in r}
-
-
-def processes_mentioning(text: str) -> list[int]:
-    """Live (non-zombie) processes whose command line contains `text`."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if text in cmdline and state != "Z":
-            found.append(int(entry.name))
-    return found
 
 
 def test_demo_loss_after_100_steps_is_clearly_lower_than_at_step_1(process_group, demo_assets, tmp_path):
