@@ -1,10 +1,11 @@
 """Which sharded set-ups the trainer and its loggers support, told before any model is loaded.
 
 FSDP and DeepSpeed are chosen with the usual transformers flags (`--fsdp` / `--fsdp_config`,
-`--deepspeed`); configs ship in examples/sharding/. Under sharding the DualFFN norms and the
+`--deepspeed`); configs ship in examples/sharding/. Under FSDP the DualFFN norms and the
 zero-shot forward are collectives that every rank joins on every capture step, so every rank
 must capture. FSDP1 keeps parameters as flat per-rank views the DualFFN probe cannot sum over
-ranks; FSDP2 (transformers' default) is supported.
+ranks; FSDP2 (transformers' default) is supported. DeepSpeed trains, but the loggers cannot yet
+read its partitioned gradients, so the two together are refused rather than logged wrong.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ def sharding_engine(training_args) -> str:
     return "fsdp" if training_args.fsdp else ""
 
 
-def sharding_refusal(training_args, logging_args, adaptation_args) -> str:
+def sharding_refusal(training_args, logging_args) -> str:
     """Why this combination of flags cannot run, or "" when it can."""
     engine = sharding_engine(training_args)
     if not engine:
@@ -31,6 +32,11 @@ def sharding_refusal(training_args, logging_args, adaptation_args) -> str:
     if engine == "fsdp" and int((training_args.fsdp_config or {}).get("version", 2)) != 2:
         return ("--fsdp_config: only FSDP2 (\"version\": 2, transformers' default) is supported: FSDP1 is deprecated in "
                 "transformers and its flat parameter views cannot be summed over ranks by the DualFFN probe")
+    if engine == "deepspeed" and logging_args.enable_strategic_logging:
+        return ("--deepspeed with --enable_strategic_logging is not supported yet: ZeRO keeps gradients in its own "
+                "partitioned buffers (a parameter's .grad is None where the DualFFN probe reads it) and accelerate runs "
+                "the optimizer step inside backward, before the probe's moment; use FSDP (examples/sharding/fsdp.json) "
+                "for a sharded run with the loggers, or train under DeepSpeed without them")
     if logging_args.enable_strategic_logging and logging_args.capture_ranks():
         return (f"--strategic_ranks {logging_args.strategic_ranks}: under {engine} every rank must capture "
                 "('all', the default): the DualFFN norms add up the ranks' shards and the zero-shot forward gathers "

@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args_into_dataclasses(args=argv)
     faults.install(fault_args.plant_fault)  # tests only (--plant_fault is hidden); '' in every real run: nothing
     is_main = training_args.process_index == 0
-    refusal = sharding_refusal(training_args, logging_args, adaptation_args)
+    refusal = sharding_refusal(training_args, logging_args)
     if refusal:
         if is_main:
             print(f"error: {refusal}", file=sys.stderr)
