@@ -19,7 +19,8 @@ _LINE_ENDS = re.compile(r"[\r\n]+")
 
 
 def last_progress_line(log_file: Path) -> str:
-    """The log's last non-blank line ('' while it is empty or missing), cut to MAX_CHARS."""
+    """The log's last non-blank line ('' while it is empty or missing), cut to MAX_CHARS; an
+    indented line (a warning's source line, a traceback's body) says nothing of progress."""
     try:
         with open(log_file, "rb") as log:
             log.seek(0, 2)
@@ -27,7 +28,7 @@ def last_progress_line(log_file: Path) -> str:
             tail = log.read().decode(errors="replace")
     except OSError:
         return ""
-    lines = [line.strip() for line in _LINE_ENDS.split(tail) if line.strip()]
+    lines = [line.strip() for line in _LINE_ENDS.split(tail) if line.strip() and not line[0].isspace()]
     if not lines:
         return ""
     line = lines[-1]

@@ -159,7 +159,7 @@ def training_status(model: DashboardModel, watch: _Watch, options: WatchOptions)
         if watch.signal is not None or watch.training.stop_requested_at is not None:
             return "stopping the trainer"
         if options.trainer_log and not any(history.captures for history in list(model.ranks.values())):
-            progress = last_progress_line(options.trainer_log) or "starting"
+            progress = last_progress_line(options.trainer_log) or "loading"
             return f"trainer: {progress} (log: {options.trainer_log})"
         return "training running"
 
