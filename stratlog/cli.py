@@ -11,7 +11,7 @@ DESCRIPTION = "Strategic logging for Higgs Audio v2 voice-cloning training: trai
 EXAMPLES = {
     "demo": "stratlog demo                      # the tiny embedded model on 2 ranks, live dashboard",
     "prepare-demo": "stratlog prepare-demo              # build the demo's checkpoint and voices ahead (offline)",
-    "tokenize": "stratlog tokenize data.json --audio_tokenizer_path /path/to/higgs-audio-tokenizer",
+    "tokenize": "stratlog tokenize data.json --audio_tokenizer_path /path/to/higgs-audio-tokenizer --model_path /path/to/higgs-checkpoint",
     "train": "stratlog train -- --nproc_per_node=2 trainer/train_v2_ddp.py --model_path M ...",
     "sink": "stratlog sink --log-dir logs/ --headless --publish tcp://127.0.0.1:5561",
     "view": "stratlog view tcp://127.0.0.1:5561  # a dashboard on a running sink's --publish",
@@ -44,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--force", action="store_true", help="Rebuild even if a complete build exists.")
     from stratlog.trainer.arguments import add_tokenize_arguments  # torch-free; torch loads only when tokenize runs
 
-    add_tokenize_arguments(_command(commands, "tokenize", "Encode a data file's audio into the code cache up front."))
+    add_tokenize_arguments(_command(commands, "tokenize",
+                                    "Encode a data file's audio into the code cache up front (--model_path: the prepared data set too)."))
     train_command.add_arguments(_command(
         commands, "train", "Your torchrun training and a live sink side by side, in one command.",
         "Starts the sink (the dashboard, or --headless) on a free local address and torchrun with the arguments "

@@ -9,6 +9,7 @@ Run: `python -m pytest -q tests/trainer/test_prepared_data.py` (about 30 s).
 from __future__ import annotations
 
 import pickle
+import shutil
 import threading
 
 import numpy as np
@@ -19,9 +20,9 @@ from accelerate.data_loader import prepare_data_loader
 from torch.utils.data import DataLoader, RandomSampler
 
 from stratlog.cli import main as stratlog_main
-from stratlog.trainer.data.audio_codes import AudioCodeCache
+from stratlog.trainer.data.audio_codes import AudioCodeCache, FileDigests
 from stratlog.trainer.data.batching import LengthGroupedBatchSampler
-from stratlog.trainer.data.prepare_shards import PreparationConfig, builder_for, open_prepared, prepare_data_set
+from stratlog.trainer.data.prepare_shards import PreparationConfig, builder_for, open_prepared, prepare_data_set, prepared_folder
 from stratlog.trainer.data.prepared import PreparedDataSet
 from stratlog.trainer.data.preparation import prepare_examples
 from stratlog.trainer.data.samples import load_samples
@@ -38,7 +39,9 @@ def data(demo_assets, tmp_path):
     # the demo's code cache (the clips' codes are in it already); the data file's own prepared set
     config = PreparationConfig(demo_assets.audio_tokenizer_dir, demo_assets.model_dir, demo_assets.root / "audio-codes-cache",
                                ClipLimits(max_audio_seconds=30, min_audio_seconds=0.1), shard_size=SHARD_SIZE)
-    return records, data_file, config
+    yield records, data_file, config
+    digests = FileDigests(config.codes_dir / "file-digests.jsonl")
+    shutil.rmtree(prepared_folder(data_file, config, builder_for(config), digests), ignore_errors=True)  # not left in the demo cache
 
 
 def test_prepared_examples_are_the_examples_built_in_memory(demo_assets, data):

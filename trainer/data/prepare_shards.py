@@ -234,7 +234,7 @@ def prepare_data_set(data_file: Path, config: PreparationConfig, *, builder: Seq
                 report.clips_encoded += result.clips_encoded
                 report.clips_reused += result.clips_reused
                 progress.update(result.clips)
-        _write_manifest(folder, data_file, digests, sample_set.errors, plans, builder_sample_rate(config))
+        write_set_manifest(folder, data_file, digests, sample_set.errors, plans, builder_sample_rate(config))
         for stale in set(path.name for path in folder.glob("shard-*")) - {plan.name for plan in plans}:
             shutil.rmtree(folder / stale, ignore_errors=True)
     return report
@@ -261,7 +261,7 @@ def _build_pending(folder, pending, config, builder, workers, devices):
             yield future.result()
 
 
-def _write_manifest(folder: Path, data_file: Path, digests: FileDigests, parse_errors: list[SampleError],
+def write_set_manifest(folder: Path, data_file: Path, digests: FileDigests, parse_errors: list[SampleError],
                     plans: list[ShardPlan], sample_rate: int) -> None:
     shards, rejected, rates = [], [error_record(error, -1) for error in parse_errors], Counter()
     for plan in plans:
