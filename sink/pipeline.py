@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from stratlog.protocol import (
+    Damage,
     ErrorEvent,
     MessageDecoder,
     Metrics,
@@ -194,6 +195,13 @@ class SinkPipeline:
             self.files.write_event({"event": "resumed", "run_id": run_id, "from": str(previous.path),
                                     "next_seq": {str(rank): seq for rank, seq in ranks.items()},
                                     "run_context": bool(starts)})
+
+    def recording_damaged(self, damage: Damage) -> None:
+        """A replay met a damaged byte range of its recording: an event, and a finding the
+        dashboard, the log and the summary show (`stream.recording_damage_finding`)."""
+        self.files.write_event({"event": "recording_damage", "path": damage.path, "offset": damage.offset,
+                                "bytes": damage.length, "reason": damage.reason, "torn_tail": damage.torn_tail})
+        self._report([stream.recording_damage_finding(damage)], as_notices=True)
 
     def report_load(self, record: dict, findings: list[Finding]) -> None:
         """The live sink's load (`sink.service`): a line of events.jsonl and its findings, if any."""

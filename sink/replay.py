@@ -78,17 +78,19 @@ class ReplayPlayer:
         self._anchor: tuple[float, float] | None = None
         """(recorded time, monotonic time) that pacing counts from; reset by every control."""
         self.damage: list = []
-        """What the latest `run` skipped (`protocol.Damage`), once it returned: for the dashboard's
-        command to report as the headless replay does."""
+        """What the latest `run` skipped so far (`protocol.Damage`), each also reported to the
+        pipeline as met; the dashboard's command prints it at the end as the headless replay does."""
 
     def run(self, stop: threading.Event | None = None) -> RecordingReader:
         """Feeds every intact record to the pipeline (until `stop`); returns the reader, whose
         `.damage` says what was skipped."""
         stop = stop or threading.Event()
+        self.damage = []
         self.pipeline.files.write_human(replay_marker(self.recording))
         reader = RecordingReader(self.recording)
         try:
             for record in reader:
+                self._report_damage(reader)
                 self._pause_past_first_capture(record.step)
                 if not self._wait_until_due(record.received_at, record.step, stop):
                     break
@@ -98,11 +100,19 @@ class ReplayPlayer:
                     self._pause_after_capture_step = record.step
                 with self._changed:
                     self._step, self._position = max(self._step, record.step), record.received_at
+            self._report_damage(reader)
         finally:
             self.damage = reader.damage
             with self._changed:
                 self._finished = True
         return reader
+
+    def _report_damage(self, reader: RecordingReader) -> None:
+        """Byte ranges the reader has skipped since the last look go to the pipeline as they are
+        met, so the dashboard shows them while it plays (and the logs and summary keep them)."""
+        for damage in reader.damage[len(self.damage):]:
+            self.pipeline.recording_damaged(damage)
+        self.damage = list(reader.damage)
 
     def _pause_past_first_capture(self, step: int) -> None:
         """Pauses before the first record past the first capture step (once)."""

@@ -11,7 +11,9 @@ its run end, is aborted.
 
 from __future__ import annotations
 
-from stratlog.protocol import ErrorEvent, RunEnd, RunStart
+import os
+
+from stratlog.protocol import Damage, ErrorEvent, RunEnd, RunStart
 from stratlog.sink.findings import FAIL, OK, WARN, Finding
 from stratlog.sink.state import Delivery, RankState
 
@@ -92,6 +94,19 @@ def run_aborted_finding(run_id: str, ranks: dict[int, RankState]) -> Finding:
                    f"{len(silent)} of {len(ranks)} rank(s) stopped without a run end ({steps}): the run was killed or "
                    "crashed (SIGKILL, out of memory, a lost node), its logs end here; check the ranks' own output and "
                    "the system log (dmesg)", silent)
+
+
+def recording_damage_finding(damage: Damage) -> Finding:
+    """A damaged byte range a replay skipped: WARN when records written whole were lost there; OK
+    for the torn last record a sink killed mid-write leaves (nothing else is lost)."""
+    where = f"{damage.length} bytes at offset {damage.offset} of {os.path.basename(damage.path)} ({damage.reason})"
+    if damage.torn_tail:
+        return Finding(None, None, None, ANALYSIS, "recording_damage", OK,
+                       f"the recording's last record is cut short, {where}: a sink killed while writing it leaves this; "
+                       "nothing before it is lost", damage.length)
+    return Finding(None, None, None, ANALYSIS, "recording_damage", WARN,
+                   f"the recording is damaged, {where}: the records there are lost and this replay goes on after them; "
+                   "check the disk or the copy the recording came from", damage.length)
 
 
 def bad_frame_finding(reason: str, detail: str, size: int) -> Finding:

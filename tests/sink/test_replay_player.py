@@ -73,3 +73,24 @@ def test_speed_ladder_climbs_to_max_and_down_to_a_quarter():
     assert _next_speed(64.0, up=True) is None and _next_speed(None, up=True) is None
     assert _next_speed(None, up=False) == 64.0 and _next_speed(3.0, up=False) == 2.0
     assert _next_speed(SPEEDS[0], up=False) == SPEEDS[0]
+
+
+def test_damage_is_reported_to_the_pipeline_as_the_player_meets_it(recording, tmp_path):
+    """What the dashboard shows while it plays: a WARN finding for lost records, before the end."""
+    data = bytearray(recording.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside a record in the middle: its checksum fails, it is lost
+    recording.write_bytes(bytes(data[:-5]))  # and a torn last record, as a killed sink leaves
+    pipeline = SinkPipeline(tmp_path / "logs")
+    player = ReplayPlayer(recording, pipeline, speed=None, paused=True)
+    thread, stop = playing(player)
+    player.seek(STEPS // 2 + 3)  # plays on past the damaged middle, then holds
+    wait_for(lambda: any(f.check == "recording_damage" for f in pipeline.state.recent_findings), 5,
+             what="the damage finding while the replay is paused")
+    assert not player.status().finished
+    player.toggle_pause()
+    thread.join(timeout=10)
+    stop.set()
+    pipeline.close()
+    damage = [(f.severity, f.value) for f in pipeline.state.recent_findings if f.check == "recording_damage"]
+    assert [severity for severity, _ in damage] == ["WARN", "OK"]  # lost records, then the torn tail
+    assert [value for _, value in damage] == [skipped.length for skipped in player.damage]
