@@ -41,11 +41,9 @@ class FindingsPanel(ViewWidget):
     def render_view(self, view: DashboardView) -> Text | FittedFindings:
         """A full panel's height follows its content, so every finding wraps in full there."""
         findings = view.panels.get(self.panel, ())
-        if not findings:
-            return Text("no findings yet", style="dim")
         if self.compact:
             self.border_subtitle = severity_counts(findings)
-        return FittedFindings(findings)
+        return FittedFindings(findings) if findings else Text("no findings yet", style="dim")
 
 
 class FittedFindings:
