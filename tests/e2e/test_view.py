@@ -5,6 +5,9 @@ the run. Run: ./run-tests tests/e2e/test_view.py"""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+
 import zmq
 
 from stratlog.protocol import RunEnd, encode
@@ -55,3 +58,13 @@ def test_a_viewer_attaches_to_a_running_sink_and_stops_with_the_run(tmp_path, pr
     sink_metrics = read_jsonl(tmp_path / "sink" / "metrics.jsonl")
     assert [row["step"] for row in sink_metrics if row["step"]] == [1, 2, 3]
     assert len(sink_metrics) == first_metrics_seq + 2 >= len(viewer_metrics)  # the sink has every probe too
+
+
+def test_a_viewer_without_log_dir_removes_its_temporary_folder(tmp_path, process_group):
+    viewer = process_group.start(stratlog_command("view", free_address(), "--headless"), stdout=subprocess.PIPE,
+                                 stderr=subprocess.STDOUT, text=True, env={"TMPDIR": str(tmp_path)})
+    wait_for(lambda: list(tmp_path.glob("stratlog-view-*")), 30, what="the viewer's temporary folder")
+    viewer.send_signal(signal.SIGTERM)
+    output, _ = viewer.communicate(timeout=30)
+    assert viewer.returncode == 0, output
+    assert not list(tmp_path.glob("stratlog-view-*")) and "removed the viewer's temporary logs" in output
