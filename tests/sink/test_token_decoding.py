@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
+from stratlog.sink.token_decoding import BYTE_TABLE_FROM, IGNORE_INDEX, TokenDecoder
 
 
 def make_decoder() -> TokenDecoder:
@@ -58,19 +58,24 @@ def text_runs_by_the_tokenizer(decoder: TokenDecoder, ids: list[int]) -> list[st
 
 
 def test_byte_level_text_is_decoded_as_the_tokenizer_decodes_it():
-    """The byte table gives the tokenizer's own text: random ids (broken UTF-8 sequences across
-    tokens, specials, -100 and unknown ids between them) and every id of the vocabulary alone."""
+    """The byte table gives the tokenizer's own text: for every id of the vocabulary alone, for
+    all of them in one sequence, and for random ids (broken UTF-8 sequences across tokens,
+    specials, -100 and unknown ids between them), long enough to be decoded with the table."""
     decoder = TokenDecoder.from_path(FIXTURE_TOKENIZER)
-    assert decoder._byte_level is not None
+    table = decoder._byte_level
+    assert table is not None
+    special = set(decoder.special_ids.values())
+    for token in range(decoder.vocab_size):
+        if token not in special:
+            assert table.decode(np.array([token])) == decoder.tokenizer.decode([token], skip_special_tokens=False)
     rng = np.random.default_rng(3)
-    for _ in range(300):
-        ids = rng.integers(-3, decoder.vocab_size + 3, int(rng.integers(1, 200))).tolist()
-        ids = [IGNORE_INDEX if i < 0 and i % 2 else i for i in ids]
+    sequences = [rng.permutation(decoder.vocab_size).tolist()]
+    for _ in range(100):
+        ids = rng.integers(-3, decoder.vocab_size + 3, int(rng.integers(BYTE_TABLE_FROM, 4 * BYTE_TABLE_FROM))).tolist()
+        sequences.append([IGNORE_INDEX if i < 0 and i % 2 else i for i in ids])
+    for ids in sequences:
         texts = [piece.text for piece in decoder.pieces(ids) if piece.kind == "text"]
         assert texts == text_runs_by_the_tokenizer(decoder, ids)
-    for token in range(decoder.vocab_size):
-        texts = [piece.text for piece in decoder.pieces([token]) if piece.kind == "text"]
-        assert texts == text_runs_by_the_tokenizer(decoder, [token])
 
 
 def test_added_tokens_that_are_not_special_are_left_to_the_tokenizer():
