@@ -1,8 +1,11 @@
 """One exporter's thread: a bounded queue between the sink and a writer that may be slow or dead.
 
-The sink's thread only ever puts a record into the queue without waiting (`offer`); a full
-queue drops the record and counts it. The writer runs on its own daemon thread, so a W&B
-service that stops answering blocks that thread alone: the queue fills, further records are
+The sink's thread only ever appends a record to the queue without waiting (`offer`); a full
+queue drops the record and counts it. The writer runs on its own daemon thread, which takes what
+has queued and, when there is nothing, looks again POLL_S later: the sink never wakes it, because
+waking a thread for each record (queue.Queue's notify) cost the sink more than its own work on a
+metrics message. A W&B service that stops answering blocks that thread alone: the queue fills,
+further records are
 counted as dropped, and the sink's analysis, logs and recording go on. A writer that raises is
 counted too and goes on with the next record. Closing waits a bounded time for the queue to
 drain; what a blocked writer still holds then is counted as unwritten, never waited for.
@@ -10,9 +13,8 @@ drain; what a blocked writer still holds then is counted as unwritten, never wai
 
 from __future__ import annotations
 
-import queue
 import threading
-import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -22,7 +24,8 @@ QUEUE_RECORDS = 10_000
 """Records waiting for one writer at most (minutes of a busy run's metrics)."""
 CLOSE_WAIT_S = 10.0
 """How long closing waits for a writer to drain its queue and finish its runs."""
-_CLOSE = object()
+POLL_S = 0.05
+"""How long an idle writer thread sleeps before it looks at its queue again."""
 
 
 class Writer(Protocol):
@@ -53,7 +56,9 @@ class HandOffLoad:
 class HandOff:
     def __init__(self, writer: Writer, *, max_records: int = QUEUE_RECORDS):
         self.writer = writer
-        self._queue: queue.Queue = queue.Queue(maxsize=max_records)
+        self._queue: deque = deque()
+        self._max_records = max_records
+        self._closing = threading.Event()
         self._dropped = 0
         self._errors = 0
         self._written = 0
@@ -62,31 +67,32 @@ class HandOff:
         self._thread.start()
 
     def offer(self, record: Record) -> None:
-        """Never waits: a full queue drops `record` and counts it."""
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
+        """Never waits: a full queue drops `record` and counts it (one producer: the sink's thread)."""
+        if len(self._queue) >= self._max_records:
             self._dropped += 1
+        else:
+            self._queue.append(record)
 
     def load(self) -> HandOffLoad:
-        return HandOffLoad(self.writer.name, self._queue.qsize(), self._dropped, self._errors, self._last_error,
+        return HandOffLoad(self.writer.name, len(self._queue), self._dropped, self._errors, self._last_error,
                            self._written)
 
     def close(self, wait_s: float = CLOSE_WAIT_S) -> bool:
-        """Asks the writer to finish after the queued records; True when it did within `wait_s`."""
-        deadline = time.monotonic() + wait_s
-        while True:  # the queue may be full of records a blocked writer will never take
-            try:
-                self._queue.put(_CLOSE, timeout=0.1)
-                break
-            except queue.Full:
-                if time.monotonic() >= deadline:
-                    return False
-        self._thread.join(timeout=max(0.0, deadline - time.monotonic()))
+        """Asks the writer to finish after the queued records; True when it did within `wait_s`
+        (a blocked writer is left behind: its thread is a daemon)."""
+        self._closing.set()
+        self._thread.join(timeout=wait_s)
         return not self._thread.is_alive()
 
     def _work(self) -> None:
-        while (record := self._queue.get()) is not _CLOSE:
+        while True:
+            try:
+                record = self._queue.popleft()
+            except IndexError:
+                if self._closing.is_set():
+                    break
+                self._closing.wait(POLL_S)  # wakes at once when closing
+                continue
             self._call(self.writer.write, record)
         self._call(self.writer.close)
 

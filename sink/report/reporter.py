@@ -38,11 +38,11 @@ def _wandb(log_dir: Path) -> Writer:
     return WandbWriter(log_dir)  # W&B makes its own wandb/ folder in it
 
 
-TARGETS: dict[str, tuple[Callable[[Path], Writer], str]] = {
-    "tensorboard": (_tensorboard, "tensorboard"),
-    "wandb": (_wandb, "wandb"),
+TARGETS: dict[str, tuple[Callable[[Path], Writer], tuple[str, ...]]] = {
+    "tensorboard": (_tensorboard, ("tensorboard", "google_crc32c")),
+    "wandb": (_wandb, ("wandb",)),
 }
-"""Target name (also its extra, `stratlog[NAME]`) -> (its writer, the package it needs)."""
+"""Target name (also its extra, `stratlog[NAME]`) -> (its writer, the modules it needs)."""
 
 
 def parse_targets(text: str) -> list[str]:
@@ -54,9 +54,9 @@ def parse_targets(text: str) -> list[str]:
         raise ValueError(f"unknown --report-to target {', '.join(unknown) or repr(text)}; "
                          f"choose from {', '.join(TARGETS)} (comma-separated)")
     for name in targets:
-        package = TARGETS[name][1]
-        if importlib.util.find_spec(package) is None:
-            raise ValueError(f"--report-to {name} needs the {package} package: pip install 'stratlog[{name}]'")
+        for module in TARGETS[name][1]:
+            if importlib.util.find_spec(module) is None:
+                raise ValueError(f"--report-to {name} needs the {module} module: pip install 'stratlog[{name}]'")
     return list(dict.fromkeys(targets))
 
 
