@@ -25,6 +25,10 @@ from tests.processes import free_address, read_jsonl, start_sink, stratlog_comma
 pytestmark = pytest.mark.slow
 
 INTERVAL = 5
+PAUSE_S = float(os.environ.get("DRILL_PAUSE_S", 9))
+"""The sink's SIGSTOP: past the 6 s stall limit; RELIABILITY.md's 30 s drill sets DRILL_PAUSE_S=30."""
+STEPS = int(os.environ.get("DRILL_STEPS", 90))
+"""Steps of the drills that let training finish: enough to outlast the pause (DRILL_STEPS=220 for 30 s)."""
 STARTUP_S = 180
 """Generous: torchrun and two ranks importing torch on a shared 2-core machine."""
 
@@ -109,14 +113,13 @@ def test_sigterm_to_torchrun_gives_every_rank_a_run_end_terminated(process_group
           f"{sink_exit_s:.1f} s after; run ends: {ends}")
 
 
-def test_a_paused_sink_reports_no_false_stall(process_group, demo_assets, tmp_path, pause_s: float = 9.0):
-    """SIGSTOP for 9 s, past the 6 s stall limit (RELIABILITY.md also gives the 30 s drill)."""
+def test_a_paused_sink_reports_no_false_stall(process_group, demo_assets, tmp_path):
     log_dir = tmp_path / "logs"
     sink, address = start_sink(process_group, log_dir, tmp_path / "address", "--exit-after-run")
-    training = start_training(process_group, demo_assets, tmp_path, address, steps=int(os.environ.get("DRILL_STEPS", 90)))
+    training = start_training(process_group, demo_assets, tmp_path, address, steps=STEPS)
     wait_for_step(log_dir, 3)
     os.kill(sink.pid, signal.SIGSTOP)
-    time.sleep(float(os.environ.get("DRILL_PAUSE_S", pause_s)))
+    time.sleep(PAUSE_S)
     os.kill(sink.pid, signal.SIGCONT)
     assert training.wait(timeout=300) == 0
     assert sink.wait(timeout=60) == 0
@@ -130,7 +133,7 @@ def test_a_paused_sink_reports_no_false_stall(process_group, demo_assets, tmp_pa
     assert all(end["lost"] == 0 for end in ends.values())
     late = max(record.received_at - decode(record.frame).time for record in RecordingReader(log_dir / "stream.stratrec"))
     assert late > 6.0  # the backlog really came later than the stall limit: it was judged by its send times
-    print(f"\nFIGURE sink SIGSTOP {os.environ.get('DRILL_PAUSE_S', pause_s)} s: 0 stall findings, messages received up "
+    print(f"\nFIGURE sink SIGSTOP {PAUSE_S:g} s: 0 stall findings, messages received up "
           f"to {late:.1f} s after they were sent, "
           f"drops {reported_drops}, lost 0, run ends {ends}")
 
@@ -147,7 +150,7 @@ def test_a_sink_killed_and_restarted_mid_run_continues_without_false_losses(proc
     log_dir = tmp_path / "logs"
     address = free_address()
     first, _ = start_sink(process_group, log_dir, tmp_path / "address-1", "--bind", address)
-    training = start_training(process_group, demo_assets, tmp_path, address, steps=int(os.environ.get("DRILL_STEPS", 90)))
+    training = start_training(process_group, demo_assets, tmp_path, address, steps=STEPS)
     wait_for_step(log_dir, 5)
     os.kill(first.pid, signal.SIGKILL)
     first.wait()
