@@ -6,7 +6,7 @@ by its row of `sink.snapshot_kinds` (its analysis, its section of the human log)
 start and end, metrics, capture errors) write their own records and are judged here. Time in
 the pipeline is the frames' recorded receive time: `advance_clock` (called before each frame,
 and on the live sink's idle ticks) finds stalls and completes quiet log entries from it, never
-from a clock of its own. A frame that fails to decode is counted by reason and never stops the
+from a clock of its own; a stall also needs the silence in the senders' time (`RunState.find_stalls`). A frame that fails to decode is counted by reason and never stops the
 sink; the first few of each reason per minute are also recorded (the recording is the raw
 stream) and reported as a finding, the rest only counted (`sink.refusals`), so junk cannot fill
 the disk. Nor does a frame that decodes but then fails anywhere in analysis, logging or the dashboard's readings:
