@@ -141,16 +141,19 @@ class SinkService:
         and the recording keep it (at most the backlog's size; a few seconds of work). Then it goes
         on receiving until every rank has sent its run end (or stalled), for `close_grace_s` at
         most, so a run stopped together with its sink (Ctrl-C in the demo, docker stop) ends its
-        logs with the ranks' own run ends."""
+        logs with the ranks' own run ends. A Ctrl-C meanwhile ends the wait, not the closing."""
         deadline = time.monotonic() + self.close_grace_s
-        while True:
-            self._receive_waiting(IDLE_WAIT_MS if time.monotonic() < deadline else 0)
-            while (received := self.backlog.take()) is not None:
-                self._handle(received)
-                self._period.handled(time.time() - received.received_at)
-            if time.monotonic() >= deadline or self.pipeline.state.all_settled:
-                break
-            self.pipeline.tick()
+        try:
+            while True:
+                self._receive_waiting(IDLE_WAIT_MS if time.monotonic() < deadline else 0)
+                while (received := self.backlog.take()) is not None:
+                    self._handle(received)
+                    self._period.handled(time.time() - received.received_at)
+                if time.monotonic() >= deadline or self.pipeline.state.all_settled:
+                    break
+                self.pipeline.tick()
+        except KeyboardInterrupt:  # a second Ctrl-C: the files below are still closed whole
+            pass
         self._report_load_if_due(closing=True)
         self.receiver.close()
         self.pipeline.close()

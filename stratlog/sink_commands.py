@@ -217,6 +217,8 @@ def _serve(service: SinkService, *, tui: bool, source: str, until_run_end: bool,
     except KeyboardInterrupt:
         pass
     finally:
+        if service.close_grace_s and not service.pipeline.state.all_settled:
+            print(f"waiting up to {service.close_grace_s:g} s for the ranks' run ends (Ctrl-C: stop now)", flush=True)
         service.close()
     return report_end(service.pipeline, fail_on)
 
@@ -255,7 +257,8 @@ def run_view(args: argparse.Namespace) -> int:
     print(f"viewing {args.address} (frames sent before this viewer subscribed are not shown; pass --tokenizer "
           f"to decode tokens when the run started earlier); the viewer's logs in {log_dir}", flush=True)
     try:
-        return _serve(SinkService(subscriber, pipeline), tui=not args.headless, source=f"view {args.address}",
+        service = SinkService(subscriber, pipeline, close_grace_s=0)  # a viewer closes at once: the sink keeps the record
+        return _serve(service, tui=not args.headless, source=f"view {args.address}",
                       until_run_end=args.exit_after_run, fail_on=args.fail_on)
     finally:
         if args.log_dir is None:  # the sink's own logs are the record; a viewer's temporary copy goes
