@@ -16,7 +16,7 @@ any viewer can use it.
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -127,11 +127,12 @@ class DashboardModel:
         self.state = state
         self.contexts = contexts
         self.metric_verdicts = metric_verdicts if metric_verdicts is not None else {}
-        self.ranks: dict[int, RankHistory] = {}
-        self.run_findings: dict[tuple[str, str], Finding] = {}
-        """Latest finding per (analysis, check) about the stream as a whole (rank None)."""
-        self.findings_total = 0
-        """Findings recorded so far, so a viewer can append only the new ones to its history."""
+        self.histories: dict[str, dict[int, RankHistory]] = {}
+        """Run id -> rank -> its history: every run the sink has seen, so a viewer can switch runs."""
+        self.run_findings: dict[str | None, dict[tuple[str, str], Finding]] = {}
+        """Run id (None: the stream) -> latest finding per (analysis, check) about it as a whole (rank None)."""
+        self.findings_totals: Counter = Counter()
+        """Run id (None: the stream) -> findings recorded so far (`findings_total`)."""
         self.listener: Callable[[], None] | None = None
         state.observer = self
 
@@ -140,8 +141,18 @@ class DashboardModel:
         """The model of a `SinkPipeline`'s state, with the pipeline's run contexts."""
         return cls(pipeline.state, pipeline.contexts, pipeline._metrics.latest)  # the pipeline's own analysis
 
+    @property
+    def ranks(self) -> dict[int, RankHistory]:
+        """The shown run's histories."""
+        return self.histories.get(self.state.run_id, {})
+
+    @property
+    def findings_total(self) -> int:
+        """Findings about the shown run or the stream so far, so a viewer appends only new ones."""
+        return self.findings_totals[None] + self.findings_totals[self.state.run_id]
+
     def message_applied(self, message) -> None:
-        history = self.ranks.setdefault(message.rank, RankHistory())
+        history = self.histories.setdefault(message.run_id, {}).setdefault(message.rank, RankHistory())
         if isinstance(message, Metrics):
             for name, series in history.metrics.items():
                 if name in message.values:
@@ -157,16 +168,15 @@ class DashboardModel:
         self._changed()
 
     def run_switched(self, run_id: str) -> None:
-        self.ranks.clear()
-        self.run_findings.clear()
+        self._changed()  # every run's history is kept: the view just reads another one
 
     def findings_recorded(self, findings: list[Finding]) -> None:
         for finding in findings:
-            self.findings_total += 1
+            self.findings_totals[finding.run_id] += 1
             if finding.rank is None:
-                self.run_findings[(finding.analysis, finding.check)] = finding
+                self.run_findings.setdefault(finding.run_id, {})[(finding.analysis, finding.check)] = finding
                 continue
-            history = self.ranks.get(finding.rank)
+            history = self.histories.get(finding.run_id, {}).get(finding.rank)
             if history is not None and finding.step in history.captures:
                 history.captures[finding.step].findings.setdefault(finding.analysis, []).append(finding)
         self._changed()
@@ -196,5 +206,6 @@ class DashboardModel:
             trends = {key: tuple(series) for key, series in history.trends.items()}
             verdicts = tuple(self.metric_verdicts.get((self.state.run_id, rank), {}).values())
             return run_view(self.state, rank, metrics, trends, steps, capture, step is None,
-                            tuple(self.run_findings.values()), verdicts, self.findings_total, now)
+                            (*self.run_findings.get(None, {}).values(),
+                             *self.run_findings.get(self.state.run_id, {}).values()), verdicts, self.findings_total, now)
 

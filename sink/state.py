@@ -5,7 +5,9 @@ their sequence numbers, stalls or ends. The run shown (`run_id`, `ranks`, `world
 observer) is the first run seen until a run first seen later produces real steps (metrics or a
 snapshot): a run start alone never takes the dashboard over, so a stray or forged run start (or
 one for a run id already known) cannot replace the run being watched, live or in a replay; a new
-experiment sent to the same sink is shown from its first step. Per rank it tracks the sequence
+experiment sent to the same sink is shown from its first step. A viewer may show another run
+the sink has seen (`show_next_run`); that choice holds until a run first seen after it sends a
+real step. Per rank it tracks the sequence
 numbers (a jump is a gap: messages missing), the drops the rank itself reported, the last receive time (a quiet rank is
 stalled), the latest step, and the latest findings. Frames that fail to decode are counted by
 reason, and so are the frames the sink failed to analyse, log or draw (analysis errors).
@@ -81,15 +83,15 @@ class Delivery:
 
 
 class RunObserver(Protocol):
-    """Told of every applied message and recorded finding, under the state's lock, in the
-    receiving thread: a viewer's history (sink.dashboard_model) keeps what RunState does not."""
+    """Told of every applied message and recorded finding of every run, under the state's lock,
+    in the receiving thread: a viewer's history (sink.dashboard_model) keeps what RunState does not."""
 
     def message_applied(self, message) -> None: ...
 
     def findings_recorded(self, findings: list[Finding]) -> None: ...
 
     def run_switched(self, run_id: str) -> None:
-        """Another run started and is now the one shown: forget the previous run's history."""
+        """Another run is now the one shown (a takeover, or the viewer's choice)."""
 
 
 @dataclass
@@ -134,6 +136,9 @@ class RunState:
     _unwritten_errors: list = field(default_factory=list, init=False, repr=False)
     _first_seen: dict = field(default_factory=dict, init=False, repr=False)
     """Run id -> the order in which its first message arrived (0, 1, ...)."""
+    _takeover_from: int = field(default=0, init=False, repr=False)
+    """Runs first seen from this place on may take the view over: a viewer's choice
+    (`show_next_run`) holds until a run it has not seen yet sends a real step."""
 
     @property
     def ranks(self) -> dict[int, RankState]:
@@ -257,7 +262,7 @@ class RunState:
                 self._next_stall_check = min(self._next_stall_check, received_at + self._stall_limit(rank))
                 self._next_sender_check = min(self._next_sender_check, self._sender_deadline(rank))
             viewer_error = None
-            if self.observer is not None and message.run_id == self.run_id:
+            if self.observer is not None:
                 try:
                     if switched:
                         self.observer.run_switched(message.run_id)
@@ -273,7 +278,8 @@ class RunState:
         run_id = message.run_id
         self._first_seen.setdefault(run_id, len(self._first_seen))
         if not isinstance(message, (RunStart, RunEnd, Heartbeat, ErrorEvent)):
-            if self.run_id and run_id != self.run_id and self._first_seen[run_id] > self._first_seen[self.run_id]:
+            if self.run_id and run_id != self.run_id and self._first_seen[run_id] > self._first_seen[self.run_id] \
+                    and self._first_seen[run_id] >= self._takeover_from:
                 self.run_id = run_id
                 return True
         if not self.run_id:
@@ -326,6 +332,26 @@ class RunState:
                 self.version += 1
         return sorted(stalled, key=lambda item: (item[1].last_message_time, item[1].rank, item[0]))
 
+    @property
+    def run_ids(self) -> list[str]:
+        """Every run this state has seen, in the order they were first seen."""
+        return [run_id for run_id in self._first_seen if run_id in self.runs]
+
+    def show_next_run(self, delta: int = 1) -> str:
+        """A viewer's choice: show the run `delta` places on in `run_ids` (wrapping); returns it."""
+        with self.lock:
+            runs = self.run_ids
+            if self.run_id not in runs:
+                return self.run_id
+            chosen = runs[(runs.index(self.run_id) + delta) % len(runs)]
+            if chosen != self.run_id:
+                self.run_id = chosen
+                self._takeover_from = len(self._first_seen)
+                self.version += 1
+                if self.observer is not None:
+                    self.observer.run_switched(chosen)
+            return chosen
+
     def record_findings(self, findings: list[Finding]) -> None:
         with self.lock:
             for finding in findings:
@@ -333,7 +359,6 @@ class RunState:
                 rank = self.runs.get(finding.run_id, {}).get(finding.rank)
                 if rank is not None:
                     rank.findings[(finding.analysis, finding.check)] = finding
-            shown = [finding for finding in findings if finding.run_id in (None, self.run_id)]
-            if self.observer is not None and shown:
-                self.observer.findings_recorded(shown)
+            if self.observer is not None and findings:
+                self.observer.findings_recorded(findings)
             self.version += 1

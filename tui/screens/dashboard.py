@@ -73,6 +73,9 @@ class DashboardScreen(Screen):
         Binding("end", "follow", "Latest", tooltip="Follow the latest capture step as it arrives"),
         Binding("r", "rank(1)", "Rank", tooltip="Show the next rank"),
         Binding("R", "rank(-1)", "Previous rank", show=False, tooltip="Show the previous rank"),
+        Binding("u", "run(1)", "Run", show=False,
+                tooltip="Show the next run this sink has seen (its history is kept); U: the previous one"),
+        Binding("U", "run(-1)", "Previous run", show=False, tooltip="Show the previous run this sink has seen"),
         Binding("g", "seek", "Go to step", tooltip="Replay: play on to a later step; otherwise show a kept step"),
         Binding("space", "toggle_pause", "Pause", tooltip="Replay: pause or resume"),
         Binding("plus,equals_sign", "faster", "Speed", key_display="+-", tooltip="Replay: faster"),
@@ -198,6 +201,12 @@ class DashboardScreen(Screen):
             index = ranks.index(self.rank) if self.rank in ranks else 0
             self.rank = ranks[(index + delta) % len(ranks)]
             self._rank_chosen = True
+            self._redraw_now()
+
+    def action_run(self, delta: int) -> None:
+        """Another run of the sink's: its latest step, its lowest rank, until the user picks again."""
+        if self.model.state.show_next_run(delta) != (self.view.run_id if self.view else None):
+            self.step, self.rank, self._rank_chosen = None, None, False
             self._redraw_now()
 
     def action_tab(self, tab: str) -> None:
