@@ -146,3 +146,16 @@ def test_ranks_draw_disjoint_samples_each_epoch_in_a_seeded_order(grouped):
         random_order = torch.randperm(len(lengths), generator=torch.Generator().manual_seed(0)).tolist()
         padded_random = sum(max(lengths[i] for i in random_order[s:s + 4]) * 4 for s in range(0, len(lengths), 4))
         assert padded < padded_random
+
+
+@pytest.mark.parametrize("fault", ["shifted_labels", "masked_audio_eos", "missing_reference_turn", "silent_reference"])
+def test_a_patched_example_builder_gets_a_prepared_set_of_its_own(data, fault, monkeypatch):
+    """tests/diagnostics plants data bugs in the demo's cache folder: their examples must never be
+    read by a run without the fault (or the other way round)."""
+    from stratlog.trainer import faults
+
+    _, data_file, config = data
+    builder, digests = builder_for(config), FileDigests(config.codes_dir / "file-digests.jsonl")
+    plain = prepared_folder(data_file, config, builder, digests)
+    faults.install(fault, patch=monkeypatch.setattr)
+    assert prepared_folder(data_file, config, builder, digests) != plain

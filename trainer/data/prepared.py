@@ -160,7 +160,9 @@ class PreparedDataSet(Dataset):
         return {**self.__dict__, "_shards": {}}  # a worker process maps the files itself
 
     def __len__(self) -> int:
-        return int(self._ends[-1]) if self.positions is None and len(self._ends) else len(self.positions if self.positions is not None else ())
+        if self.positions is not None:
+            return len(self.positions)
+        return int(self._ends[-1]) if len(self._ends) else 0
 
     def __getitem__(self, index: int) -> TrainingExample:
         if not -len(self) <= index < len(self):
