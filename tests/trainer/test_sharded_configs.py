@@ -45,7 +45,7 @@ def test_sharding_refuses_what_would_hang_or_log_wrong_and_names_the_flag():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("deepspeed") is None,
-                    reason="deepspeed is not installed: it is not in the lock (see trainer/README.md, 'Sharded training')")
+                    reason="deepspeed is not installed (it comes with the dev extras: pip install -e '.[dev]')")
 @pytest.mark.parametrize("name, stage", [("zero2.json", 2), ("zero3.json", 3)])
 def test_zero_configs_pass_deepspeeds_own_validator(name, stage, tmp_path):
     """transformers fills the "auto" values as Trainer does (the hidden-size ones from the full-size
