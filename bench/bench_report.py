@@ -55,6 +55,7 @@ def main() -> None:
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})
     tokenizer = tokenizer_path()
+    load_average = os.getloadavg()[0]
     loads = {"metrics": metrics_frames(METRICS_MESSAGES),
              "snapshots": snapshot_frames(SNAPSHOT_STEPS, vocabulary_size(tokenizer))}
     results: dict[tuple[str, bool], list[tuple[float, float]]] = {}
@@ -68,7 +69,9 @@ def main() -> None:
         f"{measured_on('python bench/bench_report.py', 'tensorboard')}; pinned to one core; median of {ROUNDS} "
         "interleaved rounds.",
         f"Tokenizer: {'the embedded tiny checkpoint' if tokenizer else 'none found (ids shown raw)'}. "
-        f"{METRICS_MESSAGES:,} metrics messages (8 values each); {SNAPSHOT_STEPS * 8:,} full-size snapshots.",
+        f"{METRICS_MESSAGES:,} metrics messages (8 values each); {SNAPSHOT_STEPS * 8:,} full-size snapshots. "
+        f"Load average at the start: {load_average:.1f} (on a shared machine the ratios, from interleaved rounds, "
+        "say more than the rates).",
         "",
         "| Frames | Measure | Without export | --report-to tensorboard | Ratio (with / without) |",
         "|---|---|---:|---:|---:|",
