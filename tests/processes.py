@@ -114,6 +114,18 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.is_file() else []
 
 
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def replay_demo(log_dir: Path, *options: str) -> None:
+    """`stratlog replay --headless` of the fixed 20-step demo recording, decoded with its
+    tokenizer, into `log_dir`, with more `options` (e.g. --report-to)."""
+    done = subprocess.run(stratlog_command("replay", str(FIXTURES / "demo-20-steps.stratrec"), "--tokenizer",
+                                           str(FIXTURES / "demo-tokenizer.json"), "--log-dir", str(log_dir),
+                                           "--headless", *options), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
 def replayed_log(recording: Path, log_dir: Path) -> str:
     """`stratlog replay --headless` of `recording` into `log_dir`; returns the strategic log it
     wrote without the replay's marker line, which is all that may differ from the live log."""

@@ -6,9 +6,7 @@ import json
 import subprocess
 from pathlib import Path
 
-from tests.processes import read_jsonl, stratlog_command
-
-FIXTURES = Path(__file__).parent / "fixtures"
+from tests.processes import read_jsonl, replay_demo, stratlog_command
 
 
 def write_jsonl(path: Path, records: list[dict]) -> None:
@@ -31,10 +29,7 @@ def rows(output: str) -> dict[str, list[str]]:
 
 def test_a_replayed_run_beside_a_failing_one(tmp_path):
     replayed = tmp_path / "demo"
-    replay = subprocess.run(stratlog_command("replay", str(FIXTURES / "demo-20-steps.stratrec"), "--tokenizer",
-                                             str(FIXTURES / "demo-tokenizer.json"), "--log-dir", str(replayed),
-                                             "--headless"), capture_output=True, text=True, timeout=120)
-    assert replay.returncode == 0, replay.stderr
+    replay_demo(replayed)
     broken = tmp_path / "broken"
     write_jsonl(broken / "metrics.jsonl", [
         {"run_id": "bad-run-1", "rank": 0, "step": 1, "time": 1.0, "loss": 9.0, "text_loss": 4.0, "audio_loss": 5.0},

@@ -10,28 +10,19 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.processes import read_jsonl, stratlog_command
+from tests.processes import FIXTURES, read_jsonl, replay_demo, stratlog_command
 
 pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 from tensorboard.util import tensor_util  # noqa: E402
 
-FIXTURES = Path(__file__).parents[2] / "fixtures"
 NOT_METRICS = {"run_id", "rank", "step", "time"}
-
-
-def replay(log_dir: Path, *extra: str) -> subprocess.CompletedProcess:
-    command = stratlog_command("replay", str(FIXTURES / "demo-20-steps.stratrec"), "--tokenizer",
-                               str(FIXTURES / "demo-tokenizer.json"), "--log-dir", str(log_dir), "--headless", *extra)
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    return done
 
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> tuple[Path, EventAccumulator]:
     log_dir = tmp_path_factory.mktemp("tb") / "logs"
-    replay(log_dir, "--report-to", "tensorboard")
+    replay_demo(log_dir, "--report-to", "tensorboard")
     runs = list((log_dir / "tensorboard").iterdir())
     assert len(runs) == 1, runs  # one TensorBoard run per training run, its ranks as tags
     accumulator = EventAccumulator(str(runs[0]), size_guidance={"scalars": 0, "tensors": 0})
@@ -81,7 +72,7 @@ def test_snapshots_and_findings_are_exported(exported):
 
 def test_the_export_changes_nothing_the_sink_writes(exported, tmp_path):
     log_dir, _ = exported
-    replay(tmp_path / "plain")
+    replay_demo(tmp_path / "plain")
     for name in ("strategic_log.txt", "findings.jsonl", "metrics.jsonl"):
         assert (tmp_path / "plain" / name).read_text().replace(str(tmp_path / "plain"), "") == \
             (log_dir / name).read_text().replace(str(log_dir), ""), name
