@@ -287,7 +287,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("recording", type=Path, help="A recording written by the sink (rotated parts are read too).")
     parser.add_argument("--log-dir", type=Path, default=None, help="Where to write the logs (default: <recording>.replay/).")
     parser.add_argument("--speed", default=None,
-                        help="Playback speed factor, or 'max' for as fast as possible (default: max; with --tui 1, "
+                        help="Playback speed factor, or 'max' for as fast as possible (default: max; with --tui 1x "
                              "after a pause on the first capture: space plays, + and - change the speed, s restarts).")
     parser.add_argument("--strict", action="store_true",
                         help=f"Exit with code {DAMAGE_EXIT_CODE} on any damage, a torn last record included "
@@ -336,7 +336,7 @@ def run_replay(args: argparse.Namespace) -> int:
                                 reporter=make_reporter(args, log_dir))
         try:
             if args.tui:
-                player = ReplayPlayer(args.recording, pipeline, speed=speed, pause_after_first_capture=True)
+                player = ReplayPlayer(args.recording, pipeline, speed=speed, pause_after_first_capture=args.speed is None)
                 if _replay_with_dashboard(player, args.recording):
                     continue  # `s`: again from the start, a new replay appended to the same logs
                 damage = player.damage  # what it skipped up to where the dashboard was closed

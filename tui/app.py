@@ -50,6 +50,7 @@ class DashboardApp(App):
         self._source = source
         self._status = status
         self._clock = clock or (player.clock if player is not None else time.time)
+        self._summary_shown = False
 
     def get_default_screen(self) -> DashboardScreen:
         return DashboardScreen(self.model, source=self.describe_source, clock=self._clock, player=self.player)
@@ -64,8 +65,10 @@ class DashboardApp(App):
 
     def show_summary(self, summary: str) -> None:
         """Ends on the run summary (the sink's text): it stays until a key, which closes the app
-        (in a replay, `s` restarts it instead). Called again (a timer that still fires) it changes nothing."""
-        if not isinstance(self.screen, RunSummaryScreen):
+        (in a replay, `s` restarts it instead; escape goes back to the dashboard). Shown once:
+        called again (a timer that still fires) it changes nothing."""
+        if not self._summary_shown:
+            self._summary_shown = True
             self.push_screen(RunSummaryScreen(summary, restart_key="s" if self.player is not None else None))
 
     def show_summary_when(self, ended: Callable[[], bool], summary: Callable[[], str]) -> None:
@@ -73,7 +76,7 @@ class DashboardApp(App):
         SUMMARY_CHECK_S): the training, the live run (--exit-after-run) or the replay."""
 
         def check() -> None:
-            if ended():
+            if not self._summary_shown and ended():
                 self.show_summary(summary())
 
         self.call_later(lambda: self.set_interval(SUMMARY_CHECK_S, check))

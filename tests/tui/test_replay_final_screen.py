@@ -1,6 +1,7 @@
 """`stratlog replay --tui` under Pilot, as the command wires it: the replay pauses once the first
 capture is in (not over before a key can be pressed), plays on with space, ends on the run summary
-screen, which stays until a key, and `s` there asks for the replay again from the start.
+screen, which stays until a key (escape: back to the dashboard), and `s` there asks for the replay
+again from the start.
 Run: ./run-tests tests/tui/test_replay_final_screen.py"""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.replay import ReplayPlayer
 from stratlog.tui.app import RESTART_REPLAY, DashboardApp
+from stratlog.tui.screens.dashboard import DashboardScreen
 from stratlog.tui.screens.run_summary import RunSummaryScreen
 from tests.tui.replayed import RECORDING, TOKENIZER, text_of
 
@@ -56,7 +58,10 @@ async def test_replay_pauses_after_the_first_capture_then_ends_on_the_summary_un
             assert "checks:" in shown and f"log: {tmp_path / 'findings.jsonl'}" in shown
             await pilot.pause(0.5)
             assert app.return_code is None  # it stays
-            await pilot.press("x")
+            await pilot.press("escape")  # back to the finished replay's dashboard, for good
+            await pilot.pause(1.0)
+            assert isinstance(app.screen, DashboardScreen) and app.return_code is None
+            await pilot.press("q")
             await pilot.pause()
             assert app.return_code == 0 and app.return_value is None
     finally:

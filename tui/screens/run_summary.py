@@ -3,6 +3,7 @@
 The summary is built by the sink (`sink.run_summary`), so the screen only shows it. It stays
 until a key is pressed, then the app exits: the result of a run must not vanish with the
 dashboard the moment training ends (or a replay is over; there one key replays it again).
+Escape goes back to the dashboard, to look at the finished run; it is not shown again.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ class RunSummaryScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="summary-body") as body:
             again = f", {self.restart_key} to replay it again" if self.restart_key else ""
-            body.border_title = f"Run finished — press any key to close{again}"
+            body.border_title = f"Run finished — press any key to close, escape to look at the dashboard{again}"
             yield Static(self.summary, markup=False)
 
     async def on_key(self, event: events.Key) -> None:
         event.stop()
         if event.key == self.restart_key:
             await self.app.run_action("restart_replay")
+        elif event.key == "escape":
+            self.dismiss()
         else:
             self.app.exit()
