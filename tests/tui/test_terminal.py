@@ -1,6 +1,7 @@
 """The dashboard in a real terminal: `stratlog replay FILE --tui` runs in tmux at 120x40 and at
 80x24; on every tab each panel's title is on screen, every box is closed (nothing cut off at the
-bottom or right), header and footer are whole; q quits. Skipped only when tmux is missing.
+bottom or right), header and footer are whole; the run summary shows once the replay is over and
+escape goes back to the dashboard; q quits. Skipped only when tmux is missing.
 Run: ./run-tests tests/tui/test_terminal.py"""
 
 from __future__ import annotations
@@ -73,7 +74,9 @@ def test_every_panel_title_is_visible_and_nothing_is_cut_off(tmux, tmp_path, wid
     command = [sys.executable, "-m", "stratlog.cli", "replay", str(RECORDING), "--tui", "--speed", "max",
                "--tokenizer", str(TOKENIZER), "--log-dir", str(tmp_path / "logs")]
     tmux("new-session", "-d", "-s", "dash", "-x", str(width), "-y", str(height), " ".join(command))
-    wait_for(lambda: "replay finished" in "\n".join(tmux.screen()), 30, what="the replay to finish on screen")
+    wait_for(lambda: "press any key to close" in "\n".join(tmux.screen()), 30, what="the run summary once replayed")
+    tmux("send-keys", "-t", "dash", "Escape")  # back to the finished replay's dashboard
+    wait_for(lambda: "replay finished" in "\n".join(tmux.screen()), 10, what="the replay to finish on screen")
     for key, titles in TAB_TITLES.items():
         if key == "1" and height >= 34:  # a shorter overview gives the charts' frame and the trends to the findings
             titles = ("Metrics", "Over captures", *titles)
