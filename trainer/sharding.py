@@ -55,5 +55,7 @@ class ShardingReport(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         held = sum(local_part(p).numel() if not hasattr(p, "ds_tensor") else p.ds_tensor.numel() for p in model.parameters())
         total = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in model.parameters())
-        print(f"sharding: {self.engine}: rank {args.process_index} holds {held:,} of {total:,} parameter elements",
+        unsharded = self.engine == "fsdp" and held == total and args.world_size > 1
+        print(f"sharding: {self.engine}: rank {args.process_index} holds {held:,} of {total:,} parameter elements"
+              + (" (not sharded: accelerate ran these ranks as plain DDP, as it does on CPU-only ranks)" if unsharded else ""),
               file=sys.stderr, flush=True)

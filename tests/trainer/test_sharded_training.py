@@ -136,3 +136,13 @@ def test_lora_under_fsdp_trains_like_lora_under_ddp(process_group, demo_assets, 
     assert_close(losses(tmp_path / "fsdp" / "checkpoint-3"), losses(tmp_path / "ddp" / "checkpoint-3"), "LoRA losses")
     captured = Counter((type(m).__name__, m.rank) for m in snapshots(tmp_path / "fsdp" / "spool"))
     assert all(captured[(kind, rank)] == 3 for kind in KINDS for rank in (0, 1)), captured
+
+
+def test_capturing_on_some_ranks_only_is_refused_under_fsdp_before_anything_loads(process_group, demo_assets, data_file, tmp_path):
+    args = train_args(demo_assets, data_file, tmp_path, "--max_steps", "1", "--enable_strategic_logging", "--strategic_ranks", "0",
+                      "--fsdp", "--fsdp_config", str(FSDP_CONFIG))
+    process = process_group.start([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                                   str(CPU_FSDP_SCRIPT), *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output, _ = process.communicate(timeout=300)
+    assert process.returncode != 0
+    assert output.count("error: --strategic_ranks 0") == 1 and "Loading weights" not in output, output[-3000:]
