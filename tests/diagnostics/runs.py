@@ -51,6 +51,6 @@ def run_demo(assets, out: Path, group: ProcessGroup, *, seed: int, max_steps: in
         args += ["--plant_fault", fault]
     with open(out / "trainer.log", "w") as log:
         trainer = group.start(torchrun_command(2, args), stdout=log, stderr=log)
-        code = trainer.wait(timeout=300)
+        code = trainer.wait(timeout=600)  # a 200-step run of espeak-ng's longer clips took 300 s on 2 busy cores
     sink.wait(timeout=60)
     return DiagnosticRun(read_jsonl(log_dir / "findings.jsonl"), time.monotonic() - started, code, (out / "trainer.log").read_text()[-3000:])

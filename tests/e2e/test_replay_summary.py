@@ -10,6 +10,7 @@ import subprocess
 
 import pytest
 
+from stratlog.sink.thresholds import REFERENCE_GRACE_STEPS
 from tests.processes import stratlog_command
 from tests.tui.replayed import RECORDING, TOKENIZER
 
@@ -25,7 +26,7 @@ def test_replay_prints_the_summary_and_exits_by_fail_on(tmp_path, fail_on, expec
     assert "checks: 0 FAIL, 0 WARN, 22 OK, 3 PENDING (still in their grace when the run ended)" in summary
     pending = next(line for line in summary if "zero_shot/conditioning_effect" in line)
     assert pending.split()[:4] == ["PENDING", "zero_shot/conditioning_effect", "step", "1"]
-    assert "pending until step 140" in pending
+    assert f"pending until step {REFERENCE_GRACE_STEPS}" in pending
     assert f"log: {tmp_path / 'findings.jsonl'}" in summary
     live = lines[:lines.index(summary[0])]
     assert not [line for line in live if line.startswith(("WARN", "FAIL", "PENDING"))]  # pending is no alarm

@@ -53,7 +53,7 @@ def run_captures(effects, true_losses, interval: int = 10) -> list[dict]:
 def test_a_reference_that_never_helps_a_learning_model_fails_at_the_same_step_at_every_interval(interval):
     steps = capture_steps(interval, 300)
     learning = [7.0 - 0.02 * step for step in steps]  # 40 % of the loss gone by step 140
-    found = run_captures([0.002] * len(steps), learning, interval)
+    found = run_captures([[0.004, -0.001, 0.0, 0.005]] * len(steps), learning, interval)  # a silent reference's noise
     severities = {step: f["conditioning_effect"].severity for step, f in zip(steps, found)}
     first_fail = min(step for step, severity in severities.items() if severity == "FAIL")
     assert first_fail == REFERENCE_GRACE_STEPS
@@ -74,6 +74,16 @@ def test_a_healthy_effect_that_emerges_before_the_grace_ends_never_fails(interva
     severities = [f["conditioning_effect"].severity for f in found]
     assert "FAIL" not in severities and "WARN" not in severities, severities
     assert severities[-1] == "OK"
+
+
+def test_an_effect_that_dips_after_it_was_shown_is_not_an_ignored_reference():
+    """espeak-ng speech's shape: above 0.01 for a while, then a window mean of 0.0099 at step 210."""
+    steps = capture_steps(10, 260)
+    effects = [0.0 if step < 120 else (0.03 if step < 180 else 0.005) for step in steps]
+    found = run_captures(effects, [7.0 - 0.02 * step for step in steps])
+    late = {step: f["conditioning_effect"] for step, f in zip(steps, found) if step >= REFERENCE_GRACE_STEPS}
+    assert {f.severity for f in late.values()} == {"OK"}
+    assert "up to step" in late[260].reason and "reaches the model" in late[260].reason
 
 
 def test_no_effect_without_audio_learning_is_a_warn_not_blamed_on_the_reference():
@@ -109,16 +119,16 @@ def test_the_trend_is_pending_until_its_grace_in_steps():
 
 
 def test_one_speaker_and_its_language_pair_without_effect_warn_after_the_grace_and_enough_samples():
-    """spk03 (the batch's last row, pair es->en) is measured once per capture: from step 140 (the
-    grace) it needs GROUP_MEASUREMENTS samples, so it is judged at step 140 + 10 x (10 - 1) = 230."""
+    """spk03 (the batch's last row, pair es->en) is measured once per capture: from step 200 (the
+    grace) it needs GROUP_MEASUREMENTS samples, so it is judged at step 200 + 10 x (10 - 1) = 290."""
     analysis = ZeroShotAnalysis()
     by_step = {step: verdicts(zero_shot_snapshot(effect=[0.3, 0.3, 0.3, -0.1], step=step), analysis, 10)
-               for step in capture_steps(10, 230)}
+               for step in capture_steps(10, 290)}
     judged_at = REFERENCE_GRACE_STEPS + 10 * (GROUP_MEASUREMENTS - 1)
     for check, name in (("per_speaker", "spk03"), ("per_language_pair", "es->en")):
         assert {by_step[step][check].severity for step in by_step if step < judged_at} == {"PENDING"}
-        assert "pending until step 140" in by_step[130][check].reason
-        assert f"{GROUP_MEASUREMENTS} samples each from then" in by_step[220][check].reason
+        assert f"pending until step {REFERENCE_GRACE_STEPS}" in by_step[130][check].reason
+        assert f"{GROUP_MEASUREMENTS} samples each from then" in by_step[280][check].reason
         warn = by_step[judged_at][check]
         assert warn.severity == "WARN" and f"{name} (-0.100, n=10)" in warn.reason, warn.reason
         assert "in this batch" in warn.reason and "all ranks" in warn.reason
