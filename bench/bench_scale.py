@@ -9,7 +9,9 @@ snapshots of `protocol.examples` (2 048 tokens, 8 codebooks, 28 x 24 heads; 52 K
 at the same step as in data-parallel training, so captures arrive as bursts. Their token ids
 (input, target and predicted text: what the sink decodes) differ for every rank and step, each a
 slice at a random place of one pool of ids drawn once from the tokenizer's vocabulary, so the
-sink never sees the same text twice, as with real data. The sink is the
+sink never sees the same text twice, as with real data; so do the inputs' sample ids, as a
+sharded sampler gives them (identical ones across ranks are a fault the sink reports, and its
+check then costs a pass over the ranks that share them). The sink is the
 real command (`stratlog sink`, default backlog, recording on, the demo tokenizer when built, as
 bench_sink.py), pinned to CPU 0; every sender runs in one process pinned to CPU 1, so senders
 never take the sink's core. The sender is not the bottleneck: it encodes each frame once
@@ -41,7 +43,7 @@ import zmq
 
 from bench_sink import tokenizer_path, vocabulary_size
 from benchmarks_md import argument_parser, measured_on, publish
-from stratlog.protocol import Array, Metrics, RunEnd, RunStart, encode
+from stratlog.protocol import Array, InputSnapshot, Metrics, RunEnd, RunStart, encode
 from stratlog.protocol.examples import FULL_SIZE, example_snapshots
 
 VARIED_IDS = ("input_ids", "target_text_ids", "predicted_text_ids")
@@ -60,11 +62,15 @@ VALUES = {"loss": 5.0, "text_loss": 2.0, "audio_loss": 3.0, "learning_rate": 1e-
 
 class VaryingIds:
     """Fresh token ids for every snapshot sent: a slice of one pool of random in-vocabulary ids at
-    a random place, so each rank and step carries its own text at the cost of a slice."""
+    a random place, so each rank and step carries its own text at the cost of a slice; and an
+    input's sample ids the next ones of one data set, as a sharded sampler gives every rank and
+    step its own samples (every rank sending the same ones is the missing-sampler fault the
+    input analysis reports, not a healthy run)."""
 
     def __init__(self, vocabulary: int | None) -> None:
         self._rng = np.random.default_rng(0)
         self._pool = self._rng.integers(0, vocabulary or 128_000, ID_POOL, dtype=np.int32)
+        self._next_sample = 0
 
     def vary(self, snapshot) -> None:
         for name in VARIED_IDS:
@@ -72,6 +78,9 @@ class VaryingIds:
                 ids = getattr(snapshot, name).to_numpy()
                 start = int(self._rng.integers(0, ID_POOL - ids.size))
                 setattr(snapshot, name, Array.from_numpy(self._pool[start:start + ids.size].reshape(ids.shape)))
+        if isinstance(snapshot, InputSnapshot):
+            first, self._next_sample = self._next_sample, self._next_sample + len(snapshot.sample_ids)
+            snapshot.sample_ids = [f"sample{index:09d}" for index in range(first, self._next_sample)]
 
 
 def drive_ranks(address: str, ranks: int, seconds: float, tokenizer: str | None, go, report) -> None:
@@ -225,14 +234,16 @@ def main() -> None:
             rows.append(result)
             for leftover in Path(tmp).glob(f"sink-{ranks}/*.stratrec*"):
                 leftover.unlink()  # a recording of 2 048 ranks is ~50 MB/s: keep the disk free
+    load_after = os.getloadavg()[0]
     per_second = STEPS_PER_S * (1 + 4 / CAPTURE_EVERY)
     lines = [
         f"{measured_on('python bench/bench_scale.py', 'pyzmq', 'msgspec')}; the sink pinned to CPU 0, every sender "
-        f"on CPU 1; {args.seconds:g} s of sending per rank count; load average before the run {load_before:.2f} "
-        "(other work shares both CPUs).",
+        f"on CPU 1; {args.seconds:g} s of sending per rank count; load average {load_before:.2f} before the run and "
+        f"{load_after:.2f} after it (other work shares both CPUs: the sink's CPU time grows with it).",
         f"Tokenizer: {'the embedded tiny checkpoint' if tokenizer else 'none found (ids shown raw)'}. Per rank: metrics "
         f"at {STEPS_PER_S} steps/s, the four full-size snapshots at step 1 and every {CAPTURE_EVERY} steps "
-        f"({per_second:g} messages/s/rank, the snapshots of all ranks at once). CPU needed: the sink's CPU time from "
+        f"({per_second:g} messages/s/rank, the snapshots of all ranks at once; their token ids differ for every rank "
+        "and step, random in the tokenizer's vocabulary, and so do their sample ids). CPU needed: the sink's CPU time from "
         "the first step to its exit (its backlog handled) per second of sending; CPU got: its share of CPU 0 while "
         "the ranks sent (less than needed: the sink fell behind). Resident memory is bounded by the backlog (256 MiB "
         "by default) and per-rank state (the latest snapshot of each kind, ~52 KiB a rank; the sample ids of the last "
