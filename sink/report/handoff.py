@@ -8,7 +8,7 @@ metrics message. A W&B service that stops answering blocks that thread alone: th
 further records are
 counted as dropped, and the sink's analysis, logs and recording go on. A writer that raises is
 counted too and goes on with the next record. Closing waits a bounded time for the queue to
-drain; what a blocked writer still holds then is counted as unwritten, never waited for.
+drain; a writer still blocked then is abandoned, and what it holds is counted as unwritten.
 """
 
 from __future__ import annotations
@@ -36,6 +36,10 @@ class Writer(Protocol):
     def write(self, record: Record) -> None: ...
 
     def close(self) -> None: ...
+
+    def abandon(self) -> None:
+        """Closing gave up on this writer, blocked on its target: free what would keep the sink's
+        process from exiting (called on the sink's thread while the writer's may still be blocked)."""
 
 
 @dataclass(frozen=True)
@@ -78,11 +82,14 @@ class HandOff:
                            self._written)
 
     def close(self, wait_s: float = CLOSE_WAIT_S) -> bool:
-        """Asks the writer to finish after the queued records; True when it did within `wait_s`
-        (a blocked writer is left behind: its thread is a daemon)."""
+        """Asks the writer to finish after the queued records; True when it did within `wait_s`.
+        A writer still blocked then is abandoned (`Writer.abandon`) and left behind (a daemon thread)."""
         self._closing.set()
         self._thread.join(timeout=wait_s)
-        return not self._thread.is_alive()
+        if self._thread.is_alive():
+            self.writer.abandon()
+            return False
+        return True
 
     def _work(self) -> None:
         while True:

@@ -93,6 +93,9 @@ class TensorBoardWriter:
         crc = self._crc32c(data)
         return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
 
+    def abandon(self) -> None:
+        """Nothing keeps the process from exiting: a blocked write holds only its daemon thread."""
+
     def close(self) -> None:
         for file in self._files.values():
             file.close()

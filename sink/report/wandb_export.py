@@ -6,17 +6,36 @@ receives), in the project WANDB_PROJECT (default "stratlog"). The W&B run's id i
 run's id and its config the run start's training arguments. Every record carries "step", the
 x-axis of every chart, so ranks' records may arrive in any order. The SDK talks to its own
 service process and may block when that process stops answering: that is why it runs on a
-hand-off thread (`sink.report.handoff`), never on the sink's.
+hand-off thread (`sink.report.handoff`), never on the sink's. W&B's exit hook waits for that
+service too, so a sink whose closing gave up on a stopped service would never exit: `abandon`
+then kills the service process this sink started (found among its children in /proc, Linux);
+what W&B had not written is lost, and counted as dropped or unwritten in events.jsonl.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 from stratlog.sink.report.records import Record, RunClosed, RunOpened, Scalars, Texts
 
 DEFAULT_PROJECT = "stratlog"
+SERVICE_PROGRAM = b"wandb-core"
+
+
+def service_pids() -> list[int]:
+    """This process's W&B service processes (its children running wandb-core); none without /proc."""
+    pids = []
+    tasks = Path(f"/proc/{os.getpid()}/task")
+    for task in tasks.iterdir() if tasks.is_dir() else ():
+        for child in (task / "children").read_text().split():
+            try:
+                if SERVICE_PROGRAM in Path(f"/proc/{child}/cmdline").read_bytes():
+                    pids.append(int(child))
+            except OSError:  # it ended meanwhile
+                continue
+    return pids
 
 
 class WandbWriter:
@@ -53,6 +72,13 @@ class WandbWriter:
             run.define_metric("step")
             run.define_metric("*", step_metric="step")
         return run
+
+    def abandon(self) -> None:
+        for pid in service_pids():
+            try:
+                os.kill(pid, signal.SIGKILL)  # a stopped process too: SIGKILL needs no SIGCONT
+            except ProcessLookupError:
+                pass
 
     def close(self) -> None:
         for run in self._runs.values():

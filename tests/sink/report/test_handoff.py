@@ -8,7 +8,18 @@ from stratlog.sink.report.handoff import HandOff
 from stratlog.sink.report.records import Scalars
 
 
-class BlockedWriter:
+class Writer:
+    name = "writer"
+    abandoned = False
+
+    def close(self) -> None:
+        pass
+
+    def abandon(self) -> None:
+        self.abandoned = True
+
+
+class BlockedWriter(Writer):
     """A writer whose target stopped answering: every write waits until released."""
 
     name = "blocked"
@@ -23,11 +34,8 @@ class BlockedWriter:
         self.release.wait()
         self.written.append(record)
 
-    def close(self) -> None:
-        pass
 
-
-class FailingWriter:
+class FailingWriter(Writer):
     name = "failing"
 
     def __init__(self):
@@ -36,9 +44,6 @@ class FailingWriter:
     def write(self, record) -> None:
         self.calls += 1
         raise ConnectionResetError("the service is gone")
-
-    def close(self) -> None:
-        pass
 
 
 def record(step: int) -> Scalars:
@@ -55,6 +60,7 @@ def test_a_blocked_writer_costs_dropped_records_not_a_wait():
     load = handoff.load()
     assert load.backlog == 5 and load.dropped == 100 - 5 - 1 and load.written == 0
     assert not handoff.close(wait_s=0.3)  # closing gives up on the blocked writer
+    assert writer.abandoned
     writer.release.set()
 
 

@@ -16,6 +16,7 @@ import pytest
 from stratlog.protocol import Metrics, encode
 from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.report.reporter import Reporter
+from stratlog.sink.report.wandb_export import service_pids
 from tests.processes import read_jsonl, replay_demo, wait_for
 from tests.sink import builders
 
@@ -80,16 +81,6 @@ def test_the_offline_run_directory_holds_every_metric(tmp_path):
     assert closed and closed[0]["finished"] and not closed[0]["dropped"]
 
 
-def wandb_service_pids() -> list[int]:
-    """This process's W&B service (`wandb-core`, started by the first wandb.init), a child of it."""
-    pids = []
-    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            if b"wandb-core" in Path(f"/proc/{child}/cmdline").read_bytes():
-                pids.append(int(child))
-    return pids
-
-
 def test_a_stopped_wandb_service_costs_a_reported_backlog_not_a_stall(tmp_path):
     log_dir = tmp_path / "logs"
     reporter = Reporter.for_targets(["wandb"], log_dir, max_records=50)
@@ -98,7 +89,7 @@ def test_a_stopped_wandb_service_costs_a_reported_backlog_not_a_stall(tmp_path):
     run_id = "stopped-service"
     pipeline.handle(encode(builders.run_start(run_id=run_id)), time.time())
     wait_for(lambda: handoff.load().written >= 1, 60, what="the W&B run to start")
-    services = wandb_service_pids()
+    services = service_pids()
     assert services, "wandb.init started no wandb-core service process"
     for pid in services:
         os.kill(pid, signal.SIGSTOP)
@@ -128,9 +119,21 @@ def test_a_stopped_wandb_service_costs_a_reported_backlog_not_a_stall(tmp_path):
         findings = [f for f in read_jsonl(log_dir / "findings.jsonl") if f["check"] == "wandb_backlog"]
         assert findings and findings[0]["severity"] == "WARN"
         assert "wandb_backlog" in (log_dir / "strategic_log.txt").read_text()
+
+        pipeline.close()  # gives up on the stopped service after CLOSE_WAIT_S, and ends it
+        closed = [event for event in read_jsonl(log_dir / "events.jsonl") if event["event"] == "report_closed"]
+        assert not closed[0]["finished"] and closed[0]["dropped"] == handoff.load().dropped > 0
+        # W&B's exit hook waits for its service: a stopped one left alive would keep the sink from exiting
+        assert not [pid for pid in services if running(pid)]
     finally:
         for pid in services:
-            os.kill(pid, signal.SIGCONT)
-    pipeline.close()
-    closed = [event for event in read_jsonl(log_dir / "events.jsonl") if event["event"] == "report_closed"]
-    assert closed[0]["dropped"] == handoff.load().dropped > 0
+            if running(pid):
+                os.kill(pid, signal.SIGCONT)
+
+
+def running(pid: int) -> bool:
+    """`pid` exists and is not a zombie (a killed child its parent has not reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
