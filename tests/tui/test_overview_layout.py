@@ -48,7 +48,7 @@ async def test_charts_have_axes_and_findings_wrap_at_every_size(recording, size)
             assert lines[-1].lstrip().startswith("step└1") and lines[-1].rstrip().endswith("20"), chart.metric
             assert len(lines) - 2 >= SIZES[size], f"{chart.metric} has {len(lines) - 2} bar rows at {size}"
 
-        trends = list(app.query(TrendChart))
+        trends = list(app.query("#trends TrendChart"))
         if size[1] >= 34:
             assert len(trends) == 3 and all(any(line.lstrip().startswith("step└") for line in drawn(trend))
                                             for trend in trends)

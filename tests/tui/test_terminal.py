@@ -22,9 +22,9 @@ pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is no
 TAB_TITLES = {
     "1": ("Input", "Output", "Shared attn / DualFFN", "Zero-shot", "Metrics & stream"),
     "2": ("Input findings", "Decoded input (sample 0)"),
-    "3": ("Output findings", "Per-codebook accuracy"),
+    "3": ("Output findings", "Per-codebook accuracy", "Over captures"),
     "4": ("Attention / DualFFN findings", "Heatmap: layers x heads", "DualFFN"),
-    "5": ("Zero-shot findings", "True vs swapped reference"),
+    "5": ("Zero-shot findings", "True vs swapped reference", "Over captures"),
     "6": ("Findings history (all ranks)",),
 }
 TAB_LABELS = ("1 Overview", "2 Input", "3 Output", "4 Attention", "5 Zero-shot", "6 History")

@@ -1,8 +1,9 @@
 """`DashboardScreen`: the main screen: header, tabs (overview, one per snapshot kind, history), footer.
 
 The snapshot kinds' panels and tabs come from `sink.snapshot_kinds`, in its order; a kind's
-tab holds its findings and the widgets that draw its snapshots (DETAIL_WIDGETS, each naming
-its kind), so a kind without a widget still gets its panel and tab. The screen draws
+tab holds its findings, the widgets that draw its snapshots (DETAIL_WIDGETS, each naming
+its kind) and its trends over captures (`TRENDS`), so a kind without a widget still gets its
+panel and tab. The screen draws
 `DashboardView`s of the model and owns what the user is looking at: the rank, the capture step
 (None follows the latest) and the tab. Redraws are throttled: a `DataChanged` from the
 receiving thread schedules one redraw no sooner than REDRAW_INTERVAL_S after the previous one,
@@ -127,6 +128,11 @@ class DashboardScreen(Screen):
                     for widget in DETAIL_WIDGETS:
                         if widget.snapshot == kind.key:
                             yield _scrolling(widget(), widget.frame_title)
+                    if trends := [trend for trend in TRENDS if trend.snapshot == kind.key]:
+                        with Horizontal(classes="detail trends-frame") as frame:
+                            frame.border_title = "Over captures"
+                            for trend in trends:
+                                yield TrendChart(trend)
             with TabPane(labels["history"], id="history"):
                 yield FindingsHistory(id="findings-history")
         yield Footer(compact=True)

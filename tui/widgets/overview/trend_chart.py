@@ -1,7 +1,8 @@
 """`TrendChart`: one trend of the shown rank over its capture steps (`sink.dashboard_model.TRENDS`):
 per-codebook loss or accuracy as one row per codebook on a shared scale, the conditioning
 effect as bars. Where the output and zero-shot tabs show one capture, these show whether a
-codebook is learning and whether the model comes to use the reference voice.
+codebook is learning and whether the model comes to use the reference voice. The overview
+holds every trend (from 34 rows); each kind's tab holds its own, at every size.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from stratlog.tui.widgets.view_widget import ViewWidget
 
 class TrendChart(ViewWidget):
     def __init__(self, trend: Trend):
-        super().__init__(id=f"trend-{trend.key.replace('_', '-')}", classes="trend-chart")
+        super().__init__(classes=f"trend-chart trend-{trend.key.replace('_', '-')}")
         self.trend = trend
 
     def key_of(self, view: DashboardView):
