@@ -55,18 +55,22 @@ class EffectRow(NamedTuple):
     severity: str
 
 
-def effect_severity(effect: float) -> str:
+def effect_severity(effect: float, in_grace: bool = False) -> str:
     """One sample's verdict: below CONDITIONING_EFFECT_FAIL the true reference fits worse
-    (mispaired), above CONDITIONING_EFFECT_MIN it helps; in between (or NaN) it is ignored."""
+    (mispaired), above CONDITIONING_EFFECT_MIN it helps; in between (or NaN) it is ignored, or
+    PENDING while `in_grace` (before REFERENCE_GRACE_STEPS, as the rank's own verdict)."""
     if effect < CONDITIONING_EFFECT_FAIL:
         return FAIL
-    return OK if effect > CONDITIONING_EFFECT_MIN else WARN
+    if effect > CONDITIONING_EFFECT_MIN:
+        return OK
+    return PENDING if in_grace else WARN
 
 
 def effect_rows(message: ZeroShotSnapshot, context: RunContext) -> tuple[EffectRow, ...]:
-    """Per row, the effect and its verdict, for a viewer to show as they are (`context` unused:
-    the snapshot alone decides)."""
-    return tuple(EffectRow(effect, effect_severity(effect)) for effect in effects(message).tolist())
+    """Per row, the effect and its verdict, for a viewer to show as they are: the snapshot alone
+    decides, and the run's capture interval where the reference grace ends."""
+    in_grace = message.step < context.judged_from(1, REFERENCE_GRACE_STEPS)
+    return tuple(EffectRow(effect, effect_severity(effect, in_grace)) for effect in effects(message).tolist())
 
 
 class GroupEffects:

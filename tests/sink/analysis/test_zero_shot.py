@@ -143,6 +143,8 @@ def test_a_skipped_measurement_warns_with_its_reason():
 
 
 def test_each_row_carries_its_effect_and_verdict_for_the_dashboard():
-    rows = effect_rows(zero_shot_snapshot(effect=[0.3, 0.0, -0.2, float("nan")]), builders.context())
+    rows = effect_rows(zero_shot_snapshot(effect=[0.3, 0.0, -0.2, float("nan")], step=200), builders.context())
     assert [severity for _, severity in rows] == ["OK", "WARN", "FAIL", "WARN"]
+    early = effect_rows(zero_shot_snapshot(effect=[0.3, 0.0, -0.2, float("nan")], step=10), builders.context(10))
+    assert [severity for _, severity in early] == ["OK", "PENDING", "FAIL", "PENDING"], "as the rank's verdict then"
     assert round(rows[0].effect, 3) == 0.3

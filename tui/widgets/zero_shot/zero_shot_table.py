@@ -13,11 +13,11 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from stratlog.sink.findings import FAIL, OK, WARN
+from stratlog.sink.findings import FAIL, OK, PENDING, WARN
 from stratlog.sink.printable import printable
 from stratlog.tui.widgets.view_widget import CaptureWidget
 
-EFFECT_STYLE = {OK: "green", WARN: "yellow", FAIL: "bold white on red"}
+EFFECT_STYLE = {OK: "green", WARN: "yellow", FAIL: "bold white on red", PENDING: "cyan"}
 
 
 class ZeroShotTable(CaptureWidget):
