@@ -124,7 +124,7 @@ def test_a_stopped_wandb_service_costs_a_reported_backlog_not_a_stall(tmp_path):
         closed = [event for event in read_jsonl(log_dir / "events.jsonl") if event["event"] == "report_closed"]
         assert not closed[0]["finished"] and closed[0]["dropped"] == handoff.load().dropped > 0
         # W&B's exit hook waits for its service: a stopped one left alive would keep the sink from exiting
-        assert not [pid for pid in services if running(pid)]
+        wait_for(lambda: not [pid for pid in services if running(pid)], 10, what="the W&B service to end")
     finally:
         for pid in services:
             if running(pid):
