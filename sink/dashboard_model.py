@@ -139,7 +139,7 @@ class DashboardModel:
     @classmethod
     def attach(cls, pipeline) -> DashboardModel:
         """The model of a `SinkPipeline`'s state, with the pipeline's run contexts."""
-        return cls(pipeline.state, pipeline.contexts, pipeline._metrics.latest)  # the pipeline's own analysis
+        return cls(pipeline.state, pipeline.contexts, pipeline.metrics_health.latest)
 
     @property
     def ranks(self) -> dict[int, RankHistory]:

@@ -70,7 +70,8 @@ class SinkPipeline:
         self.summary = RunSummary()
         self._on_alarm = on_alarm
         self._decoder = MessageDecoder()
-        self._metrics = MetricsHealth()
+        self.metrics_health = MetricsHealth()
+        """The metrics analysis; a dashboard shows its `latest` verdicts (sink.dashboard_model)."""
         self._analyses = {kind.key: kind.analysis() for kind in snapshot_kinds.SNAPSHOT_KINDS}
         """Snapshot kind -> its analysis, this pipeline's own (trends are per pipeline)."""
         self._tokenizers_judged: set[str] = set()
@@ -260,7 +261,7 @@ class SinkPipeline:
             tokenizer = self._tokenizer_verdicts.pop(message.run_id, None)
             return [stream.run_start_finding(message)] + ([tokenizer] if tokenizer is not None else [])
         if isinstance(message, Metrics):
-            return self._guarded("metrics analysis", message, lambda: self._metrics.evaluate(message, context), [])
+            return self._guarded("metrics analysis", message, lambda: self.metrics_health.evaluate(message, context), [])
         if isinstance(message, ErrorEvent):
             return [stream.capture_error_finding(message)]
         if isinstance(message, RunEnd):
