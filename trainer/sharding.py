@@ -56,6 +56,7 @@ class ShardingReport(TrainerCallback):
         held = sum(local_part(p).numel() if not hasattr(p, "ds_tensor") else p.ds_tensor.numel() for p in model.parameters())
         total = sum(p.ds_numel if hasattr(p, "ds_numel") else p.numel() for p in model.parameters())
         unsharded = self.engine == "fsdp" and held == total and args.world_size > 1
-        print(f"sharding: {self.engine}: rank {args.process_index} holds {held:,} of {total:,} parameter elements"
+        dtypes = ", ".join(sorted({str(local_part(p).dtype).removeprefix("torch.") for p in model.parameters()}))
+        print(f"sharding: {self.engine}: rank {args.process_index} holds {held:,} of {total:,} parameter elements ({dtypes})"
               + (" (not sharded: accelerate ran these ranks as plain DDP, as it does on CPU-only ranks)" if unsharded else ""),
               file=sys.stderr, flush=True)

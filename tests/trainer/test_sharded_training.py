@@ -51,7 +51,7 @@ def run(process_group, args: list[str], *, fsdp: bool) -> str:
     assert process.returncode == 0, output[-4000:]
     if fsdp:
         held = [int(n.replace(",", "")) / int(t.replace(",", ""))
-                for n, t in re.findall(r"sharding: fsdp: rank \d holds ([\d,]+) of ([\d,]+) parameter elements", output)]
+                for n, t in re.findall(r"sharding: fsdp: rank \d holds ([\d,]+) of ([\d,]+) parameter elements \(float32\)", output)]
         assert len(held) == 2 and all(0.45 < share < 0.55 for share in held), output[-3000:]
     return output
 
