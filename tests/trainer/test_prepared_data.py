@@ -44,16 +44,21 @@ def data(demo_assets, tmp_path):
     shutil.rmtree(prepared_folder(data_file, config, builder_for(config), digests), ignore_errors=True)  # not left in the demo cache
 
 
-def test_prepared_examples_are_the_examples_built_in_memory(demo_assets, data):
+def built_in_memory(data_file, config) -> list:
+    """The examples as `prepare_examples` builds them in memory, the way training did before."""
     from transformers import HiggsAudioV2TokenizerModel
 
+    codes = AudioCodeCache(HiggsAudioV2TokenizerModel.from_pretrained(config.audio_tokenizer_dir), config.audio_tokenizer_dir,
+                           config.codes_dir)
+    return prepare_examples(load_samples(data_file), codes, builder_for(config), limits=config.limits,
+                            skip_bad_samples=False, show_progress=False).examples
+
+
+def test_prepared_examples_are_the_examples_built_in_memory(data):
     _, data_file, config = data
     report = prepare_data_set(data_file, config, show_progress=False)
     prepared = PreparedDataSet(report.folder)
-    codes = AudioCodeCache(HiggsAudioV2TokenizerModel.from_pretrained(config.audio_tokenizer_dir), config.audio_tokenizer_dir,
-                           config.codes_dir)
-    built = prepare_examples(load_samples(data_file), codes, builder_for(config), limits=config.limits,
-                             skip_bad_samples=False, show_progress=False).examples
+    built = built_in_memory(data_file, config)
     assert len(prepared) == len(built) == SAMPLES
     assert report.shards_built == SAMPLES // SHARD_SIZE
     for expected, example in zip(built, prepared):
@@ -159,3 +164,18 @@ def test_a_patched_example_builder_gets_a_prepared_set_of_its_own(data, fault, m
     plain = prepared_folder(data_file, config, builder, digests)
     faults.install(fault, patch=monkeypatch.setattr)
     assert prepared_folder(data_file, config, builder, digests) != plain
+
+
+@pytest.mark.slow
+def test_worker_processes_prepare_the_same_set(data, capsys):
+    """`--workers 2`: two spawned processes, each with its own audio tokenizer, build the shards."""
+    _, data_file, config = data
+    command = ["tokenize", str(data_file), "--audio_tokenizer_path", str(config.audio_tokenizer_dir), "--model_path",
+               str(config.model_dir), "--cache", str(config.codes_dir), "--shard_size", str(SHARD_SIZE), "--workers", "2"]
+    assert stratlog_main(command) == 0
+    assert f"{SAMPLES} examples, 0 bad sample(s); shards: {SAMPLES // SHARD_SIZE} built" in capsys.readouterr().out
+    built = built_in_memory(data_file, config)
+    prepared = PreparedDataSet(prepared_folder(data_file, config, builder_for(config),
+                                               FileDigests(config.codes_dir / "file-digests.jsonl")))
+    assert [example.sample_id for example in prepared] == [example.sample_id for example in built]
+    assert all(np.array_equal(a.audio_input_ids, b.audio_input_ids) for a, b in zip(prepared, built))

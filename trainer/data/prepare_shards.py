@@ -85,7 +85,8 @@ def prepared_folder(data_file: Path, config: PreparationConfig, builder: Sequenc
                          if path.is_file() and path.name.startswith(TEXT_TOKENIZER_FILES))
     parts = [str(Path(data_file).resolve()), tokenizer_identity(config.audio_tokenizer_dir, digests.digest),
              *(f"{path.name}:{digests.digest(path)}" for path in model_files),
-             repr(builder.ids), repr(builder.max_length), repr(builder.label_all_text), repr(config.limits),
+             repr(builder.ids), repr(builder.max_length), repr(builder.label_all_text),
+             f"{float(config.limits.max_audio_seconds)!r} {float(config.limits.min_audio_seconds)!r}",  # 30 and 30.0 alike
              _code_identity()]  # not the shard size: a set made with any shard size is the same data
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
     return Path(config.codes_dir) / "prepared" / f"{Path(data_file).stem}-{key}"
@@ -174,7 +175,7 @@ def _run_in_worker(folder: Path, plan: ShardPlan) -> ShardResult:
     return _worker.run(folder, plan)
 
 
-def devices_for(device: str, workers: int) -> list[str]:
+def devices_for(device: str) -> list[str]:
     """`auto`: every GPU in turn when there are GPUs (one worker each, round robin), else the CPU."""
     import torch
 
@@ -229,7 +230,7 @@ def prepare_data_set(data_file: Path, config: PreparationConfig, *, builder: Seq
         report.shards_reused = len(plans) - len(pending)
         clips = sum(2 * len(plan.samples) for plan in pending)
         with tqdm(total=clips, desc="preparing", unit="clip", disable=not show_progress or not pending) as progress:
-            for result in _build_pending(folder, pending, config, builder, workers, devices_for(device, workers)):
+            for result in _build_pending(folder, pending, config, builder, workers, devices_for(device)):
                 report.shards_built += 1
                 report.clips_encoded += result.clips_encoded
                 report.clips_reused += result.clips_reused
