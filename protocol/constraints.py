@@ -57,8 +57,8 @@ class KindConstraints:
 
 
 def _check_segments(message: InputSnapshot, kind: str) -> None:
-    """Each segment ends at or after its start, names a sample of the batch, and has a share
-    that is -1 or in [0, 1] (a plain loop: ~40 ns a segment)."""
+    """Each segment ends at or after its start, names a sample of the batch, and has a share and a
+    pair similarity that are -1 or in [0, 1] (a plain loop: ~40 ns a segment)."""
     batch = len(message.sample_ids)
     for index, segment in enumerate(message.segments):
         if segment.end < segment.start:
@@ -71,13 +71,14 @@ def _check_segments(message: InputSnapshot, kind: str) -> None:
                 path=f"$.segments[{index}].sample",
                 kind=kind,
             )
-        share = segment.repeated_code_share
-        if not 0.0 <= share <= 1.0 and share != -1.0:  # NaN fails both
-            raise InvalidMessage(
-                f"repeated_code_share {share} is neither -1 (not measured) nor in [0, 1]",
-                path=f"$.segments[{index}].repeated_code_share",
-                kind=kind,
-            )
+        for field in ("repeated_code_share", "pair_similarity"):
+            value = getattr(segment, field)
+            if not 0.0 <= value <= 1.0 and value != -1.0:  # NaN fails both
+                raise InvalidMessage(
+                    f"{field} {value} is neither -1 (not measured) nor in [0, 1]",
+                    path=f"$.segments[{index}].{field}",
+                    kind=kind,
+                )
 
 
 _ATTENTION_TABLES = ("text_to_audio", "audio_to_text", "target_to_reference", "entropy", "max_weight")

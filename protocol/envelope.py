@@ -19,9 +19,10 @@ from stratlog.protocol.limits import INT_MAX, Count, Text
 PROTOCOL_MAJOR = 1
 """Bumped for changes old receivers cannot read; receivers refuse a newer major."""
 
-PROTOCOL_MINOR = 2
+PROTOCOL_MINOR = 3
 """Bumped for compatible additions (new fields with defaults, new kinds); receivers accept newer.
-1.1 added `AudioSegment.repeated_code_share`, 1.2 `RunStart.tokenizer_identity`."""
+1.1 added `AudioSegment.repeated_code_share`, 1.2 `RunStart.tokenizer_identity`, 1.3
+`AudioSegment.pair_similarity`."""
 
 
 class Envelope(msgspec.Struct, kw_only=True, tag_field="kind"):

@@ -45,6 +45,11 @@ class AudioSegment(msgspec.Struct, kw_only=True):
     repeated_code_share: float = -1.0
     """Share of the clip's codec frames whose codebook-0 code is its most common one: near 1 the
     clip is constant (silence, a stuck recording). -1: not measured (senders before 1.1)."""
+    pair_similarity: float = -1.0
+    """On a reference segment: the speaker-embedding cosine between this reference clip and its
+    sample's target clip, measured once at prepare time (1 for the same file or the same codes).
+    Low: the reference is another speaker's; near 1: the reference is the target itself. -1: not
+    measured (target segments, data prepared without the pair check, senders before 1.3)."""
 
 
 class InputSnapshot(Envelope, kw_only=True, tag="input_snapshot"):

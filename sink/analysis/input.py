@@ -16,7 +16,13 @@ import numpy as np
 from stratlog.protocol import InputSnapshot
 from stratlog.sink.analysis.run_context import RunContext, SpecialTokenIds
 from stratlog.sink.findings import FAIL, OK, WARN, Finding
-from stratlog.sink.thresholds import DATA_OVERLAP_WARN, RANK_STEPS_REMEMBERED, REFERENCE_CONSTANT_SHARE
+from stratlog.sink.thresholds import (
+    DATA_OVERLAP_WARN,
+    PAIR_SIMILARITY_OTHER_SPEAKER,
+    PAIR_SIMILARITY_SAME_RECORDING,
+    RANK_STEPS_REMEMBERED,
+    REFERENCE_CONSTANT_SHARE,
+)
 
 ANALYSIS = "input"
 SHOWN_PROBLEMS = 3
@@ -86,7 +92,7 @@ class InputAnalysis:
 
     def evaluate(self, message: InputSnapshot, context: RunContext) -> list[Finding]:
         ids = message.input_ids.to_numpy()
-        verdicts = [reference_audio(message)]
+        verdicts = [reference_audio(message), reference_pairs(message)]
         if context.tokens is None:
             verdicts.append(("special_tokens", WARN, "not checked: no Higgs text tokenizer for this run (the run_start's "
                              "tokenizer_path cannot be read here); pass --tokenizer", None))
@@ -180,6 +186,36 @@ def reference_audio(message: InputSnapshot):
     mean = sum(reference_frames) / len(reference_frames)
     return ("reference_audio", OK, f"all {count} samples have a non-empty reference clip (mean {mean:.0f} frames) "
             "before their target", round(mean, 1))
+
+
+def reference_pairs(message: InputSnapshot):
+    """The pair check's scores (AudioSegment.pair_similarity, measured at prepare time): a reference
+    of another speaker, or one that is its target's own recording. No verdict when no reference
+    carries a score (data prepared without the check, senders before protocol 1.3)."""
+    scored = [(s.sample, s.pair_similarity) for s in message.segments if s.role == "reference" and s.pair_similarity >= 0]
+    if not scored:
+        return None
+
+    def name(sample: int) -> str:
+        return message.sample_ids[sample] if sample < len(message.sample_ids) else f"#{sample}"
+
+    other = [f"{name(sample)} ({score:.2f})" for sample, score in scored if score < PAIR_SIMILARITY_OTHER_SPEAKER]
+    leaked = [f"{name(sample)} ({score:.3f})" for sample, score in scored if score >= PAIR_SIMILARITY_SAME_RECORDING]
+    problems = []
+    if other:
+        problems.append(f"{len(other)} reference(s) of another speaker: {', '.join(other)} (speaker similarity with "
+                        f"the target below {PAIR_SIMILARITY_OTHER_SPEAKER}; the pairs were mismatched when the data set "
+                        "was assembled: fix each sample's reference audio)")
+    if leaked:
+        problems.append(f"{len(leaked)} reference(s) that are the target's own recording: {', '.join(leaked)} "
+                        f"(the same file, the same codes, or a similarity of {PAIR_SIMILARITY_SAME_RECORDING} or more, "
+                        "which no two recordings reach: the model can copy the answer; give each a different clip "
+                        "of the speaker)")
+    if problems:
+        return ("reference_pairs", FAIL, "; ".join(problems), len(other) + len(leaked))
+    lowest = min(score for _, score in scored)
+    return ("reference_pairs", OK, f"all {len(scored)} scored references are their target's speaker (lowest "
+            f"similarity {lowest:.2f}) and none is the target's own recording", round(lowest, 4))
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -56,7 +56,7 @@ def test_plain_msgpack_finds_exactly_the_documented_fields(frame: bytes) -> None
     assert isinstance(message, dict)
     expected = DOCUMENTED["Envelope"] + DOCUMENTED[message["kind"]]
     assert list(message) == expected  # the reference encoder writes the documented order
-    assert message["version"] == 1 and message["minor"] == PROTOCOL_MINOR == 2
+    assert message["version"] == 1 and message["minor"] == PROTOCOL_MINOR == 3
     for value in message.values():
         for item in value if isinstance(value, list) else [value]:
             if isinstance(item, dict) and "data" in item:

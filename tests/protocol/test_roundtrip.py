@@ -102,8 +102,9 @@ def _agreeing(draw: st.DrawFn, message, dtypes: dict[str, str]):
         for segment in segments:
             segment.sample %= batch
             segment.start, segment.end = sorted((segment.start, segment.end))
-            if not 0 <= segment.repeated_code_share <= 1:
-                segment.repeated_code_share = -1.0
+            for field in ("repeated_code_share", "pair_similarity"):
+                if not 0 <= getattr(segment, field) <= 1:
+                    setattr(segment, field, -1.0)
         message.segments = segments
     return message
 

@@ -92,3 +92,14 @@ def test_a_1_0_input_snapshot_reads_with_the_1_1_segment_field_at_its_default() 
     decoded = decode(msgpack.packb(plain))
     assert decoded.minor == 0
     assert [s.repeated_code_share for s in decoded.segments] == [-1.0] * len(snapshot.segments)
+
+
+def test_a_1_2_input_snapshot_reads_with_the_1_3_pair_similarity_not_measured() -> None:
+    snapshot = next(m for m in example_messages() if kind_of(m) == "input_snapshot")
+    plain = msgpack.unpackb(encode(snapshot))
+    plain["minor"] = 2
+    for segment in plain["segments"]:
+        del segment["pair_similarity"]
+    decoded = decode(msgpack.packb(plain))
+    assert decoded.minor == 2
+    assert [s.pair_similarity for s in decoded.segments] == [-1.0] * len(snapshot.segments)

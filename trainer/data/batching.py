@@ -88,6 +88,7 @@ class VoiceCloningCollator:
             "audio_input_ids_mask": torch.from_numpy(audio_mask),
             "audio_labels": torch.from_numpy(audio_labels),
             "sample_meta": [
-                {"sample_id": e.sample_id, "speaker": e.speaker, "language": e.language} for e in examples
+                {"sample_id": e.sample_id, "speaker": e.speaker, "language": e.language,
+                 "pair_similarity": e.pair_similarity} for e in examples
             ],
         }

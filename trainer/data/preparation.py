@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from tqdm import tqdm
 
 from stratlog.trainer.data.audio_codes import AudioCodeCache
+from stratlog.trainer.data.pair_checks import pair_similarity
 from stratlog.trainer.data.samples import SampleError, SampleSet, VoiceCloningSample
 from stratlog.trainer.data.sequences import SequenceBuilder, TrainingExample
 from stratlog.trainer.data.validation import ClipLimits, validate_samples
@@ -97,4 +98,6 @@ def example_for(sample: VoiceCloningSample, codes: AudioCodeCache, builder: Sequ
         clip_codes.append(codes.codes_for(clip, sample_id=sample.sample_id))
         if clip_codes[-1].shape[1] == 0:
             raise SampleError(sample.sample_id, clip, "audio too short to yield one codec frame")
-    return builder.build(sample, *clip_codes)
+    example = builder.build(sample, *clip_codes)
+    example.pair_similarity = pair_similarity(sample, *clip_codes)
+    return example

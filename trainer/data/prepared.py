@@ -76,7 +76,8 @@ def write_shard(folder: Path, content: ShardContent) -> None:
     temporary.mkdir(parents=True)
     examples = [example for _, example in content.examples]
     index = np.zeros((len(examples), len(INDEX_COLUMNS)), dtype=np.int64)
-    meta = [json.dumps({"sample_id": e.sample_id, "speaker": e.speaker, "language": e.language}, ensure_ascii=False).encode() + b"\n"
+    meta = [json.dumps({"sample_id": e.sample_id, "speaker": e.speaker, "language": e.language,
+                        "pair_similarity": e.pair_similarity}, ensure_ascii=False).encode() + b"\n"
             for e in examples]
     index[:, SOURCE] = [source for source, _ in content.examples]
     for start, end, sizes in ((TOKEN_START, TOKEN_END, [len(e.input_ids) for e in examples]),
@@ -137,6 +138,7 @@ class _Shard:
             audio_input_ids=self.arrays["audio_input_ids"][frames].astype(np.int64),
             audio_labels=self.arrays["audio_labels"][frames].astype(np.int64),
             sample_id=meta["sample_id"], speaker=meta["speaker"], language=meta["language"],
+            pair_similarity=meta.get("pair_similarity", -1.0),
         )
 
 

@@ -73,6 +73,8 @@ class TrainingExample:
     sample_id: str
     speaker: str
     language: str
+    pair_similarity: float = -1.0
+    """The pair check's score of the sample's reference against its target (trainer/data/pair_checks.py)."""
 
 
 def delay_pattern(codes: np.ndarray, ids: AudioTokenIds) -> np.ndarray:

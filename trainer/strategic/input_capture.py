@@ -34,6 +34,14 @@ def repeated_code_shares(layout: BatchLayout) -> list[float]:
     return shares
 
 
+def pair_similarity_of(meta: list[dict], clip) -> float:
+    """A reference clip's pair check score from its sample's metadata; -1 (not measured) for a
+    target clip or where the data was prepared before the check."""
+    if clip.role != "reference" or clip.sample >= len(meta):
+        return -1.0
+    return float(meta[clip.sample].get("pair_similarity", -1.0))
+
+
 def input_snapshot_fields(batch: dict, layout: BatchLayout) -> dict:
     """Fields of an InputSnapshot message from one forward call's keyword arguments."""
     meta = batch.get("sample_meta") or []
@@ -43,7 +51,7 @@ def input_snapshot_fields(batch: dict, layout: BatchLayout) -> dict:
         "input_ids": Array.from_numpy(layout.input_ids[0].astype(np.int32)),
         "segments": [
             AudioSegment(sample=c.sample, role=c.role, start=c.start, end=c.end, frames=c.codec_frames,
-                         repeated_code_share=round(share, 4))
+                         repeated_code_share=round(share, 4), pair_similarity=pair_similarity_of(meta, c))
             for c, share in zip(layout.clips, shares)
         ],
         "sample_ids": [str(m.get("sample_id", "")) for m in meta],

@@ -275,6 +275,8 @@ def array_vectors() -> list[Vector]:
             sample=2)), "InvalidMessage", "$.segments[2].sample"),
         Vector("a repeated_code_share of 1.5", packed("input_snapshot", lambda m: m["segments"][3].update(
             repeated_code_share=1.5)), "InvalidMessage", "$.segments[3].repeated_code_share"),
+        Vector("a pair_similarity of -0.5", packed("input_snapshot", lambda m: m["segments"][0].update(
+            pair_similarity=-0.5)), "InvalidMessage", "$.segments[0].pair_similarity"),
     ]
 
 

@@ -1,0 +1,74 @@
+"""The pair check: is each sample's reference clip its target's speaker, and not the target itself?
+
+The most common data bug in assembled cloning sets is a wrong pairing: a reference clip of another
+speaker (pairs cut by a script that slipped by one row). Its opposite is a leak: the reference is
+the target itself or a copy of it, so the model can copy the answer. Both are judged from one number
+per sample, stored with the prepared example and sent in the input snapshot (the reference segment's
+`pair_similarity`): the cosine of the two clips' speaker embeddings, or exactly 1 where the two clips
+are the same file slice or have the same codes (checked always: free). The sink's input analysis
+judges it against thresholds measured on same- and different-speaker pairs (sink/thresholds.py).
+
+Embedding costs about 0.1-1 s a clip on CPU, so it runs only when asked: with STRATLOG_PAIR_CHECK=1
+in the environment of `stratlog tokenize` or of the run that prepares its data (each clip is embedded
+once per process, however many samples share it). It needs the optional extra `stratlog[voice]`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from stratlog.trainer.data.audio_codes import load_audio
+from stratlog.trainer.data.samples import AudioClip, VoiceCloningSample
+from stratlog.trainer.data.speaker_embedding import EMBEDDING_SAMPLE_RATE, SpeakerEmbedder, cosine
+
+PAIR_CHECK_ENVIRONMENT_VARIABLE = "STRATLOG_PAIR_CHECK"
+NOT_MEASURED = -1.0
+SAME_RECORDING = 1.0
+"""What a pair whose two clips are one recording (the same file slice, or the same codes) scores."""
+
+
+def pair_check_enabled() -> bool:
+    return os.environ.get(PAIR_CHECK_ENVIRONMENT_VARIABLE, "") == "1"
+
+
+def same_recording(reference: AudioClip, target: AudioClip, reference_codes: np.ndarray,
+                   target_codes: np.ndarray) -> bool:
+    """The same slice of the same file, or clips the codec turned into the very same codes."""
+    same_slice = (reference.path.resolve() == target.path.resolve() and reference.offset == target.offset
+                  and reference.duration == target.duration)
+    return same_slice or np.array_equal(reference_codes, target_codes)
+
+
+class PairChecker:
+    """Embeds each clip once and scores a sample's pair."""
+
+    def __init__(self, embedder: SpeakerEmbedder):
+        self._embedder = embedder
+        self._embeddings: dict[AudioClip, np.ndarray] = {}
+
+    def embedding(self, clip: AudioClip, sample_id: str) -> np.ndarray:
+        if clip not in self._embeddings:
+            self._embeddings[clip] = self._embedder.embed(load_audio(clip, EMBEDDING_SAMPLE_RATE, sample_id=sample_id))
+        return self._embeddings[clip]
+
+    def similarity(self, sample: VoiceCloningSample) -> float:
+        return cosine(self.embedding(sample.ref_audio, sample.sample_id),
+                      self.embedding(sample.target_audio, sample.sample_id))
+
+
+_checker: PairChecker | None = None
+
+
+def pair_similarity(sample: VoiceCloningSample, reference_codes: np.ndarray, target_codes: np.ndarray) -> float:
+    """A sample's stored pair score: SAME_RECORDING, the embedding cosine when the pair check is
+    on, else NOT_MEASURED. One checker per process (a shard worker loads the encoder once)."""
+    global _checker
+    if same_recording(sample.ref_audio, sample.target_audio, reference_codes, target_codes):
+        return SAME_RECORDING
+    if not pair_check_enabled():
+        return NOT_MEASURED
+    if _checker is None:
+        _checker = PairChecker(SpeakerEmbedder())
+    return round(_checker.similarity(sample), 4)
