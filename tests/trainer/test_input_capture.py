@@ -11,6 +11,8 @@ row shows.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,14 @@ def test_a_constant_reference_reads_its_repeated_code_share(built):
     ids = built.ids
     fields = input_snapshot_fields(batch, batch_layout(batch, (ids.audio_token, ids.audio_delay_token), ids.num_codebooks))
     assert [(s.sample, s.role, s.repeated_code_share) for s in fields["segments"]][2] == (1, "reference", 0.9)
+
+
+def test_each_reference_segment_carries_its_samples_pair_similarity_through_the_collator(built):
+    """The prepared examples' pair check scores reach the reference segments of their own rows;
+    target segments and examples prepared without the check stay -1 (not measured)."""
+    scored = dataclasses.replace(built.examples[1], pair_similarity=0.42)
+    batch = VoiceCloningCollator(built.ids)([built.examples[0], scored])
+    ids = built.ids
+    fields = input_snapshot_fields(batch, batch_layout(batch, (ids.audio_token, ids.audio_delay_token), ids.num_codebooks))
+    assert [(s.sample, s.role, s.pair_similarity) for s in fields["segments"]] == [
+        (0, "reference", -1.0), (0, "target", -1.0), (1, "reference", 0.42), (1, "target", -1.0)]
