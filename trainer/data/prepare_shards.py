@@ -32,7 +32,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stratlog.trainer.arguments import DEFAULT_SHARD_SIZE
-from stratlog.trainer.data import audio_codes, preparation, prepared, samples, sequences, validation
+from stratlog.trainer.data import audio_codes, pair_checks, preparation, prepared, samples, sequences, validation
 from stratlog.trainer.data.audio_codes import AudioCodeCache, FileDigests, tokenizer_identity
 from stratlog.trainer.data.prepared import PreparedDataSet, ShardContent, error_record
 from stratlog.trainer.data.samples import SampleError, VoiceCloningSample, load_samples
@@ -73,7 +73,7 @@ def _code_identity() -> str:
     """The preparation code's source, and the names of the functions that build an example as
     they are now (a wrapper put in their place has another name)."""
     digest = hashlib.sha256()
-    for module in (audio_codes, preparation, prepared, samples, sequences, validation, sys.modules[__name__]):
+    for module in (audio_codes, pair_checks, preparation, prepared, samples, sequences, validation, sys.modules[__name__]):
         digest.update(Path(module.__file__).read_bytes())
     for function in (preparation.example_for, SequenceBuilder.build, sequences.conversation_for):
         digest.update(f"{function.__module__}.{function.__qualname__}".encode())
@@ -87,6 +87,7 @@ def prepared_folder(data_file: Path, config: PreparationConfig, builder: Sequenc
              *(f"{path.name}:{digests.digest(path)}" for path in model_files),
              repr(builder.ids), repr(builder.max_length), repr(builder.label_all_text),
              f"{float(config.limits.max_audio_seconds)!r} {float(config.limits.min_audio_seconds)!r}",  # 30 and 30.0 alike
+             f"pair check {pair_checks.pair_check_enabled()}",  # scored and unscored sets differ
              _code_identity()]  # not the shard size: a set made with any shard size is the same data
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
     return Path(config.codes_dir) / "prepared" / f"{Path(data_file).stem}-{key}"
