@@ -143,6 +143,26 @@ def first_step(assets, data_file: Path, codes_dir: Path, out: Path) -> tuple[flo
     return seconds, sorted(peaks.values())
 
 
+def in_place(folder: Path, data_file: Path, codes_dir: Path, assets) -> Path:
+    """The set moved to the folder training will look in now: the key covers the preparation
+    code, which others may commit while the bench runs (a fresh process computes it)."""
+    script = f"""
+from pathlib import Path
+from stratlog.trainer.torchaudio_standin import install_if_missing
+install_if_missing()
+from stratlog.trainer.data.audio_codes import FileDigests
+from stratlog.trainer.data.prepare_shards import PreparationConfig, builder_for, prepared_folder
+from stratlog.trainer.data.validation import ClipLimits
+config = PreparationConfig(Path({str(assets.audio_tokenizer_dir)!r}), Path({str(assets.model_dir)!r}), Path({str(codes_dir)!r}),
+                           ClipLimits(max_audio_seconds={LIMITS.max_audio_seconds!r}, min_audio_seconds={LIMITS.min_audio_seconds!r}))
+print(prepared_folder(Path({str(data_file)!r}), config, builder_for(config), FileDigests(config.codes_dir / "file-digests.jsonl")))
+"""
+    current = Path(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout.strip())
+    if current != folder:
+        folder.rename(current)
+    return current
+
+
 def open_and_read(folder: Path) -> tuple[float, float]:
     """(ms to open the set, us per example read at random), in a fresh process as a rank would."""
     script = f"""
@@ -226,7 +246,10 @@ def main() -> None:
             write_manifest(data_file, count)
             folder, write_s, size = write_synthetic_set(data_file, config, builder)
             open_ms, read_us = open_and_read(folder)
-            runs = [first_step(assets, data_file, codes_dir, work / "out") for _ in range(RUNS)]
+            runs = []
+            for _ in range(RUNS):
+                folder = in_place(folder, data_file, codes_dir, assets)
+                runs.append(first_step(assets, data_file, codes_dir, work / "out"))
             print(f"N={count}: {runs}", file=sys.stderr)
             seconds = " / ".join(f"{run_seconds:.1f}" for run_seconds, _ in runs)
             peak = max(max(peaks) for _, peaks in runs)
