@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import soundfile
 
-from stratlog.trainer.embedded.demo_dataset import DATA_SEED, SENTENCE_BUILDERS, SYSTEM_PROMPT, INSTRUCTION
+from stratlog.trainer.embedded.demo_dataset import DATA_SEED, SENTENCE_BUILDERS, _chatml_record
 
 SAMPLES_PER_SPEAKER = 30
 ESPEAK_LANGUAGES = {"en": "en-us", "es": "es", "zh": "cmn"}
@@ -53,30 +54,25 @@ def _synthesise(args: tuple[str, EspeakSpeaker, str, Path]) -> None:
                     "-w", str(path), text], check=True, capture_output=True, timeout=60)
 
 
-def _record(sample_id: str, speaker: str, language: str, ref: tuple[str, str], target: tuple[str, str]) -> dict:
-    """The demo's ChatML shape (trainer/embedded/demo_dataset.py); durations are read by the loader."""
-    (ref_text, ref_audio), (target_text, target_audio) = ref, target
-    return {
-        "messages": [
-            {"role": "system", "content": SYSTEM_PROMPT},
-            {"role": "user", "content": [
-                {"type": "text", "text": ref_text},
-                {"type": "audio", "audio_url": ref_audio, "raw_audio": "", "duration": None, "offset": None},
-                {"type": "text", "text": INSTRUCTION + target_text}]},
-            {"role": "assistant", "content": [
-                {"type": "text", "text": target_text},
-                {"type": "audio", "audio_url": target_audio, "raw_audio": "", "duration": None, "offset": None}]},
-        ],
-        "start_index": 0, "speaker": speaker,
-        "misc": {"sample_id": sample_id, "ref_transcript": ref_text, "target_transcript": target_text,
-                 "language": language},
-    }
+@dataclass(frozen=True)
+class EspeakSample:
+    """What the demo's ChatML writer reads of a planned sample (trainer/embedded/demo_dataset.py)."""
+
+    sample_id: str
+    voice: EspeakSpeaker
+    language: str
+    ref_text: str
+    target_text: str
+
+
+def _clip(sample: EspeakSample, role: str) -> str:
+    return f"clips/{sample.sample_id}_{role}.wav"
 
 
 def build_espeak_dataset(data_dir: Path) -> Path:
     """Writes data_dir/clips/*.wav and data_dir/train.json (240 samples: 8 speakers x 30); returns the latter."""
     (data_dir / "clips").mkdir(parents=True, exist_ok=True)
-    records, jobs = [], []
+    samples, jobs = [], []
     for speaker_index, speaker in enumerate(SPEAKERS):
         for index in range(SAMPLES_PER_SPEAKER):
             rng = np.random.default_rng([DATA_SEED, 5000 + speaker_index, index])
@@ -85,13 +81,14 @@ def build_espeak_dataset(data_dir: Path) -> Path:
             target_text = ref_text
             while target_text == ref_text:
                 target_text = SENTENCE_BUILDERS[language](rng)
-            sample_id = f"{speaker.speaker}_{index:04d}"
-            ref_audio, target_audio = f"clips/{sample_id}_ref.wav", f"clips/{sample_id}_tgt.wav"
-            jobs += [(ref_text, speaker, language, data_dir / ref_audio),
-                     (target_text, speaker, language, data_dir / target_audio)]
-            records.append(_record(sample_id, speaker.speaker, language, (ref_text, ref_audio), (target_text, target_audio)))
+            sample = EspeakSample(f"{speaker.speaker}_{index:04d}", speaker, language, ref_text, target_text)
+            jobs += [(ref_text, speaker, language, data_dir / _clip(sample, "ref")),
+                     (target_text, speaker, language, data_dir / _clip(sample, "tgt"))]
+            samples.append(sample)
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(_synthesise, jobs))
+    records = [_chatml_record(sample, _clip(sample, "ref"), _clip(sample, "tgt"),
+                              round(soundfile.info(data_dir / _clip(sample, "tgt")).duration, 3)) for sample in samples]
     train_file = data_dir / "train.json"
     train_file.write_text(json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     return train_file

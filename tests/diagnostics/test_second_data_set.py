@@ -15,7 +15,7 @@ import pytest
 
 from stratlog.sink.thresholds import REFERENCE_GRACE_STEPS
 from tests.diagnostics.espeak_data import build_espeak_dataset, espeak_program
-from tests.diagnostics.runs import run_demo
+from tests.diagnostics.runs import CAPTURE_INTERVAL, run_demo
 from tests.diagnostics.test_fault_detection import HEALTHY_STEPS, _record, latest_effects
 
 pytestmark = pytest.mark.slow
@@ -30,6 +30,7 @@ def test_healthy_run_on_espeak_speech_raises_no_warn_and_no_fail(demo_assets, pr
     assert run.trainer_exit_code == 0, run.trainer_output
     alarms = run.by_severity("FAIL") + run.by_severity("WARN")
     _record("healthy-espeak", 42, {"fault": "", "seed": 42, "max_steps": HEALTHY_STEPS, "data": "espeak-ng",
+                                   "capture_interval": CAPTURE_INTERVAL,
                                    "fails": [(f["analysis"], f["check"], f["step"]) for f in run.by_severity("FAIL")],
                                    "warns": sorted({(f["analysis"], f["check"]) for f in run.by_severity("WARN")}),
                                    "findings": len(run.findings), "latest_effects": latest_effects(run),
