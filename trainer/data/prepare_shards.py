@@ -32,7 +32,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from stratlog.trainer.arguments import DEFAULT_SHARD_SIZE
-from stratlog.trainer.data import audio_codes, pair_checks, preparation, prepared, samples, sequences, validation
+from stratlog.trainer.data import audio_codes, pair_checks, preparation, prepared, samples, sequences, set_checks, validation
 from stratlog.trainer.data.audio_codes import AudioCodeCache, FileDigests, tokenizer_identity
 from stratlog.trainer.data.prepared import PreparedDataSet, ShardContent, error_record
 from stratlog.trainer.data.samples import SampleError, VoiceCloningSample, load_samples
@@ -276,6 +276,7 @@ def write_set_manifest(folder: Path, data_file: Path, digests: FileDigests, pars
         "data_digest": digests.digest(Path(data_file)), "sample_count": sum(len(plan.samples) for plan in plans),
         "sample_rate": sample_rate, "shards": shards, "rejected": rejected,
         "resampled_rates": {str(rate): count for rate, count in rates.items()},
+        "warnings": set_checks.set_warnings([sample for plan in plans for _, sample in plan.samples]),
     })
 
 

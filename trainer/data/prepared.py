@@ -199,4 +199,4 @@ class PreparedDataSet(Dataset):
     def notes(self) -> list[str]:
         rates = Counter({int(rate): count for rate, count in self.manifest["resampled_rates"].items()})
         note = resampling_note(rates, self.manifest["sample_rate"])
-        return [note] if note else []
+        return ([note] if note else []) + self.manifest.get("warnings", [])  # set_checks.py

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from stratlog.trainer.data.audio_codes import AudioCodeCache, default_audio_codes_dir
 from stratlog.trainer.data.samples import AudioClip, SampleError, load_samples
+from stratlog.trainer.data.set_checks import transcript_rates
 from stratlog.trainer.data.validation import ClipLimits, validate_samples
 
 
@@ -59,6 +60,8 @@ def prepare(args) -> int:
     data_set = PreparedDataSet(report.folder)
     for record in data_set.rejected:
         print(f"  - {error_from(record)}", file=sys.stderr)
+    for note in data_set.notes() + list(filter(None, [transcript_rates(load_samples(args.data_file).samples)])):
+        print(note, file=sys.stderr)
     print(report.summary(data_set))
     return 1 if data_set.rejected else 0
 
