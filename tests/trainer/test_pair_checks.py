@@ -15,11 +15,16 @@ import numpy as np
 import pytest
 
 from stratlog.sink.analysis.input import InputAnalysis
+from stratlog.sink.thresholds import PAIR_SIMILARITY_OTHER_SPEAKER, PAIR_SIMILARITY_SAME_RECORDING
 from stratlog.trainer.data import pair_checks
+from stratlog.trainer.data.prepare_shards import PreparationConfig, prepare_data_set
+from stratlog.trainer.data.prepared import PreparedDataSet
 from stratlog.trainer.data.samples import AudioClip, VoiceCloningSample
 from stratlog.trainer.data.speaker_embedding import voice_extra_installed
+from stratlog.trainer.data.validation import ClipLimits
 from tests.sink import builders
 from tests.sink.builders import healthy_ids, input_snapshot, segments_of
+from tests.trainer.data_files import audio_items, demo_records, write_data_file
 
 pytestmark = [
     pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed (apt-get install espeak-ng)"),
@@ -121,3 +126,22 @@ def test_the_same_file_or_the_same_codes_score_one_without_the_extra_or_the_chec
     other = sample(1, clips["es"][0], target)
     assert pair_checks.pair_similarity(other, np.ones((8, 4)), np.ones((8, 4))) == 1.0
     assert pair_checks.pair_similarity(other, np.zeros((8, 4)), np.ones((8, 4))) == pair_checks.NOT_MEASURED
+
+
+def test_preparation_stores_each_pairs_score_with_its_example(clips, pair_check_on, demo_assets, tmp_path):
+    """The path `stratlog tokenize` and a run's own preparation take (prepare_data_set, shards):
+    demo records with espeak-ng clips in place of theirs, sample 1's reference of the other voice."""
+    records = demo_records(demo_assets, 4)
+    folder = tmp_path / "data"
+    for index, record in enumerate(records):
+        voice = VOICES[index // 2]
+        reference = clips[VOICES[1 - index // 2]][0] if index == 1 else clips[voice][2 * (index % 2)]
+        for item, source in zip(audio_items(record), (reference, clips[voice][2 * (index % 2) + 1])):
+            (folder / item["audio_url"]).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, folder / item["audio_url"])
+    data_file = write_data_file(demo_assets, folder, records)
+    config = PreparationConfig(demo_assets.audio_tokenizer_dir, demo_assets.model_dir, tmp_path / "codes",
+                               ClipLimits(max_audio_seconds=30, min_audio_seconds=0.1), shard_size=2)
+    scores = [example.pair_similarity for example in PreparedDataSet(prepare_data_set(data_file, config, show_progress=False).folder)]
+    assert scores[1] < PAIR_SIMILARITY_OTHER_SPEAKER
+    assert all(PAIR_SIMILARITY_OTHER_SPEAKER <= score < PAIR_SIMILARITY_SAME_RECORDING for i, score in enumerate(scores) if i != 1)
