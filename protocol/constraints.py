@@ -103,6 +103,9 @@ KIND_CONSTRAINTS: dict[type, KindConstraints] = {
             ArrayShape("audio_frames", "integer", ("f",)),
             ArrayShape("audio_labels", "integer", ("C", "f")),
             ArrayShape("audio_predictions", "integer", ("C", "f")),
+            ArrayShape("target_codes", "integer", ("C", "t"), or_empty=True),
+            ArrayShape("predicted_codes", "integer", ("C", "p"), or_empty=True),
+            ArrayShape("reference_codes", "integer", ("C", "r"), or_empty=True),
         ),
     ),
     AttentionSnapshot: KindConstraints(

@@ -22,7 +22,7 @@ PROTOCOL_MAJOR = 1
 PROTOCOL_MINOR = 3
 """Bumped for compatible additions (new fields with defaults, new kinds); receivers accept newer.
 1.1 added `AudioSegment.repeated_code_share`, 1.2 `RunStart.tokenizer_identity`, 1.3
-`AudioSegment.pair_similarity`."""
+`AudioSegment.pair_similarity` and `OutputSnapshot`'s whole-clip code tables."""
 
 
 class Envelope(msgspec.Struct, kw_only=True, tag_field="kind"):

@@ -113,6 +113,14 @@ class OutputSnapshot(Envelope, kw_only=True, tag="output_snapshot"):
     """Codec labels at ``audio_frames``, shape [codebooks, f]."""
     audio_predictions: Array
     """Predicted codes at ``audio_frames``, shape [codebooks, f]."""
+    target_codes: Array = msgspec.field(default_factory=lambda: Array(dtype="int32", shape=[0], data=b""))
+    """The sample's whole target clip, codec codes without the delay pattern, shape [codebooks, t],
+    or [0] when not sent (senders before 1.3): what a sink with the audio tokenizer plays."""
+    predicted_codes: Array = msgspec.field(default_factory=lambda: Array(dtype="int32", shape=[0], data=b""))
+    """The teacher-forced predictions at the target's frames, shape [codebooks, p] (p = t from our
+    sender; its own letter because either table may be [0] alone), or [0]."""
+    reference_codes: Array = msgspec.field(default_factory=lambda: Array(dtype="int32", shape=[0], data=b""))
+    """The sample's reference clip, codec codes without the delay pattern, shape [codebooks, r], or [0]."""
 
 
 class AttentionSnapshot(Envelope, kw_only=True, tag="attention_snapshot"):

@@ -18,6 +18,7 @@ import torch
 
 from stratlog.trainer.data.sequences import IGNORE_INDEX
 from stratlog.trainer.model import VoiceCloningOutput
+from stratlog.trainer.strategic.batch_layout import batch_layout
 from stratlog.trainer.strategic.output_capture import output_snapshot_fields
 from tests.trainer.capture_batches import accuracy, audio_positions, direct_output, mean_cross_entropy, two_speaker_batch
 
@@ -121,3 +122,26 @@ def test_perfect_predictions_read_1_in_every_codebook_whatever_is_masked():
     assert fields["text_accuracy"] == 0.5
     assert fields["codebook_losses"].to_numpy() == pytest.approx([np.log1p((size - 1) * np.exp(-2.0))] * 3, rel=1e-6)
     assert fields["audio_labels"].to_numpy().tolist() == targets.T.tolist()
+
+
+def test_whole_clip_codes_are_the_samples_own_codes_without_the_delay(model, demo_assets):
+    """target_codes / reference_codes are the very codes sample 0 was built from (both orders of the
+    batch, so a table read from the wrong row shows); predicted_codes are the argmax at the target's
+    code rows, codebook by codebook."""
+    built = two_speaker_batch(demo_assets)
+    for order in ([0, 1], [1, 0]):
+        batch = built.batch(order)
+        ids = built.ids
+        layout = batch_layout(batch, (ids.audio_token, ids.audio_delay_token), ids.num_codebooks)
+        with torch.no_grad():
+            output = model(**batch)
+            fields = output_snapshot_fields(output, layout=layout)
+        reference, target = built.codes[order[0]]
+        assert fields["target_codes"].to_numpy().tolist() == target.tolist()
+        assert fields["reference_codes"].to_numpy().tolist() == reference.tolist()
+        rows = (output.audio_positions[:, 0] == 0).numpy()
+        labels, predicted = output.audio_targets.numpy()[rows], output.audio_logits.argmax(-1).numpy()[rows]
+        expected = [predicted[(labels[:, k] >= 0) & (labels[:, k] < output.audio_logits.shape[-1] - 2), k]
+                    for k in range(ids.num_codebooks)]
+        assert fields["predicted_codes"].to_numpy().tolist() == [codes.tolist() for codes in expected]
+    assert "reference_codes" not in output_snapshot_fields(output)  # no layout: the protocol's default, [0]

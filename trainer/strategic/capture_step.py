@@ -97,7 +97,7 @@ class CaptureScheduler(TrainerCallback):
         captured = self.captured
         if hasattr(output, "audio_logits") and output.audio_logits is not None:
             def take_output():
-                captured.output_fields = output_snapshot_fields(output)
+                captured.output_fields = output_snapshot_fields(output, layout=captured.layout)
                 # the zero-shot logger's true-reference losses: these very logits, no extra forward
                 captured.extras["true_reference_loss"] = target_audio_losses(output, len(kwargs["input_ids"]))
             self.guard.run("output_capture", captured.step, take_output)

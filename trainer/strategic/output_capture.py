@@ -14,6 +14,8 @@ from stratlog.protocol import Array
 from stratlog.trainer.data.sequences import IGNORE_INDEX
 from stratlog.trainer.loss import compute_loss
 from stratlog.trainer.model import VoiceCloningOutput
+from stratlog.trainer.strategic.batch_layout import BatchLayout
+from stratlog.trainer.strategic.clip_codes import reference_codes, target_and_predicted_codes
 
 SHOWN = 10
 """First and last SHOWN label positions (and audio frames) go into the snapshot."""
@@ -26,7 +28,8 @@ def _shown(count: int) -> np.ndarray:
 
 
 @torch.no_grad()
-def output_snapshot_fields(output: VoiceCloningOutput, sample: int = 0) -> dict:
+def output_snapshot_fields(output: VoiceCloningOutput, sample: int = 0, layout: BatchLayout | None = None) -> dict:
+    """`layout` (the captured batch's) adds the sample's reference codes."""
     losses = compute_loss(output)
     text_predictions = output.text_logits.argmax(dim=-1)
     audio_predictions = output.audio_logits.argmax(dim=-1)  # [rows, codebooks]
@@ -44,6 +47,8 @@ def output_snapshot_fields(output: VoiceCloningOutput, sample: int = 0) -> dict:
     audio_labels = output.audio_targets.cpu().numpy()[audio_rows]
     audio_predicted = audio_predictions.cpu().numpy()[audio_rows]
     shown_text, shown_frames = _shown(len(labels)), _shown(len(audio_labels))
+    target_codes, predicted_codes = target_and_predicted_codes(audio_labels, audio_predicted, output.audio_logits.shape[-1] - 2)
+    reference = reference_codes(layout, sample) if layout is not None else None
     return {
         "sample": sample,
         "text_loss": float(losses.text),
@@ -63,4 +68,7 @@ def output_snapshot_fields(output: VoiceCloningOutput, sample: int = 0) -> dict:
         "audio_frames": Array.from_numpy(shown_frames.astype(np.int32)),
         "audio_labels": Array.from_numpy(audio_labels[shown_frames].T.astype(np.int32)),
         "audio_predictions": Array.from_numpy(audio_predicted[shown_frames].T.astype(np.int32)),
+        "target_codes": Array.from_numpy(target_codes),
+        "predicted_codes": Array.from_numpy(predicted_codes),
+        **({"reference_codes": Array.from_numpy(reference)} if reference is not None else {}),
     }
