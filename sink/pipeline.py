@@ -27,6 +27,7 @@ from stratlog.protocol import (
     ErrorEvent,
     MessageDecoder,
     Metrics,
+    OutputSnapshot,
     ProtocolError,
     RecordingWriter,
     RunEnd,
@@ -34,6 +35,7 @@ from stratlog.protocol import (
     kind_of,
 )
 from stratlog.sink import human_log, snapshot_kinds
+from stratlog.sink.audio_clips import AudioClips, with_audio_line
 from stratlog.sink.analysis import stream, tokenizer_match
 from stratlog.sink.analysis.metrics import MetricsHealth
 from stratlog.sink.analysis.run_context import RunContext, SpecialTokenIds
@@ -53,15 +55,18 @@ class SinkPipeline:
     def __init__(self, log_dir: Path, *, recorder: RecordingWriter | None = None, tokenizer_path: str | None = None,
                  stall_after_s: float | None = None, rotate_bytes: int | None = None,
                  publisher: FramePublisher | None = None, joined_mid_stream: bool = False,
-                 on_alarm: Callable[[Finding], None] | None = None, reporter: Reporter | None = None):
+                 on_alarm: Callable[[Finding], None] | None = None, reporter: Reporter | None = None,
+                 audio_clips: AudioClips | None = None):
         """`stall_after_s` None: STALL_HEARTBEATS x each rank's heartbeat interval;
         `joined_mid_stream`: a viewer's pipeline (RunState.joined_mid_stream); `on_alarm` is
         called with each finding that moves a check to WARN or FAIL (a headless sink prints it);
-        `reporter`: --report-to's exports (`sink.report`), handed each message and finding."""
+        `reporter`: --report-to's exports (`sink.report`), handed each message and finding;
+        `audio_clips`: --audio-tokenizer's WAV files of each output snapshot (`sink.audio_clips`)."""
         self.files = LogFiles(log_dir, rotate_bytes=rotate_bytes, on_write_error=self._write_error)
         self.recorder = recorder
         self.publisher = publisher
         self.reporter = reporter
+        self.audio_clips = audio_clips
         self.state = RunState(joined_mid_stream=joined_mid_stream, stall_after_s=stall_after_s)
         self.decoders = DecoderCache(tokenizer_path)
         self.contexts: dict[str, RunContext] = {}
@@ -144,6 +149,9 @@ class SinkPipeline:
             self._report(findings, as_notices=False)
             section = self._guarded(f"{kind.key} log section", message, lambda: kind.section(message, findings, context),
                                     f"{kind.key}: not written, the sink failed on this snapshot (events.jsonl says why)")
+            if self.audio_clips is not None and isinstance(message, OutputSnapshot):
+                paths = self._guarded("audio clips", message, lambda: self.audio_clips.offer(message), [])
+                section = with_audio_line(section, paths) if paths else section
             self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind.key,
                                                  section, received_at))
         else:
@@ -386,6 +394,9 @@ class SinkPipeline:
         if self.reporter is not None:  # bounded: a blocked target is left behind, counted
             for record in self.reporter.close():
                 self.files.write_event(record)
+        if self.audio_clips is not None:
+            for error in self.audio_clips.close():
+                self.files.write_event({"event": "audio_clips_error", "error": error})
         for reason, count in self._refusals.take_unwritten().items():
             self.files.write_event({"event": "bad_frames_unwritten", "reason": reason, "count": count})
         self.files.close()

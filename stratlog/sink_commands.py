@@ -22,6 +22,7 @@ from pathlib import Path
 
 from stratlog.protocol import RecordingWriter
 from stratlog.protocol.curve import ClientKeys, KeyFileError, ServerKeys, require_secure_bind
+from stratlog.sink.audio_clips import AudioClips
 from stratlog.sink.backlog import DEFAULT_BACKLOG_BYTES
 from stratlog.sink.dashboard_model import DashboardModel
 from stratlog.sink.fanout import FramePublisher, FrameSubscriber
@@ -92,6 +93,17 @@ def add_report_argument(parser: argparse.ArgumentParser) -> None:
                              "says otherwise). Needs the extra: pip install 'stratlog[tensorboard]' / 'stratlog[wandb]'.")
 
 
+def add_audio_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--audio-tokenizer", type=Path, default=None, metavar="DIR",
+                        help="The run's audio tokenizer folder: each capture's reference, target and predicted codes are "
+                             "decoded to WAV files in <log-dir>/audio/ (in a child process of the sink), linked from "
+                             "strategic_log.txt.")
+
+
+def make_audio_clips(args: argparse.Namespace, log_dir: Path) -> AudioClips | None:
+    return AudioClips(args.audio_tokenizer, log_dir) if args.audio_tokenizer else None
+
+
 def _targets(text: str) -> list[str]:
     try:
         return parse_targets(text)
@@ -146,6 +158,7 @@ def add_sink_arguments(parser: argparse.ArgumentParser) -> None:
                         help="Messages received but not yet handled are held up to this size; past it the sink drops "
                              "and counts them (events.jsonl, dashboard) instead of growing (default: %(default)g).")
     add_report_argument(parser)
+    add_audio_argument(parser)
     add_pipeline_arguments(parser)
 
 
@@ -179,7 +192,8 @@ def run_sink(args: argparse.Namespace) -> int:
     publisher = FramePublisher(args.publish, keys=keys) if args.publish else None
     pipeline = SinkPipeline(args.log_dir, recorder=recorder, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
                             rotate_bytes=rotate_bytes(args), publisher=publisher,
-                            on_alarm=None if args.tui else print_alarm, reporter=make_reporter(args, args.log_dir))
+                            on_alarm=None if args.tui else print_alarm, reporter=make_reporter(args, args.log_dir),
+                            audio_clips=make_audio_clips(args, args.log_dir))
     previous = previous_recording(args.log_dir, Path(recorder.paths[0]))
     resumed = read_previous_stream(previous) if previous is not None else None
     if resumed is not None:  # this folder's previous sink was killed or restarted mid-run: go on from it
@@ -293,6 +307,7 @@ def add_replay_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"Exit with code {DAMAGE_EXIT_CODE} on any damage, a torn last record included "
                              "(default: only when damage lost records written whole).")
     add_report_argument(parser)
+    add_audio_argument(parser)
     add_pipeline_arguments(parser)
 
 
@@ -333,7 +348,7 @@ def run_replay(args: argparse.Namespace) -> int:
     while True:
         pipeline = SinkPipeline(log_dir, tokenizer_path=args.tokenizer, stall_after_s=args.stall_after,
                                 rotate_bytes=rotate_bytes(args), on_alarm=None if args.tui else print_alarm,
-                                reporter=make_reporter(args, log_dir))
+                                reporter=make_reporter(args, log_dir), audio_clips=make_audio_clips(args, log_dir))
         try:
             if args.tui:
                 player = ReplayPlayer(args.recording, pipeline, speed=speed, pause_after_first_capture=args.speed is None)

@@ -1,0 +1,154 @@
+"""Audio you can hear: each capture's reference, target and predicted codes decoded to WAV files
+beside the logs, with the run's own audio tokenizer (`stratlog sink/replay --audio-tokenizer`).
+
+Decoding needs torch and transformers, which the sink never loads: it runs in one child process
+(spawned, so no copy of the sink's threads), fed through a bounded queue that the sink only ever
+puts to without waiting. A full queue (a decoder slower than the captures) drops the capture's clips
+and counts them; the sink's logs and recording are unaffected either way. Files:
+`<log-dir>/audio/step<step>-rank<rank>-sample<sample>-<role>.wav`, role predicted / reference /
+target (the predictions are teacher-forced: the model's next-code guesses given the true codes so
+far, what it would say if it never drifted).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from stratlog.protocol import OutputSnapshot
+
+FOLDER = "audio"
+ROLES = ("reference", "target", "predicted")
+QUEUED_CAPTURES = 64
+"""Captures waiting for the decoder at most; past that a capture's clips are dropped (counted)."""
+STOP_WAIT_S = 60.0
+"""How long closing waits for the decoder to finish the queued captures."""
+
+
+def clip_name(step: int, rank: int, sample: int, role: str) -> str:
+    return f"step{step:07d}-rank{rank}-sample{sample}-{role}.wav"
+
+
+def capture_codes(message: OutputSnapshot) -> dict[str, np.ndarray]:
+    """Role -> [C, T] codes the snapshot carries (protocol 1.3); empty for older senders."""
+    tables = {"reference": message.reference_codes, "target": message.target_codes, "predicted": message.predicted_codes}
+    found = {}
+    for role, table in tables.items():
+        codes = table.to_numpy()
+        if codes.ndim == 2 and codes.shape[1] > 0:
+            found[role] = np.asarray(codes, dtype=np.int64)
+    return found
+
+
+def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
+    """16-bit mono PCM, the format every player opens; written under a temporary name, then renamed."""
+    pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
+    temporary = path.with_name(path.name + ".tmp")
+    with wave.open(str(temporary), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(sample_rate)
+        out.writeframes(pcm.tobytes())
+    temporary.replace(path)
+
+
+class ClipDecoder:
+    """The run's audio tokenizer, loaded in the decoding process."""
+
+    def __init__(self, audio_tokenizer_dir: str):
+        from stratlog.trainer import torchaudio_standin
+
+        torchaudio_standin.install_if_missing()
+        from transformers import HiggsAudioV2TokenizerModel
+
+        self.model = HiggsAudioV2TokenizerModel.from_pretrained(audio_tokenizer_dir).eval()
+        self.sample_rate = int(self.model.config.sample_rate)
+        self.codec_size = int(self.model.config.codebook_size)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """[C, T] codes -> mono float waveform; a predicted code outside the codec (a stream
+        BOS/EOS guess) is played as code 0."""
+        import torch
+
+        valid = np.where((codes >= 0) & (codes < self.codec_size), codes, 0)
+        with torch.no_grad():
+            audio = self.model.decode(torch.from_numpy(valid)[None], return_dict=False)
+        return audio[0].mean(0).float().numpy()
+
+
+def _decode_forever(audio_tokenizer_dir: str, jobs, results) -> None:
+    """The child process: decode each capture's clips until the None that ends the queue."""
+    try:
+        decoder = ClipDecoder(audio_tokenizer_dir)
+    except Exception as error:  # noqa: BLE001 - any failure to load is reported, not raised in a child
+        results.put(("error", f"cannot load the audio tokenizer {audio_tokenizer_dir}: {error}"))
+        return
+    while (job := jobs.get()) is not None:
+        folder, names_and_codes = job
+        for name, codes in names_and_codes:
+            try:
+                write_wav(Path(folder) / name, decoder.decode(codes), decoder.sample_rate)
+                results.put(("written", name))
+            except Exception as error:  # noqa: BLE001 - one clip's failure must not end the others
+                results.put(("error", f"{name}: {error}"))
+
+
+class AudioClips:
+    """The sink's side: hands captures to the decoding process, never waits for it."""
+
+    def __init__(self, audio_tokenizer_dir: str | Path, log_dir: Path):
+        self.folder = Path(log_dir) / FOLDER
+        self.folder.mkdir(parents=True, exist_ok=True)
+        context = multiprocessing.get_context("spawn")
+        self._jobs = context.Queue(QUEUED_CAPTURES)
+        self._results = context.Queue()
+        self._process = context.Process(target=_decode_forever, args=(str(audio_tokenizer_dir), self._jobs, self._results),
+                                        name="stratlog-audio-clips", daemon=True)
+        self._process.start()
+        self.dropped = 0
+        """Captures whose clips were not decoded because the queue was full."""
+
+    def offer(self, message: OutputSnapshot) -> list[str]:
+        """Queues the capture's clips; returns their file names relative to the log folder (empty
+        when the snapshot carries no codes or the queue is full)."""
+        codes = capture_codes(message)
+        if not codes:
+            return []
+        names = [(clip_name(message.step, message.rank, message.sample, role), codes[role]) for role in ROLES if role in codes]
+        try:
+            self._jobs.put_nowait((str(self.folder), names))
+        except queue.Full:
+            self.dropped += 1
+            return []
+        return [f"{FOLDER}/{name}" for name, _ in names]
+
+    def close(self) -> list[str]:
+        """Ends the decoder after the queued captures; returns its errors (and the drop count)."""
+        try:
+            self._jobs.put(None, timeout=STOP_WAIT_S)
+        except queue.Full:
+            pass
+        self._process.join(STOP_WAIT_S)
+        if self._process.is_alive():
+            self._process.terminate()
+        errors = []
+        while True:
+            try:
+                outcome, text = self._results.get_nowait()
+            except queue.Empty:
+                break
+            if outcome == "error":
+                errors.append(text)
+        if self.dropped:
+            errors.append(f"{self.dropped} capture(s) not decoded: the decoder fell behind")
+        return errors
+
+
+def with_audio_line(section: str, paths: list[str]) -> str:
+    """The output section with a line naming its WAV files right under its heading."""
+    heading, _, rest = section.partition("\n")
+    return f"{heading}\n├── Audio Files: {', '.join(paths)}\n{rest}" if rest else f"{heading}\n└── Audio Files: {', '.join(paths)}"

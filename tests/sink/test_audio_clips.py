@@ -1,0 +1,52 @@
+"""--audio-tokenizer: an output snapshot's codes become WAV files beside the logs, decoded by the
+run's own audio tokenizer (the demo's tiny one, real weights from the demo build) in the sink's
+child process, and strategic_log.txt names them.
+Run: ./run-tests tests/sink/test_audio_clips.py"""
+
+from __future__ import annotations
+
+import json
+import math
+import wave
+
+import numpy as np
+
+from stratlog.protocol import Array
+from stratlog.sink.audio_clips import AudioClips
+from stratlog.sink.pipeline import SinkPipeline
+from tests.sink.builders import output_snapshot, run_start
+
+FRAMES = {"reference": 31, "target": 24, "predicted": 24}
+
+
+def codes(frames: int, seed: int) -> Array:
+    return Array.from_numpy(np.random.default_rng(seed).integers(0, 1024, (8, frames)).astype(np.int32))
+
+
+def test_a_captures_codes_are_decoded_to_wav_files_a_standard_reader_opens(demo_assets, tmp_path):
+    config = json.loads((demo_assets.audio_tokenizer_dir / "config.json").read_text())
+    hop = math.prod(config["acoustic_model_config"]["downsampling_ratios"])  # samples per codec frame
+    pipeline = SinkPipeline(tmp_path, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, tmp_path))
+    pipeline.handle_message(run_start(), 1.0)
+    snapshot = output_snapshot(step=10, rank=1, reference_codes=codes(FRAMES["reference"], 1),
+                               target_codes=codes(FRAMES["target"], 2), predicted_codes=codes(FRAMES["predicted"], 3))
+    pipeline.handle_message(snapshot, 2.0)
+    pipeline.close()
+    for role, frames in FRAMES.items():
+        with wave.open(str(tmp_path / "audio" / f"step0000010-rank1-sample0-{role}.wav")) as clip:
+            assert (clip.getnchannels(), clip.getsampwidth(), clip.getframerate()) == (1, 2, config["sample_rate"])
+            assert clip.getnframes() == frames * hop
+    log = (tmp_path / "strategic_log.txt").read_text()
+    assert ("Audio Files: audio/step0000010-rank1-sample0-reference.wav, audio/step0000010-rank1-sample0-target.wav, "
+            "audio/step0000010-rank1-sample0-predicted.wav") in log
+    assert "audio_clips_error" not in (tmp_path / "events.jsonl").read_text()
+
+
+def test_a_snapshot_without_codes_writes_no_audio(demo_assets, tmp_path):
+    """An older sender's output snapshot ([0] code tables): no files, no log line, no error."""
+    pipeline = SinkPipeline(tmp_path, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, tmp_path))
+    pipeline.handle_message(run_start(), 1.0)
+    pipeline.handle_message(output_snapshot(), 2.0)
+    pipeline.close()
+    assert list((tmp_path / "audio").iterdir()) == []
+    assert "Audio Files" not in (tmp_path / "strategic_log.txt").read_text()
