@@ -12,6 +12,7 @@ far, what it would say if it never drifted).
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import queue
 import wave
@@ -23,6 +24,8 @@ from stratlog.protocol import OutputSnapshot
 
 FOLDER = "audio"
 ROLES = ("reference", "target", "predicted")
+SIM_FILE = "sim.jsonl"
+"""One line per capture in the audio folder: its SIM scores (with stratlog[voice])."""
 QUEUED_CAPTURES = 64
 """Captures waiting for the decoder at most; past that a capture's clips are dropped (counted)."""
 STOP_WAIT_S = 60.0
@@ -80,21 +83,59 @@ class ClipDecoder:
         return audio[0].mean(0).float().numpy()
 
 
+class SimScorer:
+    """SIM as cloning papers report it: the speaker-embedding cosine of the reference and the
+    decoded prediction (and of the reference and the decoded target, the ceiling the codec allows),
+    with the pair check's GE2E encoder; only where the optional extra `stratlog[voice]` is installed."""
+
+    def __init__(self, sample_rate: int):
+        from stratlog.trainer.data.speaker_embedding import EMBEDDING_SAMPLE_RATE, SpeakerEmbedder
+
+        self.embedder = SpeakerEmbedder()
+        self.sample_rate, self.embedding_rate = sample_rate, EMBEDDING_SAMPLE_RATE
+
+    def scores(self, audio: dict[str, np.ndarray]) -> dict[str, float]:
+        import soxr
+
+        from stratlog.trainer.data.speaker_embedding import cosine
+
+        if "reference" not in audio:
+            return {}
+        embed = {role: self.embedder.embed(soxr.resample(clip, self.sample_rate, self.embedding_rate).astype(np.float32))
+                 for role, clip in audio.items()}
+        return {f"sim_reference_{role}": round(cosine(embed["reference"], embed[role]), 4)
+                for role in ("predicted", "target") if role in embed}
+
+
 def _decode_forever(audio_tokenizer_dir: str, jobs, results) -> None:
-    """The child process: decode each capture's clips until the None that ends the queue."""
+    """The child process: decode each capture's clips (and score SIM where it can) until the None
+    that ends the queue."""
     try:
         decoder = ClipDecoder(audio_tokenizer_dir)
     except Exception as error:  # noqa: BLE001 - any failure to load is reported, not raised in a child
         results.put(("error", f"cannot load the audio tokenizer {audio_tokenizer_dir}: {error}"))
         return
+    from stratlog.trainer.data.speaker_embedding import voice_extra_installed
+
+    scorer = SimScorer(decoder.sample_rate) if voice_extra_installed() else None
     while (job := jobs.get()) is not None:
-        folder, names_and_codes = job
-        for name, codes in names_and_codes:
+        folder, capture, names_and_codes = job
+        audio = {}
+        for role, name, codes in names_and_codes:
             try:
-                write_wav(Path(folder) / name, decoder.decode(codes), decoder.sample_rate)
-                results.put(("written", name))
+                audio[role] = decoder.decode(codes)
+                write_wav(Path(folder) / name, audio[role], decoder.sample_rate)
             except Exception as error:  # noqa: BLE001 - one clip's failure must not end the others
                 results.put(("error", f"{name}: {error}"))
+        if scorer is not None:
+            try:
+                scores = scorer.scores(audio)
+            except Exception as error:  # noqa: BLE001
+                results.put(("error", f"SIM of {capture}: {error}"))
+                continue
+            if scores:
+                with open(Path(folder) / SIM_FILE, "a", encoding="utf-8") as out:
+                    out.write(json.dumps({**capture, **scores}) + "\n")
 
 
 class AudioClips:
@@ -118,13 +159,15 @@ class AudioClips:
         codes = capture_codes(message)
         if not codes:
             return []
-        names = [(clip_name(message.step, message.rank, message.sample, role), codes[role]) for role in ROLES if role in codes]
+        names = [(role, clip_name(message.step, message.rank, message.sample, role), codes[role])
+                 for role in ROLES if role in codes]
+        capture = {"run_id": message.run_id, "step": message.step, "rank": message.rank, "sample": message.sample}
         try:
-            self._jobs.put_nowait((str(self.folder), names))
+            self._jobs.put_nowait((str(self.folder), capture, names))
         except queue.Full:
             self.dropped += 1
             return []
-        return [f"{FOLDER}/{name}" for name, _ in names]
+        return [f"{FOLDER}/{name}" for _, name, _ in names]
 
     def close(self) -> list[str]:
         """Ends the decoder after the queued captures; returns its errors (and the drop count)."""

@@ -10,6 +10,7 @@ import math
 import wave
 
 import numpy as np
+import pytest
 
 from stratlog.protocol import Array
 from stratlog.sink.audio_clips import AudioClips
@@ -50,3 +51,20 @@ def test_a_snapshot_without_codes_writes_no_audio(demo_assets, tmp_path):
     pipeline.close()
     assert list((tmp_path / "audio").iterdir()) == []
     assert "Audio Files" not in (tmp_path / "strategic_log.txt").read_text()
+
+
+def test_with_the_voice_extra_each_capture_gets_its_sim_scores(demo_assets, tmp_path):
+    """SIM(reference, decoded prediction) and SIM(reference, decoded target), GE2E cosines in [0, 1];
+    a prediction identical to the reference's codes scores as the reference itself."""
+    pytest.importorskip("resemblyzer", reason="the optional extra is missing: pip install 'stratlog[voice]'")
+    pipeline = SinkPipeline(tmp_path, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, tmp_path))
+    pipeline.handle_message(run_start(), 1.0)
+    reference = codes(FRAMES["reference"], 1)
+    pipeline.handle_message(output_snapshot(step=10, reference_codes=reference, target_codes=codes(24, 2),
+                                            predicted_codes=reference), 2.0)
+    pipeline.close()
+    [line] = (tmp_path / "audio" / "sim.jsonl").read_text().splitlines()
+    scores = json.loads(line)
+    assert (scores["step"], scores["rank"], scores["sample"]) == (10, 0, 0)
+    assert scores["sim_reference_predicted"] == pytest.approx(1.0, abs=1e-3)
+    assert 0.0 <= scores["sim_reference_target"] <= 1.0
