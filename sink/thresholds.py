@@ -184,7 +184,8 @@ than other speakers' clips, which points at mispaired reference / target samples
 REFERENCE_GRACE_STEPS = 200
 """From 200 training steps after the run's start on, an effect whose mean over the rank's latest
 CONDITIONING_WINDOW captures is at or below CONDITIONING_EFFECT_MIN, and never was above it in any
-such window, while the model is learning audio (see AUDIO_LEARNING_DROP), is a FAIL: the model
+such window of any rank of the run (the ranks train one model: one rank's effect shows that the
+reference reaches it), while the model is learning audio (see AUDIO_LEARNING_DROP), is a FAIL: the model
 learns the target audio but takes nothing from the reference, so the reference carries no voice
 (silence, a wrong clip) or never reaches the model. Before that step an effect at or below the
 minimum (the rank's, a speaker's or a language pair's) is PENDING, not a verdict. A window that
@@ -194,7 +195,9 @@ Counted in steps (15 captures was step 70 at interval 5, where healthy runs had 
 the voice: FAIL at steps 70-95 in 3 of 3 runs). Measured on the tiny model trained from random
 weights (lr 5e-3): the demo's voices are used from step ~80-100 (window means 0.023-0.050 at step
 140, four seeds); espeak-ng speech (tests/diagnostics/espeak_data.py) from step ~110-170 (one rank's
-window was 0.0055 at step 140 and first above 0.01 at step 170); a silent reference stays at or
+window was 0.0055 at step 140 and first above 0.01 at step 170; with the clips' durations in the
+data set, one rank's stayed at 0.004 through step 200 while the other's passed 0.01 at step 190);
+a silent reference stays at or
 below 0.006 through step 250 (window means below 0.005). A fine-tune of a pre-trained voice-cloning
 model shows the effect from its first capture, so 200 steps is a generous wait."""
 

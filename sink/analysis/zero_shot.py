@@ -103,8 +103,9 @@ class ZeroShotAnalysis:
     def __init__(self) -> None:
         self._history = SeriesBook()
         self._groups: dict[tuple[str, str, str], GroupEffects] = {}
-        self._best_window: dict[tuple[str, int], tuple[float, int]] = {}
-        """(run, rank) -> the highest mean of CONDITIONING_WINDOW captures so far, and its step."""
+        self._best_window: dict[str, tuple[float, int, int]] = {}
+        """run -> the highest mean of CONDITIONING_WINDOW captures of any of its ranks so far, with
+        its step and rank: the ranks train one model, so one rank's shown effect is the run's."""
 
     def evaluate(self, message: ZeroShotSnapshot, context: RunContext) -> list[Finding]:
         rows = effects(message)
@@ -119,9 +120,9 @@ class ZeroShotAnalysis:
             true_loss = message.true_reference_loss.to_numpy().astype(float)[: rows.size][np.isfinite(rows)]
             audio_loss = self._history.add((message.run_id, message.rank, "true_reference_loss"), message.step,
                                            float(true_loss.mean()))
-            best = self._best_window.get((message.run_id, message.rank), (float("-inf"), 0))
+            best = self._best_window.get(message.run_id, (float("-inf"), 0, message.rank))
             if len(series.recent) == CONDITIONING_WINDOW and series.recent_mean > best[0]:  # full windows only
-                best = self._best_window[(message.run_id, message.rank)] = (series.recent_mean, message.step)
+                best = self._best_window[message.run_id] = (series.recent_mean, message.step, message.rank)
             judged_from = context.judged_from(series.first_step, REFERENCE_GRACE_STEPS)
             trend_from = context.judged_from(series.first_step, TREND_GRACE_STEPS, TREND_MIN_CAPTURES)
             verdicts = [effect_verdict(mean, series, audio_loss, best, message.step, judged_from, trend_from),
@@ -140,12 +141,12 @@ class ZeroShotAnalysis:
                 for check, severity, reason, value in filter(None, verdicts)]
 
 
-def effect_verdict(mean: float, series, audio_loss, best: tuple[float, int], step: int, judged_from: int,
+def effect_verdict(mean: float, series, audio_loss, best: tuple[float, int, int], step: int, judged_from: int,
                    trend_from: int):
     """`series`: this rank's per-capture mean effects; `audio_loss`: its true-reference target-audio
-    losses; `best`: its highest window mean so far and the step it ended at; `judged_from`: the
-    capture step where "no effect" stops being pending; `trend_from`: the one from which a negative
-    effect is a settled fact (mispaired data)."""
+    losses; `best`: the run's highest window mean so far (any rank), the step it ended at and its
+    rank; `judged_from`: the capture step where "no effect" stops being pending; `trend_from`: the
+    one from which a negative effect is a settled fact (mispaired data)."""
     if step >= trend_from and mean < CONDITIONING_EFFECT_FAIL:
         return ("conditioning_effect", FAIL, f"the true reference fits worse than another speaker's ({mean:.3f} nats) "
                 f"after {series.count} captures: reference and target are mispaired; check the data set's "
@@ -163,13 +164,13 @@ def effect_verdict(mean: float, series, audio_loss, best: tuple[float, int], ste
                 f"nats ({window}; {mean:.3f} at this one): the model uses the reference voice", rounded(series.recent_mean))
     if best[0] > CONDITIONING_EFFECT_MIN:
         return ("conditioning_effect", OK, f"a swapped reference raises the target-audio loss by only "
-                f"{series.recent_mean:.3f} nats now ({window}), but by {best[0]:.3f} up to step {best[1]}: the reference "
-                "reaches the model and carries a voice (a lasting fall shows in conditioning_trend)",
-                rounded(series.recent_mean))
+                f"{series.recent_mean:.3f} nats on this rank now ({window}), but by {best[0]:.3f} on rank {best[2]} up "
+                f"to step {best[1]}: the reference reaches the model, which the ranks share, and carries a voice (a "
+                "lasting fall shows in conditioning_trend)", rounded(series.recent_mean))
     if audio_loss.latest <= (1 - AUDIO_LEARNING_DROP) * audio_loss.first:
         return ("conditioning_effect", FAIL, f"the model ignores the reference: after {series.count} captures a swapped "
                 f"reference changes the target-audio loss by {series.recent_mean:.3f} nats ({window}; never above "
-                f"{CONDITIONING_EFFECT_MIN}) while that loss "
+                f"{CONDITIONING_EFFECT_MIN} on any rank) while that loss "
                 f"fell from {audio_loss.first:.2f} to {audio_loss.latest:.2f}; check that reference clips carry the "
                 "speaker's voice (silence, wrong file) and reach the model", rounded(series.recent_mean))
     return ("conditioning_effect", WARN, f"a swapped reference changes the target-audio loss by only "

@@ -86,6 +86,25 @@ def test_an_effect_that_dips_after_it_was_shown_is_not_an_ignored_reference():
     assert "up to step" in late[260].reason and "reaches the model" in late[260].reason
 
 
+def test_one_ranks_shown_effect_clears_another_rank_of_the_same_run():
+    """The ranks train one model: rank 1 above 0.01 means the reference reaches it, whatever rank 0's
+    samples show (espeak-ng speech: rank 0 at 0.004 at step 200, rank 1 at 0.017)."""
+    analysis = ZeroShotAnalysis()
+    steps = capture_steps(10, 200)
+    found = {}
+    for step in steps:
+        loss = 7.0 - 0.02 * step
+        for rank, effect in ((0, 0.004), (1, 0.0 if step < 150 else 0.02)):
+            message = zero_shot_snapshot(effect=[effect + 0.001, effect - 0.001, effect, effect], true_loss=loss,
+                                         step=step, rank=rank)
+            found[(rank, step)] = verdicts(message, analysis, 10)["conditioning_effect"]
+    assert found[(0, 200)].severity == "OK" and "on rank 1" in found[(0, 200)].reason
+    other_run = ZeroShotAnalysis()
+    for step in steps:
+        alone = verdicts(zero_shot_snapshot(effect=0.004, true_loss=7.0 - 0.02 * step, step=step), other_run, 10)
+    assert alone["conditioning_effect"].severity == "FAIL", "the same rank without the other one's effect"
+
+
 def test_no_effect_without_audio_learning_is_a_warn_not_blamed_on_the_reference():
     captures = REFERENCE_GRACE_STEPS // 10 + 3
     found = run_captures([0.0] * captures, [7.0 - 0.01 * i for i in range(captures)])
