@@ -47,6 +47,17 @@ def capture_codes(message: OutputSnapshot) -> dict[str, np.ndarray]:
     return found
 
 
+def clip_files(message: OutputSnapshot) -> list[tuple[str, str, np.ndarray]]:
+    """(role, file name, codes) of each clip the snapshot carries, in ROLES order."""
+    codes = capture_codes(message)
+    return [(role, clip_name(message.step, message.rank, message.sample, role), codes[role]) for role in ROLES if role in codes]
+
+
+def listed_files(message: OutputSnapshot) -> list[str]:
+    """The snapshot's WAV files relative to the log folder, as the log and the dashboard name them."""
+    return [f"{FOLDER}/{name}" for _, name, _ in clip_files(message)]
+
+
 def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     """16-bit mono PCM, the format every player opens; written under a temporary name, then renamed."""
     pcm = (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2")
@@ -156,11 +167,9 @@ class AudioClips:
     def offer(self, message: OutputSnapshot) -> list[str]:
         """Queues the capture's clips; returns their file names relative to the log folder (empty
         when the snapshot carries no codes or the queue is full)."""
-        codes = capture_codes(message)
-        if not codes:
+        names = clip_files(message)
+        if not names:
             return []
-        names = [(role, clip_name(message.step, message.rank, message.sample, role), codes[role])
-                 for role in ROLES if role in codes]
         capture = {"run_id": message.run_id, "step": message.step, "rank": message.rank, "sample": message.sample}
         try:
             self._jobs.put_nowait((str(self.folder), capture, names))

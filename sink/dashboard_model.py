@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
-from stratlog.protocol import Metrics
+from stratlog.protocol import Metrics, OutputSnapshot
 from stratlog.sink import snapshot_kinds
+from stratlog.sink.audio_clips import listed_files
 from stratlog.sink.analysis.zero_shot import effects
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.dashboard_view import DashboardView, run_view
@@ -90,6 +91,9 @@ class Capture:
     """Snapshot kind key -> what the sink computed for viewers to show (the kind's `readings`)."""
     findings: dict[str, list[Finding]] = field(default_factory=dict)
     """Analysis -> the findings of this step's snapshot."""
+    audio_files: list[str] = field(default_factory=list)
+    """The capture's WAV files relative to the log folder, when the sink decodes audio
+    (--audio-tokenizer, sink.audio_clips); written by the decoding process shortly after."""
 
     def frozen_copy(self) -> Capture:
         """Snapshots and readings never change once received; later kinds join, findings lists grow."""
@@ -119,12 +123,14 @@ class DashboardModel:
     the receiving thread, so it must only schedule a redraw, never draw."""
 
     def __init__(self, state: RunState, contexts: dict[str, RunContext],
-                 metric_verdicts: dict[tuple[str, int], dict[str, Finding]] | None = None):
+                 metric_verdicts: dict[tuple[str, int], dict[str, Finding]] | None = None, *, audio_files: bool = False):
         """`contexts`: run id -> the pipeline's context of the run, which readings need (tokenizer);
         `metric_verdicts`: (run, rank) -> check -> the metrics analysis's latest verdict, changed
         or not (`MetricsHealth.latest`): findings only say when a verdict changes, so the view
-        would otherwise show step 1's "lr 0 during warmup" long after warmup."""
+        would otherwise show step 1's "lr 0 during warmup" long after warmup. `audio_files`: the
+        pipeline decodes each capture's audio, so captures list their WAV files."""
         self.state = state
+        self.audio_files = audio_files
         self.contexts = contexts
         self.metric_verdicts = metric_verdicts if metric_verdicts is not None else {}
         self.histories: dict[str, dict[int, RankHistory]] = {}
@@ -139,7 +145,8 @@ class DashboardModel:
     @classmethod
     def attach(cls, pipeline) -> DashboardModel:
         """The model of a `SinkPipeline`'s state, with the pipeline's run contexts."""
-        return cls(pipeline.state, pipeline.contexts, pipeline.metrics_health.latest)
+        return cls(pipeline.state, pipeline.contexts, pipeline.metrics_health.latest,
+                   audio_files=pipeline.audio_clips is not None)
 
     @property
     def ranks(self) -> dict[int, RankHistory]:
@@ -160,6 +167,8 @@ class DashboardModel:
         elif (kind := snapshot_kinds.kind_of_snapshot(message)) is not None:
             capture = history.capture(message.step)
             capture.snapshots[kind.key] = message
+            if self.audio_files and isinstance(message, OutputSnapshot):
+                capture.audio_files = listed_files(message)
             if kind.readings is not None:
                 capture.readings[kind.key] = kind.readings(message, self.contexts[message.run_id])
             for trend in TRENDS:

@@ -68,3 +68,29 @@ def test_with_the_voice_extra_each_capture_gets_its_sim_scores(demo_assets, tmp_
     assert (scores["step"], scores["rank"], scores["sample"]) == (10, 0, 0)
     assert scores["sim_reference_predicted"] == pytest.approx(1.0, abs=1e-3)
     assert 0.0 <= scores["sim_reference_target"] <= 1.0
+
+
+def test_the_dashboard_lists_a_captures_files_on_the_zero_shot_tab(demo_assets, tmp_path):
+    """With --audio-tokenizer the model's capture lists the WAV files and the zero-shot table shows
+    them; without it, neither does."""
+    from rich.console import Console
+
+    from stratlog.sink.dashboard_model import DashboardModel
+    from stratlog.tui.widgets.zero_shot.zero_shot_table import ZeroShotTable
+    from tests.sink.builders import zero_shot_snapshot
+
+    for audio in (True, False):
+        folder = tmp_path / str(audio)
+        pipeline = SinkPipeline(folder, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, folder) if audio else None)
+        model = DashboardModel.attach(pipeline)
+        pipeline.handle_message(run_start(), 1.0)
+        pipeline.handle_message(output_snapshot(step=10, target_codes=codes(24, 2), predicted_codes=codes(24, 3)), 2.0)
+        pipeline.handle_message(zero_shot_snapshot(step=10), 2.0)
+        capture = model.view(0, 10, now=3.0).capture
+        pipeline.close()
+        expected = ["audio/step0000010-rank0-sample0-target.wav", "audio/step0000010-rank0-sample0-predicted.wav"]
+        assert capture.audio_files == (expected if audio else [])
+        console = Console(width=300, record=True)
+        console.print(ZeroShotTable().render_snapshot(capture, capture.snapshots["zero_shot"],
+                                                       capture.readings["zero_shot"]))
+        assert (", ".join(expected) in console.export_text()) == audio

@@ -10,6 +10,7 @@ only shows them.
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
@@ -25,8 +26,9 @@ class ZeroShotTable(CaptureWidget):
     frame_title = "True vs swapped reference"
     missing = "no zero-shot snapshot at this step"
 
-    def render_snapshot(self, capture, snapshot, rows) -> Table | Text:
-        """`rows`: the sink's `EffectRow` (effect, severity) per sample."""
+    def render_snapshot(self, capture, snapshot, rows) -> Table | Text | Group:
+        """`rows`: the sink's `EffectRow` (effect, severity) per sample; the capture's WAV files
+        (sink --audio-tokenizer) follow the table."""
         if snapshot.skipped_reason:
             return Text(f"skipped: {printable(snapshot.skipped_reason)}", style="yellow")
         table = Table(box=None, padding=(0, 1), header_style="bold")
@@ -39,4 +41,6 @@ class ZeroShotTable(CaptureWidget):
             table.add_row(*map(printable, (sample, speaker, swapped_in, f"{language}←{swapped_language}")),
                           f"{true:.3f}", f"{swapped:.3f}",
                           Text(f"{effect:+.3f}", style=EFFECT_STYLE[severity]))
+        if capture.audio_files:
+            return Group(table, Text(f"audio (sample 0): {', '.join(capture.audio_files)}", style="dim"))
         return table
