@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from stratlog.protocol import OutputSnapshot
+from stratlog.sink.sim_trend import SimTrend
 
 FOLDER = "audio"
 ROLES = ("reference", "target", "predicted")
@@ -163,14 +164,20 @@ class AudioClips:
         self._process.start()
         self.dropped = 0
         """Captures whose clips were not decoded because the queue was full."""
+        self.trend = SimTrend()
 
-    def offer(self, message: OutputSnapshot) -> list[str]:
-        """Queues the capture's clips; returns their file names relative to the log folder (empty
-        when the snapshot carries no codes or the queue is full)."""
+    def offer(self, message) -> list[str]:
+        """Any snapshot: an output snapshot's clips are queued and their file names relative to the
+        log folder returned (none when it carries no codes or the queue is full); the others tell
+        the SIM trend speakers and conditioning effects."""
+        if not isinstance(message, OutputSnapshot):
+            self.trend.note(message)
+            return []
         names = clip_files(message)
         if not names:
             return []
-        capture = {"run_id": message.run_id, "step": message.step, "rank": message.rank, "sample": message.sample}
+        capture = {"run_id": message.run_id, "step": message.step, "rank": message.rank, "sample": message.sample,
+                   "speaker": self.trend.speaker_of(message.run_id, message.rank, message.step, message.sample)}
         try:
             self._jobs.put_nowait((str(self.folder), capture, names))
         except queue.Full:
@@ -198,6 +205,12 @@ class AudioClips:
         if self.dropped:
             errors.append(f"{self.dropped} capture(s) not decoded: the decoder fell behind")
         return errors
+
+    def sim_summary(self) -> str:
+        """After `close`: the SIM trend block for strategic_log.txt ("" without SIM scores)."""
+        path = self.folder / SIM_FILE
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()] if path.is_file() else []
+        return self.trend.summary(rows)
 
 
 def with_audio_line(section: str, paths: list[str]) -> str:

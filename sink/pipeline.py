@@ -27,7 +27,6 @@ from stratlog.protocol import (
     ErrorEvent,
     MessageDecoder,
     Metrics,
-    OutputSnapshot,
     ProtocolError,
     RecordingWriter,
     RunEnd,
@@ -149,7 +148,7 @@ class SinkPipeline:
             self._report(findings, as_notices=False)
             section = self._guarded(f"{kind.key} log section", message, lambda: kind.section(message, findings, context),
                                     f"{kind.key}: not written, the sink failed on this snapshot (events.jsonl says why)")
-            if self.audio_clips is not None and isinstance(message, OutputSnapshot):
+            if self.audio_clips is not None:
                 paths = self._guarded("audio clips", message, lambda: self.audio_clips.offer(message), [])
                 section = with_audio_line(section, paths) if paths else section
             self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind.key,
@@ -397,6 +396,7 @@ class SinkPipeline:
         if self.audio_clips is not None:
             for error in self.audio_clips.close():
                 self.files.write_event({"event": "audio_clips_error", "error": error})
+            self.files.write_human(self.audio_clips.sim_summary())
         for reason, count in self._refusals.take_unwritten().items():
             self.files.write_event({"event": "bad_frames_unwritten", "reason": reason, "count": count})
         self.files.close()

@@ -15,7 +15,7 @@ import pytest
 from stratlog.protocol import Array
 from stratlog.sink.audio_clips import AudioClips
 from stratlog.sink.pipeline import SinkPipeline
-from tests.sink.builders import output_snapshot, run_start
+from tests.sink.builders import input_snapshot, output_snapshot, run_start, zero_shot_snapshot
 
 FRAMES = {"reference": 31, "target": 24, "predicted": 24}
 
@@ -60,14 +60,19 @@ def test_with_the_voice_extra_each_capture_gets_its_sim_scores(demo_assets, tmp_
     pipeline = SinkPipeline(tmp_path, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, tmp_path))
     pipeline.handle_message(run_start(), 1.0)
     reference = codes(FRAMES["reference"], 1)
+    pipeline.handle_message(input_snapshot(step=10), 2.0)  # names the speaker of sample 0: spk00
     pipeline.handle_message(output_snapshot(step=10, reference_codes=reference, target_codes=codes(24, 2),
                                             predicted_codes=reference), 2.0)
+    pipeline.handle_message(zero_shot_snapshot(step=10), 2.0)
     pipeline.close()
     [line] = (tmp_path / "audio" / "sim.jsonl").read_text().splitlines()
     scores = json.loads(line)
-    assert (scores["step"], scores["rank"], scores["sample"]) == (10, 0, 0)
+    assert (scores["step"], scores["rank"], scores["sample"], scores["speaker"]) == (10, 0, 0, "spk00")
     assert scores["sim_reference_predicted"] == pytest.approx(1.0, abs=1e-3)
     assert 0.0 <= scores["sim_reference_target"] <= 1.0
+    log = (tmp_path / "strategic_log.txt").read_text()
+    [row] = [line for line in log.splitlines() if line.startswith("spk00 ")]
+    assert "1.000 -> 1.000 (10 -> 10)" in row and "+0.300 nats (n=1)" in row  # beside spk00's conditioning effect
 
 
 def test_the_dashboard_lists_a_captures_files_on_the_zero_shot_tab(demo_assets, tmp_path):
@@ -77,7 +82,6 @@ def test_the_dashboard_lists_a_captures_files_on_the_zero_shot_tab(demo_assets, 
 
     from stratlog.sink.dashboard_model import DashboardModel
     from stratlog.tui.widgets.zero_shot.zero_shot_table import ZeroShotTable
-    from tests.sink.builders import zero_shot_snapshot
 
     for audio in (True, False):
         folder = tmp_path / str(audio)
