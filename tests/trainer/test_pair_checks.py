@@ -142,6 +142,10 @@ def test_preparation_stores_each_pairs_score_with_its_example(clips, pair_check_
     data_file = write_data_file(demo_assets, folder, records)
     config = PreparationConfig(demo_assets.audio_tokenizer_dir, demo_assets.model_dir, tmp_path / "codes",
                                ClipLimits(max_audio_seconds=30, min_audio_seconds=0.1), shard_size=2)
-    scores = [example.pair_similarity for example in PreparedDataSet(prepare_data_set(data_file, config, show_progress=False).folder)]
+    prepared = PreparedDataSet(prepare_data_set(data_file, config, show_progress=False).folder)
+    scores = [example.pair_similarity for example in prepared]
     assert scores[1] < PAIR_SIMILARITY_OTHER_SPEAKER
     assert all(PAIR_SIMILARITY_OTHER_SPEAKER <= score < PAIR_SIMILARITY_SAME_RECORDING for i, score in enumerate(scores) if i != 1)
+    # the whole set's flagged pairs, named in the notes every start prints
+    [warning] = [note for note in prepared.notes() if "another speaker" in note]
+    assert warning.endswith(f": {records[1]['misc']['sample_id']}")

@@ -15,10 +15,14 @@ once per process, however many samples share it). It needs the optional extra `s
 
 from __future__ import annotations
 
+import json
 import os
+from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 
+from stratlog.sink.thresholds import PAIR_SIMILARITY_OTHER_SPEAKER, PAIR_SIMILARITY_SAME_RECORDING
 from stratlog.trainer.data.audio_codes import load_audio
 from stratlog.trainer.data.samples import AudioClip, VoiceCloningSample
 from stratlog.trainer.data.speaker_embedding import EMBEDDING_SAMPLE_RATE, SpeakerEmbedder, cosine
@@ -72,3 +76,38 @@ def pair_similarity(sample: VoiceCloningSample, reference_codes: np.ndarray, tar
     if _checker is None:
         _checker = PairChecker(SpeakerEmbedder())
     return round(_checker.similarity(sample), 4)
+
+
+NAMED = 20
+"""Sample ids a data-set warning names before it only counts the rest."""
+
+
+def shard_scores(shard: Path) -> Iterable[dict]:
+    """Each prepared example's sample id and score, from the shard's meta.jsonl (trainer/data/prepared.py)."""
+    with open(shard / "meta.jsonl", encoding="utf-8") as lines:
+        for line in lines:
+            yield json.loads(line)
+
+
+def pair_warnings(records: Iterable[dict]) -> list[str]:
+    """The whole data set's flagged pairs, named, by the thresholds the sink's input analysis uses:
+    a capture shows one batch, this shows every sample (printed at prepare time and at each start)."""
+    other, same = [], []
+    for record in records:
+        score = record.get("pair_similarity", NOT_MEASURED)
+        if 0 <= score < PAIR_SIMILARITY_OTHER_SPEAKER:
+            other.append(record["sample_id"])
+        elif score >= PAIR_SIMILARITY_SAME_RECORDING:
+            same.append(record["sample_id"])
+
+    def named(ids: list[str]) -> str:
+        return ", ".join(ids[:NAMED]) + (f" (+{len(ids) - NAMED} more)" if len(ids) > NAMED else "")
+
+    warnings = []
+    if other:
+        warnings.append(f"warning: {len(other)} sample(s) have a reference of another speaker (pair check similarity "
+                        f"below {PAIR_SIMILARITY_OTHER_SPEAKER}): {named(other)}")
+    if same:
+        warnings.append(f"warning: {len(same)} sample(s) have a reference that is the target's own recording (the same "
+                        f"file, the same codes, or similarity {PAIR_SIMILARITY_SAME_RECORDING} or more): {named(same)}")
+    return warnings

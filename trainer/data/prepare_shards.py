@@ -276,7 +276,8 @@ def write_set_manifest(folder: Path, data_file: Path, digests: FileDigests, pars
         "data_digest": digests.digest(Path(data_file)), "sample_count": sum(len(plan.samples) for plan in plans),
         "sample_rate": sample_rate, "shards": shards, "rejected": rejected,
         "resampled_rates": {str(rate): count for rate, count in rates.items()},
-        "warnings": set_checks.set_warnings([sample for plan in plans for _, sample in plan.samples]),
+        "warnings": set_checks.set_warnings([sample for plan in plans for _, sample in plan.samples])
+        + pair_checks.pair_warnings(record for plan in plans for record in pair_checks.shard_scores(folder / plan.name)),
     })
 
 
