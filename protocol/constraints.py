@@ -134,26 +134,38 @@ KIND_CONSTRAINTS: dict[type, KindConstraints] = {
 def _fast_check_source(rules: KindConstraints) -> str:
     """Straight-line Python for "every array is well-formed and the row holds": one line per
     list and a few per array, no loop and no call per dimension (4x faster than walking the
-    table at run time). It only answers yes or no; the step-by-step check says what is wrong."""
+    table at run time). It only answers yes or no; the step-by-step check says what is wrong.
+
+    A letter first met in a "may be empty" array is only set when that array is not ``[0]``, so it
+    starts as ``None`` and the next array with it sets it or is held to it (as the step-by-step
+    check's ``setdefault`` does)."""
     lines = ["def holds(m, max_elements):"]
-    sizes: dict[str, str] = {}
-    """Letter -> the Python expression holding its size once it is set."""
+    sizes: dict[str, bool] = {}
+    """Letter -> whether it is surely set at this point of the function (False: it may be None)."""
     for field, letter in rules.list_lengths:
         if letter in sizes:
-            lines.append(f"    if len(m.{field}) != {sizes[letter]}: return False")
+            lines.append(f"    if len(m.{field}) != d_{letter}: return False")
         else:
-            sizes[letter] = f"d_{letter}"
+            sizes[letter] = True
             lines.append(f"    d_{letter} = len(m.{field})")
     for rule in rules.arrays:
         block = [f"s = ITEMSIZES_{rule.family}.get(a.dtype)", "sh = a.shape"]
         block.append(f"if s is None or len(sh) != {len(rule.dims)}: return False")
         for index, letter in enumerate(rule.dims):
-            if letter in sizes:
-                block.append(f"if sh[{index}] != {sizes[letter]}: return False")
+            if sizes.get(letter):
+                block.append(f"if sh[{index}] != d_{letter}: return False")
+                continue
+            setting = [f"d_{letter} = sh[{index}]", f"if d_{letter} < 0: return False"]
+            if letter in sizes:  # set by an earlier optional array, or still None
+                block.append(f"if d_{letter} is None:")
+                block += [f"    {line}" for line in setting]
+                block.append(f"elif sh[{index}] != d_{letter}: return False")
             else:
-                sizes[letter] = f"d_{letter}"
-                block += [f"d_{letter} = sh[{index}]", f"if d_{letter} < 0: return False"]
-        block.append(f"e = {' * '.join(sizes[letter] for letter in rule.dims)}")
+                if rule.or_empty:
+                    lines.insert(1, f"    d_{letter} = None")
+                block += setting
+            sizes[letter] = not rule.or_empty
+        block.append(f"e = {' * '.join(f'd_{letter}' for letter in rule.dims)}")
         block.append("if e > max_elements or len(a.data) != e * s: return False")
         if rule.family == "bool":
             block.append("if a.data.translate(None, BOOL_BYTES): return False")

@@ -297,3 +297,27 @@ def test_unknown_keys_keep_the_schema_caps_and_utf8() -> None:
     frame = bytes([body[0] + 1]) + body[1:] + b"\xa2\xff\xfe" + b"\x01"
     error = refusal(frame)
     assert type(error) is MalformedFrame and "not valid UTF-8" in error.reason
+
+
+def test_a_letter_first_set_by_an_optional_array_is_checked_when_that_array_is_empty() -> None:
+    """A dimension letter whose first use is a "may be empty" array: when that array is [0], the
+    next array with the letter sets it; when it is not, the next array must match it."""
+    from types import SimpleNamespace
+
+    from stratlog.protocol.constraints import ArrayShape, KindConstraints, _compile
+
+    holds = _compile(KindConstraints(arrays=(
+        ArrayShape("optional", "integer", ("x",), or_empty=True),
+        ArrayShape("required", "integer", ("x", "y")),
+        ArrayShape("later", "integer", ("y",), or_empty=True),
+    )))
+
+    def message(optional: list, required: list, later: list) -> SimpleNamespace:
+        def wire(values: list) -> Array:
+            return Array.from_numpy(np.asarray(values, dtype=np.int32))
+        return SimpleNamespace(optional=wire(optional), required=wire(required), later=wire(later))
+
+    assert holds(message([], [[1, 2], [3, 4], [5, 6]], []), 1000)
+    assert holds(message([7, 8, 9], [[1, 2], [3, 4], [5, 6]], [1, 2]), 1000)
+    assert not holds(message([7, 8], [[1, 2], [3, 4], [5, 6]], []), 1000)
+    assert not holds(message([], [[1, 2], [3, 4], [5, 6]], [1, 2, 3]), 1000)
