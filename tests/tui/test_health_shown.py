@@ -54,3 +54,13 @@ async def test_a_widget_that_cannot_draw_says_so_and_the_error_is_counted(tmp_pa
     errors = [event for event in read_jsonl(tmp_path / "events.jsonl") if event["event"] == "analysis_error"]
     assert [error["where"] for error in errors] == ["dashboard TokenView"] * 2
     assert all(error["error"].startswith("IndexError") for error in errors)
+
+
+async def test_before_the_first_capture_the_trainers_progress_and_log_path_are_shown_whole(tmp_path):
+    model, pipeline = empty_model(tmp_path)
+    progress = f"trainer: encoding 120 of 240 clips (1.6 clips/s, ETA 75 s) (log: {tmp_path / 'trainer.log'})"
+    app = DashboardApp(model, source=progress)
+    async with app.run_test(size=(120, 40)):
+        header = text_of(app.query_one(RunHeader))
+        assert "capture none yet" in header and progress in " ".join(header.split())
+    pipeline.close()

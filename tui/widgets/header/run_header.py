@@ -38,6 +38,13 @@ class RunHeader(ViewWidget):
                 load_key, view.writes_paused, age, view.rank, view.shown_step, view.capture_steps, view.following, self._source_text)
 
     def render_view(self, view: DashboardView) -> Group:
+        # Until the first capture the position line has nothing to place, and the source's word
+        # (the trainer's progress and its log's path) is at its longest: it gets that line's room
+        if view.shown_step is None:
+            position = _position_line(view)
+            if self._source_text:
+                position.append("   ").append(self._source_text)
+            return Group(_run_line(view), _health_line(view, ""), position)
         return Group(_run_line(view), _health_line(view, self._source_text), _position_line(view))
 
 
