@@ -220,3 +220,27 @@ GROUP_MEASUREMENTS = 10
 batch mean and skewed (a healthy demo speaker after step 100: 0.001-0.04 most of the time, 0.1-0.2
 now and then; means of 5 dipped to 0.003-0.009 where every speaker's mean of 9-15 was 0.019-0.09),
 while a speaker whose clips carry no voice stays near 0 in every one."""
+
+# --- SIM trend (--audio-tokenizer with stratlog[voice]) ----------------------------------------
+
+SIM_WINDOW = 5
+"""SIM is judged on means of 5 captures of the run (all ranks: they train one model), the latest
+against the first, so one decoded sample (one clip per capture and rank) does not decide."""
+
+SIM_GAP_WARN = 0.1
+"""The gap from SIM(reference, prediction) up to SIM(reference, target), the same speaker through
+the same codec (the ceiling): a latest-window gap above 0.1 is a prediction that does not yet sound
+like the reference's speaker. Measured GE2E cosines (PAIR_SIMILARITY_OTHER_SPEAKER): same speaker
+mean 0.88, min 0.77; different speakers mean 0.58 (espeak-ng voices: 0.97 vs 0.77), so a voice
+0.1 below the ceiling is at the edge of the same-speaker spread and one of another speaker sits
+0.2-0.3 below it. A gap within 0.1 is never a WARN: the prediction already has the voice."""
+
+SIM_RISE_MIN = 0.02
+"""...and a WARN only when that gap has not narrowed by 0.02 since the run's first SIM_WINDOW
+captures, after REFERENCE_GRACE_STEPS: the model had its time to learn voices and its prediction
+came no closer to the reference's. 0.02 is about the spread of a 5-capture mean of one voice's
+cosines (espeak-ng same voice: 0.949-0.989 per pair)."""
+
+SIM_CEILING_MIN = PAIR_SIMILARITY_OTHER_SPEAKER
+"""A ceiling below the pair check's threshold (the decoded target no longer sounds like its own
+reference: a codec that loses the voice, or a mispaired sample) leaves SIM nothing to judge by."""

@@ -23,6 +23,7 @@ import numpy as np
 from stratlog.protocol import ZeroShotSnapshot
 from stratlog.sink.analysis.history import SeriesBook
 from stratlog.sink.analysis.run_context import RunContext
+from stratlog.sink.analysis.voice_similarity import SimTrendJudge
 from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding, rounded
 from stratlog.sink.thresholds import (
     AUDIO_LEARNING_DROP,
@@ -106,6 +107,7 @@ class ZeroShotAnalysis:
         self._best_window: dict[str, tuple[float, int, int]] = {}
         """run -> the highest mean of CONDITIONING_WINDOW captures of any of its ranks so far, with
         its step and rank: the ranks train one model, so one rank's shown effect is the run's."""
+        self._sim = SimTrendJudge()
 
     def evaluate(self, message: ZeroShotSnapshot, context: RunContext) -> list[Finding]:
         rows = effects(message)
@@ -139,6 +141,14 @@ class ZeroShotAnalysis:
                 verdicts.append(group_verdict(check, groups_of_batch, message.step, judged_from))
         return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
                 for check, severity, reason, value in filter(None, verdicts)]
+
+    def evaluate_sim(self, row: dict, context: RunContext | None) -> list[Finding]:
+        """One capture's SIM scores from the audio decoder (`--audio-tokenizer` with stratlog[voice]),
+        judged over the run (`voice_similarity`) and said beside the rank's conditioning effect."""
+        series = self._history.get((row["run_id"], row["rank"]))
+        effect = (f"conditioning effect {series.recent_mean:.3f} nats (mean of the rank's latest {len(series.recent)} "
+                  "captures)" if series is not None else "conditioning effect not measured yet")
+        return self._sim.evaluate(row, context, effect)
 
 
 def effect_verdict(mean: float, series, audio_loss, best: tuple[float, int, int], step: int, judged_from: int,
