@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import queue
+import time
 import wave
 from pathlib import Path
 
@@ -148,6 +149,7 @@ def _decode_forever(audio_tokenizer_dir: str, jobs, results) -> None:
             if scores:
                 with open(Path(folder) / SIM_FILE, "a", encoding="utf-8") as out:
                     out.write(json.dumps({**capture, **scores}) + "\n")
+                results.put(("sim", {**capture, **scores}))
 
 
 class AudioClips:
@@ -164,6 +166,7 @@ class AudioClips:
         self._process.start()
         self.dropped = 0
         """Captures whose clips were not decoded because the queue was full."""
+        self._errors: list[str] = []
         self.trend = SimTrend()
 
     def offer(self, message) -> list[str]:
@@ -185,26 +188,39 @@ class AudioClips:
             return []
         return [f"{FOLDER}/{name}" for _, name, _ in names]
 
-    def close(self) -> list[str]:
-        """Ends the decoder after the queued captures; returns its errors (and the drop count)."""
+    def take_scores(self) -> list[dict]:
+        """The SIM rows (sim.jsonl's lines) the decoder has scored since the last call, without
+        ever waiting for it; its errors are kept for `close`."""
+        rows = []
+        while True:
+            try:
+                outcome, payload = self._results.get_nowait()
+            except queue.Empty:
+                return rows
+            if outcome == "sim":
+                rows.append(payload)
+            else:
+                self._errors.append(payload)
+
+    def close(self) -> tuple[list[str], list[dict]]:
+        """Ends the decoder after the queued captures; returns its errors (and the drop count) and
+        the SIM rows not taken yet (read while it finishes, so a full result pipe never holds it up)."""
         try:
             self._jobs.put(None, timeout=STOP_WAIT_S)
         except queue.Full:
             pass
-        self._process.join(STOP_WAIT_S)
+        rows = []
+        deadline = time.monotonic() + STOP_WAIT_S
+        while self._process.is_alive() and time.monotonic() < deadline:
+            rows += self.take_scores()
+            self._process.join(0.05)
         if self._process.is_alive():
             self._process.terminate()
-        errors = []
-        while True:
-            try:
-                outcome, text = self._results.get_nowait()
-            except queue.Empty:
-                break
-            if outcome == "error":
-                errors.append(text)
+        rows += self.take_scores()
+        errors = self._errors
         if self.dropped:
             errors.append(f"{self.dropped} capture(s) not decoded: the decoder fell behind")
-        return errors
+        return errors, rows
 
     def sim_summary(self) -> str:
         """After `close`: the SIM trend block for strategic_log.txt ("" without SIM scores)."""

@@ -52,8 +52,8 @@ class Trend:
     """The snapshot kind measured (a key of `sink.snapshot_kinds`)."""
     values: Callable[[Any], tuple[float, ...]]
     """The snapshot -> this capture's values (one per line: codebook, ...); empty: not measured."""
-    line_label: str
-    """Label of one line, formatted with its index ("cb{}")."""
+    line_label: str | tuple[str, ...]
+    """Label of one line, formatted with its index ("cb{}"), or each line's name."""
     higher_is_better: bool
     """Which end a viewer lists first when not every line fits (the worst first)."""
     percent: bool = False
@@ -78,6 +78,13 @@ TRENDS = (
           higher_is_better=True),
 )
 """Trends charted over captures, in screen order."""
+
+SIM_TREND = Trend("sim", "SIM to the reference (speaker cosine)", "zero_shot",
+                  lambda row: (row["sim_reference_predicted"], row["sim_reference_target"]),
+                  ("predicted", "target"), higher_is_better=True)
+"""SIM(reference, decoded prediction) beside its ceiling SIM(reference, decoded target), per
+capture: scored by the sink's audio decoder (--audio-tokenizer with stratlog[voice]), so charted
+on the zero-shot tab, next to the conditioning effect, only by a sink that decodes audio."""
 
 
 @dataclass
@@ -107,7 +114,8 @@ class RankHistory:
     """Name -> recent (step, value)."""
     captures: OrderedDict[int, Capture] = field(default_factory=OrderedDict)
     """Step -> capture, oldest first, at most CAPTURE_STEPS."""
-    trends: dict[str, deque] = field(default_factory=lambda: {trend.key: deque(maxlen=TREND_POINTS) for trend in TRENDS})
+    trends: dict[str, deque] = field(default_factory=lambda: {trend.key: deque(maxlen=TREND_POINTS)
+                                                              for trend in (*TRENDS, SIM_TREND)})
     """Trend key -> recent (step, values)."""
 
     def capture(self, step: int) -> Capture:
@@ -149,6 +157,11 @@ class DashboardModel:
                    audio_files=pipeline.audio_clips is not None)
 
     @property
+    def trends(self) -> tuple[Trend, ...]:
+        """The trends a viewer charts: SIM too where the sink decodes audio."""
+        return (*TRENDS, SIM_TREND) if self.audio_files else TRENDS
+
+    @property
     def ranks(self) -> dict[int, RankHistory]:
         """The shown run's histories."""
         return self.histories.get(self.state.run_id, {})
@@ -175,6 +188,12 @@ class DashboardModel:
                 if trend.snapshot == kind.key and (values := trend.values(message)):
                     history.trends[trend.key].append((message.step, values))
         self._changed()
+
+    def sim_scored(self, row: dict) -> None:
+        if "sim_reference_predicted" in row and "sim_reference_target" in row:
+            history = self.histories.setdefault(row["run_id"], {}).setdefault(row["rank"], RankHistory())
+            history.trends[SIM_TREND.key].append((row["step"], SIM_TREND.values(row)))
+            self._changed()
 
     def run_switched(self, run_id: str) -> None:
         self._changed()  # every run's history is kept: the view just reads another one
@@ -212,7 +231,7 @@ class DashboardModel:
             shown = step if step in history.captures else (steps[-1] if steps else None)
             capture = history.captures[shown].frozen_copy() if shown is not None else None
             metrics = {name: tuple(series) for name, series in history.metrics.items()}
-            trends = {key: tuple(series) for key, series in history.trends.items()}
+            trends = {trend.key: tuple(history.trends[trend.key]) for trend in self.trends}
             verdicts = tuple(self.metric_verdicts.get((self.state.run_id, rank), {}).values())
             return run_view(self.state, rank, metrics, trends, steps, capture, step is None,
                             (*self.run_findings.get(None, {}).values(),

@@ -151,6 +151,7 @@ class SinkPipeline:
             if self.audio_clips is not None:
                 paths = self._guarded("audio clips", message, lambda: self.audio_clips.offer(message), [])
                 section = with_audio_line(section, paths) if paths else section
+                self._sim_scored(self.audio_clips.take_scores())
             self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind.key,
                                                  section, received_at))
         else:
@@ -183,6 +184,8 @@ class SinkPipeline:
         """The live sink's idle tick: let time pass, write what a dashboard failed to draw, and
         flush the files when due."""
         self.advance_clock(time.time())
+        if self.audio_clips is not None:
+            self._sim_scored(self.audio_clips.take_scores())
         self._write_error_events()
         if self.reporter is not None:
             self._report_exports()
@@ -284,6 +287,21 @@ class SinkPipeline:
         except Exception as error:  # noqa: BLE001 - by design: one bad snapshot must not stop the sink
             self._analysis_error(message, where, error)
             return failed
+
+    def _sim_scored(self, rows: list[dict]) -> None:
+        """SIM rows the audio decoder scored (`sink.audio_clips`), taken without waiting for it:
+        judged by the zero-shot analysis and charted by a dashboard (via the state's observer)."""
+        for row in rows:
+            try:
+                findings = self._analyses["zero_shot"].evaluate_sim(row, self.contexts.get(row["run_id"]))
+                self.state.record_sim_scores(row)
+            except Exception as error:  # noqa: BLE001 - by design: one strange row must not stop the sink
+                self.state.count_analysis_error({"event": "analysis_error", "where": "SIM trend", "run_id": row.get("run_id"),
+                                                 "rank": row.get("rank"), "step": row.get("step"),
+                                                 "error": f"{type(error).__name__}: {str(error)[:300]}"})
+                self._write_error_events()
+                continue
+            self._report(findings, as_notices=False)
 
     def _analysis_error(self, message, where: str, error: Exception) -> None:
         """Counts a frame the sink failed to handle at `where`, writes it to events.jsonl and
@@ -394,7 +412,9 @@ class SinkPipeline:
             for record in self.reporter.close():
                 self.files.write_event(record)
         if self.audio_clips is not None:
-            for error in self.audio_clips.close():
+            errors, rows = self.audio_clips.close()
+            self._sim_scored(rows)
+            for error in errors:
                 self.files.write_event({"event": "audio_clips_error", "error": error})
             self.files.write_human(self.audio_clips.sim_summary())
         for reason, count in self._refusals.take_unwritten().items():

@@ -90,6 +90,9 @@ class RunObserver(Protocol):
 
     def findings_recorded(self, findings: list[Finding]) -> None: ...
 
+    def sim_scored(self, row: dict) -> None:
+        """One capture's SIM scores from the sink's audio decoder (sink.audio_clips)."""
+
     def run_switched(self, run_id: str) -> None:
         """Another run is now the one shown (a takeover, or the viewer's choice)."""
 
@@ -351,6 +354,14 @@ class RunState:
                 if self.observer is not None:
                     self.observer.run_switched(chosen)
             return chosen
+
+    def record_sim_scores(self, row: dict) -> None:
+        """One capture's SIM scores (a sim.jsonl row), which arrive after its snapshots: only
+        the observer keeps them (a dashboard's trend)."""
+        with self.lock:
+            if self.observer is not None:
+                self.observer.sim_scored(row)
+            self.version += 1
 
     def record_findings(self, findings: list[Finding]) -> None:
         with self.lock:

@@ -55,9 +55,14 @@ def test_a_snapshot_without_codes_writes_no_audio(demo_assets, tmp_path):
 
 def test_with_the_voice_extra_each_capture_gets_its_sim_scores(demo_assets, tmp_path):
     """SIM(reference, decoded prediction) and SIM(reference, decoded target), GE2E cosines in [0, 1];
-    a prediction identical to the reference's codes scores as the reference itself."""
+    a prediction identical to the reference's codes scores as the reference itself. The scores come
+    back to the sink's loop (never waited for): the zero-shot analysis's sim_trend finding (PENDING
+    on a first capture) and a point of the dashboard's SIM trend."""
+    from stratlog.sink.dashboard_model import DashboardModel
+
     pytest.importorskip("resemblyzer", reason="the optional extra is missing: pip install 'stratlog[voice]'")
     pipeline = SinkPipeline(tmp_path, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, tmp_path))
+    model = DashboardModel.attach(pipeline)
     pipeline.handle_message(run_start(), 1.0)
     reference = codes(FRAMES["reference"], 1)
     pipeline.handle_message(input_snapshot(step=10), 2.0)  # names the speaker of sample 0: spk00
@@ -73,6 +78,12 @@ def test_with_the_voice_extra_each_capture_gets_its_sim_scores(demo_assets, tmp_
     log = (tmp_path / "strategic_log.txt").read_text()
     [row] = [line for line in log.splitlines() if line.startswith("spk00 ")]
     assert "1.000 -> 1.000 (10 -> 10)" in row and "+0.300 nats (n=1)" in row  # beside spk00's conditioning effect
+    [finding] = [json.loads(line) for line in (tmp_path / "findings.jsonl").read_text().splitlines()
+                 if json.loads(line)["check"] == "sim_trend"]
+    assert (finding["analysis"], finding["severity"], finding["step"]) == ("zero_shot", "PENDING", 10)
+    assert finding["value"]["sim"] == pytest.approx(1.0, abs=1e-3) and "conditioning effect 0.300" in finding["reason"]
+    [(step, (predicted, ceiling))] = model.view(now=3.0).trends["sim"]
+    assert (step, predicted, ceiling) == (10, scores["sim_reference_predicted"], scores["sim_reference_target"])
 
 
 def test_the_dashboard_lists_a_captures_files_on_the_zero_shot_tab(demo_assets, tmp_path):

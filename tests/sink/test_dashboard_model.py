@@ -105,3 +105,31 @@ def test_rank_0_is_shown_first_even_when_another_rank_started_first(tmp_path):
     model, _ = model_fed(tmp_path, [run_start(rank=1), input_snapshot(rank=1, step=10, seq=1), run_start(rank=0),
                                     input_snapshot(rank=0, step=10, seq=1)])
     assert model.view(now=T0).rank == 0
+
+
+def test_sim_scores_become_points_of_the_sim_trend_only_where_the_sink_decodes_audio(tmp_path):
+    """The audio decoder's rows (sink.audio_clips) arrive after their capture: each is a point of
+    the rank's SIM trend, SIM(reference, prediction) beside its ceiling, drawn as two named lines;
+    a sink without --audio-tokenizer has no SIM trend at all."""
+    from stratlog.sink.dashboard_model import SIM_TREND, TRENDS
+    from stratlog.tui.widgets.overview.step_charts import LinesOverSteps
+
+    for audio in (True, False):
+        pipeline = SinkPipeline(tmp_path / str(audio))
+        model = DashboardModel(pipeline.state, pipeline.contexts, audio_files=audio)
+        pipeline.handle_message(run_start(), T0)
+        pipeline.handle_message(zero_shot_snapshot(step=10, seq=1), T0)
+        for step, predicted in ((10, 0.61), (20, 0.72)):
+            pipeline.state.record_sim_scores({"run_id": "run", "step": step, "rank": 0, "sample": 0, "speaker": "spk00",
+                                              "sim_reference_predicted": predicted, "sim_reference_target": 0.88})
+        pipeline.state.record_sim_scores({"run_id": "run", "step": 30, "rank": 0, "sim_reference_predicted": 0.7})
+        trends = model.view(now=T0).trends
+        assert model.trends == ((*TRENDS, SIM_TREND) if audio else TRENDS)
+        if not audio:
+            assert "sim" not in trends
+            continue
+        assert trends["sim"] == ((10, (0.61, 0.88)), (20, (0.72, 0.88)))
+        drawn = [line.plain for line in LinesOverSteps(SIM_TREND.title, trends["sim"], SIM_TREND.line_label,
+                                                       higher_is_better=True).lines(60, 6)]
+        assert drawn[1].lstrip().startswith("predicted") and drawn[1].endswith("0.72")
+        assert drawn[2].lstrip().startswith("target") and drawn[2].endswith("0.88")

@@ -128,7 +128,7 @@ class DashboardScreen(Screen):
                     for widget in DETAIL_WIDGETS:
                         if widget.snapshot == kind.key:
                             yield _scrolling(widget(), widget.frame_title)
-                    if trends := [trend for trend in TRENDS if trend.snapshot == kind.key]:
+                    if trends := [trend for trend in self.model.trends if trend.snapshot == kind.key]:
                         with Horizontal(classes="detail trends-frame") as frame:
                             frame.border_title = "Over captures"
                             for trend in trends:

@@ -162,7 +162,7 @@ class LinesOverSteps:
     axis: small multiples, so a line that stays flat while the others move stands out. When
     the rows do not all fit, the worst lines (by their latest value) are shown and the title says so."""
 
-    def __init__(self, title: str, points: Sequence[tuple[int, tuple[float, ...]]], line_label: str, *,
+    def __init__(self, title: str, points: Sequence[tuple[int, tuple[float, ...]]], line_label: str | Sequence[str], *,
                  higher_is_better: bool, show: Callable[[float], str] = number, empty: str = "no captures yet"):
         self.title = title
         self.points = points
@@ -187,7 +187,8 @@ class LinesOverSteps:
         if fitting < count:
             order = sorted(order, key=lambda index: worst_first(latest[index], self.higher_is_better))[:fitting]
             title.append(f"  worst {fitting} of {count}", style="dim")
-        labels = [self.line_label.format(index) for index in range(count)]
+        labels = [self.line_label.format(index) if isinstance(self.line_label, str) else self.line_label[index]
+                  for index in range(count)]
         latest_shown = [self.show(value) for value in latest]
         gutter = max(len(STEP_WORD), *map(len, labels))
         value_width = max(map(len, latest_shown)) + 1
