@@ -15,6 +15,15 @@ from pathlib import Path
 
 DEFAULT_MAX_AUDIO_SECONDS = 30.0
 DEFAULT_MIN_AUDIO_SECONDS = 0.1
+PAIR_CHECK_HELP = ("Score every pair at prepare time: the speaker-embedding cosine of each sample's reference and target (needs pip install 'stratlog[voice]'; about 0.1-1 s a clip on CPU), stored with the prepared example; pairs of another speaker or of the target's own recording are named at each start and by the sink's input analysis.")
+
+
+def check_pair_check_possible(pair_check: bool) -> None:
+    """--pair_check without the voice extra stops before any work, not in a shard worker later."""
+    from stratlog.trainer.data.speaker_embedding import VOICE_EXTRA_MISSING, voice_extra_installed
+
+    if pair_check and not voice_extra_installed():
+        raise ValueError(f"--pair_check: {VOICE_EXTRA_MISSING}")
 DEFAULT_SHARD_SIZE = 1000
 """Samples per prepared shard: a few seconds of building each, so an interrupted run loses little."""
 
@@ -62,6 +71,7 @@ class DataArguments:
     )
     max_audio_seconds: float = field(default=DEFAULT_MAX_AUDIO_SECONDS, metadata={"help": "Longest clip accepted, in seconds."})
     min_audio_seconds: float = field(default=DEFAULT_MIN_AUDIO_SECONDS, metadata={"help": "Shortest clip accepted, in seconds (0 = any with one codec frame)."})
+    pair_check: bool = field(default=False, metadata={"help": PAIR_CHECK_HELP})
 
     @property
     def has_eval(self) -> bool:
@@ -77,6 +87,7 @@ class DataArguments:
             raise ValueError(f"--validation_split must be in [0, 1), got {self.validation_split}")
         if self.max_audio_seconds <= 0:
             raise ValueError(f"--max_audio_seconds must be > 0, got {self.max_audio_seconds}")
+        check_pair_check_possible(self.pair_check)
 
 
 @dataclass
@@ -106,5 +117,6 @@ def add_tokenize_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="Processes preparing shards at once (with --model_path; default 1).")
     parser.add_argument("--device", default="auto",
                         help="Where the audio tokenizer runs: auto (each GPU in turn, else the CPU), cpu, cuda, cuda:N.")
+    parser.add_argument("--pair_check", action="store_true", help=PAIR_CHECK_HELP + " Needs --model_path.")
     parser.add_argument("--shard_size", type=int, default=DEFAULT_SHARD_SIZE,
                         help="Samples per shard (with --model_path): the unit an interrupted run resumes from.")

@@ -70,10 +70,10 @@ def silent_reference(example_for: Callable) -> Callable:
     frames x hop zeros at the tokenizer's rate (which encodes to exactly that many frames), written
     beside the code cache, then encoded and cached like any clip by the real audio tokenizer (so
     rank 0 encodes it and the other ranks read its codes)."""
-    def planted(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder) -> TrainingExample:
+    def planted(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder, **options) -> TrainingExample:
         frames = codes.codes_for(sample.ref_audio, sample_id=sample.sample_id).shape[1]
         if frames == 0:
-            return example_for(sample, codes, builder)  # too short: the sample's own error
+            return example_for(sample, codes, builder, **options)  # too short: the sample's own error
         hop = round(codes.sample_rate / codes.frame_rate)
         silence = Path(codes.folder) / "planted-silence" / f"{frames}x{hop}.wav"
         if not silence.is_file():
@@ -81,7 +81,7 @@ def silent_reference(example_for: Callable) -> Callable:
             temporary = silence.with_name(f".{silence.stem}.{os.getpid()}.wav")
             soundfile.write(temporary, np.zeros(frames * hop, dtype=np.float32), codes.sample_rate)
             temporary.replace(silence)  # atomic: a rank reading it never sees half a file
-        return example_for(replace(sample, ref_audio=AudioClip(silence)), codes, builder)
+        return example_for(replace(sample, ref_audio=AudioClip(silence)), codes, builder, **options)
     return planted
 
 

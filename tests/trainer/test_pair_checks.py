@@ -68,7 +68,7 @@ def scored_snapshot(samples: list[VoiceCloningSample]):
     """One input snapshot of the whole set as its batch, each reference segment carrying the score
     preparation stores (pair_checks.pair_similarity). The codes differ per clip: the codec is not
     under test here, only the embeddings and the same-file rule."""
-    scores = [pair_checks.pair_similarity(s, np.full((8, 4), 2 * i), np.full((8, 4), 2 * i + 1))
+    scores = [pair_checks.pair_similarity(s, np.full((8, 4), 2 * i), np.full((8, 4), 2 * i + 1), embed=True)
               for i, s in enumerate(samples)]
     ids = healthy_ids()
     segments = [msgspec.structs.replace(segment, pair_similarity=scores[i] if segment.role == "reference" else -1.0)
@@ -86,17 +86,12 @@ def named(reason: str, samples) -> set[str]:
     return {s.sample_id for s in samples if f"{s.sample_id} (" in reason}
 
 
-@pytest.fixture
-def pair_check_on(monkeypatch):
-    monkeypatch.setenv(pair_checks.PAIR_CHECK_ENVIRONMENT_VARIABLE, "1")
-
-
-def test_the_healthy_set_raises_nothing(clips, pair_check_on):
+def test_the_healthy_set_raises_nothing(clips):
     finding = pair_finding(healthy_samples(clips))
     assert finding.severity == "OK", finding.reason
 
 
-def test_swapped_references_for_a_third_of_the_samples_fail_naming_exactly_those(clips, pair_check_on):
+def test_swapped_references_for_a_third_of_the_samples_fail_naming_exactly_those(clips):
     samples = healthy_samples(clips)
     for v, voice in enumerate(VOICES):
         donor = VOICES[(v + 1) % len(VOICES)]
@@ -108,7 +103,7 @@ def test_swapped_references_for_a_third_of_the_samples_fail_naming_exactly_those
     assert named(finding.reason, samples) == SWAPPED
 
 
-def test_references_copied_from_their_targets_fail_as_a_leak(clips, pair_check_on, tmp_path):
+def test_references_copied_from_their_targets_fail_as_a_leak(clips, tmp_path):
     samples = []
     for s in healthy_samples(clips):
         copy = tmp_path / f"{s.sample_id}_ref.wav"
@@ -128,7 +123,7 @@ def test_the_same_file_or_the_same_codes_score_one_without_the_extra_or_the_chec
     assert pair_checks.pair_similarity(other, np.zeros((8, 4)), np.ones((8, 4))) == pair_checks.NOT_MEASURED
 
 
-def test_preparation_stores_each_pairs_score_with_its_example(clips, pair_check_on, demo_assets, tmp_path):
+def test_preparation_stores_each_pairs_score_with_its_example(clips, demo_assets, tmp_path):
     """The path `stratlog tokenize` and a run's own preparation take (prepare_data_set, shards):
     demo records with espeak-ng clips in place of theirs, sample 1's reference of the other voice."""
     records = demo_records(demo_assets, 4)
@@ -141,7 +136,7 @@ def test_preparation_stores_each_pairs_score_with_its_example(clips, pair_check_
             shutil.copyfile(source, folder / item["audio_url"])
     data_file = write_data_file(demo_assets, folder, records)
     config = PreparationConfig(demo_assets.audio_tokenizer_dir, demo_assets.model_dir, tmp_path / "codes",
-                               ClipLimits(max_audio_seconds=30, min_audio_seconds=0.1), shard_size=2)
+                               ClipLimits(max_audio_seconds=30, min_audio_seconds=0.1), shard_size=2, pair_check=True)
     prepared = PreparedDataSet(prepare_data_set(data_file, config, show_progress=False).folder)
     scores = [example.pair_similarity for example in prepared]
     assert scores[1] < PAIR_SIMILARITY_OTHER_SPEAKER

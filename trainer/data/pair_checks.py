@@ -8,15 +8,15 @@ per sample, stored with the prepared example and sent in the input snapshot (the
 are the same file slice or have the same codes (checked always: free). The sink's input analysis
 judges it against thresholds measured on same- and different-speaker pairs (sink/thresholds.py).
 
-Embedding costs about 0.1-1 s a clip on CPU, so it runs only when asked: with STRATLOG_PAIR_CHECK=1
-in the environment of `stratlog tokenize` or of the run that prepares its data (each clip is embedded
-once per process, however many samples share it). It needs the optional extra `stratlog[voice]`.
+Embedding costs about 0.1-1 s a clip on CPU, so it runs only when asked: `--pair_check` of
+`stratlog tokenize` or of the training script (its data arguments), carried by the preparation's
+config to every shard worker (each clip is embedded once per process, however many samples share
+it). It needs the optional extra `stratlog[voice]`.
 """
 
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -27,14 +27,9 @@ from stratlog.trainer.data.audio_codes import load_audio
 from stratlog.trainer.data.samples import AudioClip, VoiceCloningSample
 from stratlog.trainer.data.speaker_embedding import EMBEDDING_SAMPLE_RATE, SpeakerEmbedder, cosine
 
-PAIR_CHECK_ENVIRONMENT_VARIABLE = "STRATLOG_PAIR_CHECK"
 NOT_MEASURED = -1.0
 SAME_RECORDING = 1.0
 """What a pair whose two clips are one recording (the same file slice, or the same codes) scores."""
-
-
-def pair_check_enabled() -> bool:
-    return os.environ.get(PAIR_CHECK_ENVIRONMENT_VARIABLE, "") == "1"
 
 
 def same_recording(reference: AudioClip, target: AudioClip, reference_codes: np.ndarray,
@@ -65,13 +60,14 @@ class PairChecker:
 _checker: PairChecker | None = None
 
 
-def pair_similarity(sample: VoiceCloningSample, reference_codes: np.ndarray, target_codes: np.ndarray) -> float:
-    """A sample's stored pair score: SAME_RECORDING, the embedding cosine when the pair check is
-    on, else NOT_MEASURED. One checker per process (a shard worker loads the encoder once)."""
+def pair_similarity(sample: VoiceCloningSample, reference_codes: np.ndarray, target_codes: np.ndarray, *,
+                    embed: bool = False) -> float:
+    """A sample's stored pair score: SAME_RECORDING, the embedding cosine when `embed` (the pair
+    check is on), else NOT_MEASURED. One checker per process (a shard worker loads the encoder once)."""
     global _checker
     if same_recording(sample.ref_audio, sample.target_audio, reference_codes, target_codes):
         return SAME_RECORDING
-    if not pair_check_enabled():
+    if not embed:
         return NOT_MEASURED
     if _checker is None:
         _checker = PairChecker(SpeakerEmbedder())

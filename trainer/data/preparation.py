@@ -90,8 +90,10 @@ def prepare_examples(
     return prepared
 
 
-def example_for(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder) -> TrainingExample:
-    """One valid sample's training example: both clips' codes (from the cache), then the sequence.
+def example_for(sample: VoiceCloningSample, codes: AudioCodeCache, builder: SequenceBuilder, *,
+                pair_check: bool = False) -> TrainingExample:
+    """One valid sample's training example: both clips' codes (from the cache), then the sequence,
+    with its pair score (embedded with `pair_check`, trainer/data/pair_checks.py).
     Raises SampleError for a clip too short to yield a codec frame."""
     clip_codes = []
     for clip in (sample.ref_audio, sample.target_audio):
@@ -99,5 +101,5 @@ def example_for(sample: VoiceCloningSample, codes: AudioCodeCache, builder: Sequ
         if clip_codes[-1].shape[1] == 0:
             raise SampleError(sample.sample_id, clip, "audio too short to yield one codec frame")
     example = builder.build(sample, *clip_codes)
-    example.pair_similarity = pair_similarity(sample, *clip_codes)
+    example.pair_similarity = pair_similarity(sample, *clip_codes, embed=pair_check)
     return example

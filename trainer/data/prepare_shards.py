@@ -54,6 +54,8 @@ class PreparationConfig:
     limits: ClipLimits
     label_all_text: bool = False
     shard_size: int = DEFAULT_SHARD_SIZE
+    pair_check: bool = False
+    """Score each pair's speaker similarity (--pair_check, trainer/data/pair_checks.py; stratlog[voice])."""
 
     def __post_init__(self):
         if self.shard_size < 1:
@@ -87,7 +89,7 @@ def prepared_folder(data_file: Path, config: PreparationConfig, builder: Sequenc
              *(f"{path.name}:{digests.digest(path)}" for path in model_files),
              repr(builder.ids), repr(builder.max_length), repr(builder.label_all_text),
              f"{float(config.limits.max_audio_seconds)!r} {float(config.limits.min_audio_seconds)!r}",  # 30 and 30.0 alike
-             f"pair check {pair_checks.pair_check_enabled()}",  # scored and unscored sets differ
+             f"pair check {config.pair_check}",  # scored and unscored sets differ
              _code_identity()]  # not the shard size: a set made with any shard size is the same data
     key = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:20]
     return Path(config.codes_dir) / "prepared" / f"{Path(data_file).stem}-{key}"
@@ -120,14 +122,15 @@ def plan_shards(sample_list: list[VoiceCloningSample], shard_size: int) -> list[
     return plans
 
 
-def build_shard(plan: ShardPlan, codes: AudioCodeCache, builder: SequenceBuilder, limits: ClipLimits) -> ShardContent:
+def build_shard(plan: ShardPlan, codes: AudioCodeCache, builder: SequenceBuilder, limits: ClipLimits, *,
+                pair_check: bool = False) -> ShardContent:
     """The per-sample steps: header checks, then both clips' codes and the training sequence. A
     bad sample is recorded in the shard, not raised: training decides (stop, or skip)."""
     content = ShardContent(fingerprint=plan.fingerprint)
     for source, sample in plan.samples:
         try:
             rates = check_sample(sample, limits)
-            content.examples.append((source, preparation.example_for(sample, codes, builder)))
+            content.examples.append((source, preparation.example_for(sample, codes, builder, pair_check=pair_check)))
         except SampleError as error:
             content.rejected.append(error_record(error, source))
             continue
@@ -155,7 +158,8 @@ class ShardWorker:
 
     def run(self, folder: Path, plan: ShardPlan) -> ShardResult:
         before = (self.codes.encoded_count, self.codes.reused_count)
-        prepared.write_shard(folder / plan.name, build_shard(plan, self.codes, self.builder, self.config.limits))
+        content = build_shard(plan, self.codes, self.builder, self.config.limits, pair_check=self.config.pair_check)
+        prepared.write_shard(folder / plan.name, content)
         return ShardResult(2 * len(plan.samples), self.codes.encoded_count - before[0], self.codes.reused_count - before[1])
 
 

@@ -52,6 +52,7 @@ def load_training_data(model_args: ModelArguments, data_args: DataArguments, tra
         audio_tokenizer_dir=Path(model_args.audio_tokenizer_path), model_dir=Path(model_args.model_path),
         codes_dir=audio_codes_dir(data_args), label_all_text=builder.label_all_text,
         limits=ClipLimits(max_audio_seconds=data_args.max_audio_seconds, min_audio_seconds=data_args.min_audio_seconds),
+        pair_check=data_args.pair_check,
     )
 
     def open_file(data_file: str) -> PreparedDataSet:

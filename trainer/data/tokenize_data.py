@@ -55,7 +55,8 @@ def prepare(args) -> int:
 
     config = PreparationConfig(audio_tokenizer_dir=args.audio_tokenizer_path, model_dir=args.model_path,
                                codes_dir=args.cache or default_audio_codes_dir(), label_all_text=args.label_all_text,
-                               limits=ClipLimits(args.max_audio_seconds, args.min_audio_seconds), shard_size=args.shard_size)
+                               limits=ClipLimits(args.max_audio_seconds, args.min_audio_seconds), shard_size=args.shard_size,
+                               pair_check=args.pair_check)
     report = prepare_data_set(args.data_file, config, workers=args.workers, device=args.device)
     data_set = PreparedDataSet(report.folder)
     for record in data_set.rejected:
@@ -67,7 +68,17 @@ def prepare(args) -> int:
 
 
 def main(args) -> int:
-    """Exit code 0 when every sample is usable, 1 when some are bad (their codes are skipped)."""
+    """Exit code 0 when every sample is usable, 1 when some are bad (their codes are skipped), 2 for
+    flags that cannot work."""
+    from stratlog.trainer.arguments import check_pair_check_possible
+
+    try:
+        if args.pair_check and args.model_path is None:
+            raise ValueError("--pair_check scores the prepared data set's pairs: give --model_path too")
+        check_pair_check_possible(args.pair_check)
+    except ValueError as error:  # the user's to fix: one line, no traceback, before any work
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     from stratlog.trainer.torchaudio_standin import install_if_missing
 
     install_if_missing()  # before transformers: the audio tokenizer needs a resampler
