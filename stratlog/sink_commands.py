@@ -101,7 +101,9 @@ def add_audio_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def make_audio_clips(args: argparse.Namespace, log_dir: Path) -> AudioClips | None:
-    return AudioClips(args.audio_tokenizer, log_dir) if args.audio_tokenizer else None
+    from stratlog.clip_decoding import audio_clips
+
+    return audio_clips(args.audio_tokenizer, log_dir) if args.audio_tokenizer else None
 
 
 def _targets(text: str) -> list[str]:

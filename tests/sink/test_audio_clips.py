@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from stratlog.protocol import Array
-from stratlog.sink.audio_clips import AudioClips
+from stratlog.clip_decoding import audio_clips
 from stratlog.sink.pipeline import SinkPipeline
 from tests.sink.builders import input_snapshot, output_snapshot, run_start, zero_shot_snapshot
 
@@ -27,7 +27,7 @@ def codes(frames: int, seed: int) -> Array:
 def test_a_captures_codes_are_decoded_to_wav_files_a_standard_reader_opens(demo_assets, tmp_path):
     config = json.loads((demo_assets.audio_tokenizer_dir / "config.json").read_text())
     hop = math.prod(config["acoustic_model_config"]["downsampling_ratios"])  # samples per codec frame
-    pipeline = SinkPipeline(tmp_path, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, tmp_path))
+    pipeline = SinkPipeline(tmp_path, audio_clips=audio_clips(demo_assets.audio_tokenizer_dir, tmp_path))
     pipeline.handle_message(run_start(), 1.0)
     snapshot = output_snapshot(step=10, rank=1, reference_codes=codes(FRAMES["reference"], 1),
                                target_codes=codes(FRAMES["target"], 2), predicted_codes=codes(FRAMES["predicted"], 3))
@@ -45,7 +45,7 @@ def test_a_captures_codes_are_decoded_to_wav_files_a_standard_reader_opens(demo_
 
 def test_a_snapshot_without_codes_writes_no_audio(demo_assets, tmp_path):
     """An older sender's output snapshot ([0] code tables): no files, no log line, no error."""
-    pipeline = SinkPipeline(tmp_path, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, tmp_path))
+    pipeline = SinkPipeline(tmp_path, audio_clips=audio_clips(demo_assets.audio_tokenizer_dir, tmp_path))
     pipeline.handle_message(run_start(), 1.0)
     pipeline.handle_message(output_snapshot(), 2.0)
     pipeline.close()
@@ -61,7 +61,7 @@ def test_with_the_voice_extra_each_capture_gets_its_sim_scores(demo_assets, tmp_
     from stratlog.sink.dashboard_model import DashboardModel
 
     pytest.importorskip("resemblyzer", reason="the optional extra is missing: pip install 'stratlog[voice]'")
-    pipeline = SinkPipeline(tmp_path, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, tmp_path))
+    pipeline = SinkPipeline(tmp_path, audio_clips=audio_clips(demo_assets.audio_tokenizer_dir, tmp_path))
     model = DashboardModel.attach(pipeline)
     pipeline.handle_message(run_start(), 1.0)
     reference = codes(FRAMES["reference"], 1)
@@ -96,7 +96,7 @@ def test_the_dashboard_lists_a_captures_files_on_the_zero_shot_tab(demo_assets, 
 
     for audio in (True, False):
         folder = tmp_path / str(audio)
-        pipeline = SinkPipeline(folder, audio_clips=AudioClips(demo_assets.audio_tokenizer_dir, folder) if audio else None)
+        pipeline = SinkPipeline(folder, audio_clips=audio_clips(demo_assets.audio_tokenizer_dir, folder) if audio else None)
         model = DashboardModel.attach(pipeline)
         pipeline.handle_message(run_start(), 1.0)
         pipeline.handle_message(output_snapshot(step=10, target_codes=codes(24, 2), predicted_codes=codes(24, 3)), 2.0)
