@@ -115,7 +115,8 @@ class AudioClips:
 
     def take_scores(self) -> list[dict]:
         """The SIM rows (sim.jsonl's lines) the decoder has scored since the last call, without
-        ever waiting for it; its errors are kept for `close`."""
+        ever waiting for it; its errors are kept for `close`. A row is far below a pipe's atomic
+        write size, so a child that dies leaves whole rows or none, never half of one to wait on."""
         rows = []
         while True:
             try:
