@@ -6,6 +6,8 @@ written here, never to make one run pass. `sink/README.md` shows them as a table
 
 from __future__ import annotations
 
+from stratlog.protocol.pair_similarity import PAIR_SIMILARITY_OTHER_SPEAKER
+
 # --- Stream health --------------------------------------------------------------------------
 
 STALL_HEARTBEATS = 3.0
@@ -156,20 +158,8 @@ REFERENCE_CONSTANT_SHARE = 0.8
 at most 44 % (median 15 %) of a clip's frames share one code; encoded silence: 95 % (its edge
 frames differ). A clip at 80 % is at least 80 % silence (or one sound held throughout)."""
 
-PAIR_SIMILARITY_OTHER_SPEAKER = 0.75
-"""A reference whose GE2E speaker-embedding cosine with its target (the pair check, issue 20) is
-below this is another speaker's: FAIL naming the sample. Measured (resemblyzer 0.1.4, CPU):
-espeak-ng voices, same voice 0.949-0.989 (mean 0.974), different voices mean 0.77, a male and a
-female voice 0.63-0.76; real and espeak-ng voices (the issue's measurement) same speaker mean 0.88,
-min 0.77, different 0.58 mean. The demo's synthetic formant voices do not separate: same speaker
-mean 0.88 but min 0.70 (1st percentile 0.76), different speakers mean 0.72, max 0.92, so on the
-demo about 1 % of true pairs score below this; GE2E knows real voices, not formant synthesis."""
-
-PAIR_SIMILARITY_SAME_RECORDING = 0.995
-"""A cosine at or above this (1 exactly for the same file or the same codes) is no two different
-recordings: the reference is the target itself or a copy, and the model can copy the answer: FAIL
-naming the sample. Highest measured for two different recordings of one voice: 0.989 (espeak-ng,
-same voice, other sentence), 0.984 (the demo's synthetic voices)."""
+# The pair check's two thresholds (PAIR_SIMILARITY_*) live in protocol/pair_similarity.py: the
+# trainer names the pairs they flag at prepare time, the input analysis at every capture.
 
 # --- Zero-shot --------------------------------------------------------------------------------
 

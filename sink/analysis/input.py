@@ -14,12 +14,11 @@ from collections import OrderedDict
 import numpy as np
 
 from stratlog.protocol import InputSnapshot
+from stratlog.protocol.pair_similarity import PAIR_SIMILARITY_OTHER_SPEAKER, PAIR_SIMILARITY_SAME_RECORDING
 from stratlog.sink.analysis.run_context import RunContext, SpecialTokenIds
 from stratlog.sink.findings import FAIL, OK, WARN, Finding
 from stratlog.sink.thresholds import (
     DATA_OVERLAP_WARN,
-    PAIR_SIMILARITY_OTHER_SPEAKER,
-    PAIR_SIMILARITY_SAME_RECORDING,
     RANK_STEPS_REMEMBERED,
     REFERENCE_CONSTANT_SHARE,
 )

@@ -1,7 +1,7 @@
 """The pair check end to end on real speech: espeak-ng voices written to WAV, each clip embedded by
 the real GE2E encoder (stratlog[voice]), the scores carried in input snapshots and judged by the
 sink's input analysis. The demo's synthetic voices are not used: GE2E does not separate them (see
-PAIR_SIMILARITY_OTHER_SPEAKER in sink/thresholds.py).
+PAIR_SIMILARITY_OTHER_SPEAKER in protocol/pair_similarity.py).
 Run: ./run-tests tests/trainer/test_pair_checks.py"""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from stratlog.sink.analysis.input import InputAnalysis
-from stratlog.sink.thresholds import PAIR_SIMILARITY_OTHER_SPEAKER, PAIR_SIMILARITY_SAME_RECORDING
+from stratlog.protocol.pair_similarity import PAIR_SIMILARITY_OTHER_SPEAKER, PAIR_SIMILARITY_SAME_RECORDING
 from stratlog.trainer.data import pair_checks
 from stratlog.trainer.data.prepare_shards import PreparationConfig, prepare_data_set
 from stratlog.trainer.data.prepared import PreparedDataSet

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stratlog.sink.thresholds import PAIR_SIMILARITY_OTHER_SPEAKER, PAIR_SIMILARITY_SAME_RECORDING
+from stratlog.protocol.pair_similarity import PAIR_SIMILARITY_OTHER_SPEAKER, PAIR_SIMILARITY_SAME_RECORDING
 from stratlog.trainer.data.audio_codes import load_audio
 from stratlog.trainer.data.samples import AudioClip, VoiceCloningSample
 from stratlog.trainer.data.speaker_embedding import EMBEDDING_SAMPLE_RATE, SpeakerEmbedder, cosine
