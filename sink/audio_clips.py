@@ -74,6 +74,12 @@ def write_wav(path: Path, audio: np.ndarray, sample_rate: int) -> None:
     temporary.replace(path)
 
 
+def append_sim_row(folder: Path, row: dict) -> None:
+    """One capture's SIM scores as a line of the audio folder's sim.jsonl (`stratlog compare` reads it)."""
+    with open(Path(folder) / SIM_FILE, "a", encoding="utf-8") as out:
+        out.write(json.dumps(row) + "\n")
+
+
 class AudioClips:
     """The sink's side: hands captures to the decoding process, never waits for it."""
 

@@ -7,13 +7,12 @@ child's work (`audio_clips`).
 
 from __future__ import annotations
 
-import json
 from functools import partial
 from pathlib import Path
 
 import numpy as np
 
-from stratlog.sink.audio_clips import SIM_FILE, AudioClips, write_wav
+from stratlog.sink.audio_clips import AudioClips, append_sim_row, write_wav
 
 
 def audio_clips(audio_tokenizer_dir: str | Path, log_dir: Path) -> AudioClips:
@@ -96,6 +95,5 @@ def decode_forever(audio_tokenizer_dir: str, jobs, results) -> None:
                 results.put(("error", f"SIM of {capture}: {error}"))
                 continue
             if scores:
-                with open(Path(folder) / SIM_FILE, "a", encoding="utf-8") as out:
-                    out.write(json.dumps({**capture, **scores}) + "\n")
+                append_sim_row(Path(folder), {**capture, **scores})
                 results.put(("sim", {**capture, **scores}))

@@ -4,8 +4,10 @@ It reads only what the sink wrote (metrics.jsonl, findings.jsonl), so it compare
 replays and runs from other machines alike. A log folder may hold several runs (a sink that saw
 more than one): each is a column. Figures per run: the last step, the final losses (the last
 value each rank logged, averaged over ranks), the conditioning effect (the zero-shot check's
-latest value per rank, averaged, and its severity), and per check how many WARN and FAIL
-findings the run had.
+latest value per rank, averaged, and its severity), SIM where the sink scored it (audio/sim.jsonl,
+`--audio-tokenizer` with stratlog[voice]: the mean SIM(reference, prediction) of the run's last
+SIM_WINDOW captures beside its ceiling SIM(reference, target), the window the sim_trend check
+judges), and per check how many WARN and FAIL findings the run had.
 """
 
 from __future__ import annotations
@@ -17,9 +19,14 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from stratlog.sink.audio_clips import FOLDER as AUDIO_FOLDER
+from stratlog.sink.audio_clips import SIM_FILE
+from stratlog.sink.thresholds import SIM_WINDOW
+
 LOSSES = ("loss", "text_loss", "audio_loss")
 """The final losses shown, in this order."""
 SEVERITY_ORDER = ("OK", "PENDING", "WARN", "FAIL")
+NOT_MEASURED = "—"
 
 
 class CompareError(Exception):
@@ -35,6 +42,8 @@ class RunFigures:
     effect: dict[int, float] = field(default_factory=dict)
     """Rank -> its latest conditioning effect."""
     effect_severity: str = ""
+    sim: list[dict] = field(default_factory=list)
+    """The run's SIM rows (audio/sim.jsonl), in the order they were scored."""
     problems: Counter = field(default_factory=Counter)
     """(check, severity) -> findings, for WARN and FAIL."""
 
@@ -75,6 +84,9 @@ def read_runs(log_dir: Path) -> list[RunFigures]:
             figures.effect_severity = finding.get("severity", "")
         if finding.get("severity") in ("WARN", "FAIL"):
             figures.problems[(check, finding["severity"])] += 1
+    for row in _records(log_dir / AUDIO_FOLDER / SIM_FILE):
+        if row.get("run_id") is not None:
+            run(row["run_id"]).sim.append(row)
     return list(runs.values())
 
 
@@ -95,12 +107,25 @@ def _mean(by_rank: dict[int, float], spec: str = ".4f") -> str:
     return f"{sum(by_rank.values()) / len(by_rank):{spec}}" if by_rank else "-"
 
 
+def _sim(rows: list[dict]) -> str:
+    """The last SIM_WINDOW captures' mean SIM(reference, prediction) and its ceiling."""
+    def last_mean(key: str) -> float | None:
+        values = [float(row[key]) for row in rows if isinstance(row.get(key), (int, float))][-SIM_WINDOW:]
+        return sum(values) / len(values) if values else None
+
+    predicted, ceiling = last_mean("sim_reference_predicted"), last_mean("sim_reference_target")
+    if predicted is None:
+        return NOT_MEASURED
+    return f"{predicted:.3f}" + (f" (ceiling {ceiling:.3f})" if ceiling is not None else "")
+
+
 def table(runs: list[RunFigures]) -> str:
     rows = [("run", [figures.label for figures in runs]),
             ("last step", [str(figures.last_step) for figures in runs])]
     rows += [(f"final {name}", [_mean(figures.final.get(name, {})) for figures in runs]) for name in LOSSES]
     rows.append(("conditioning effect", [f"{_mean(figures.effect, '.3g')} {figures.effect_severity}".strip()
                                          if figures.effect else "not measured" for figures in runs]))
+    rows.append((f"SIM (last {SIM_WINDOW} captures)", [_sim(figures.sim) for figures in runs]))
     checks = sorted({check for figures in runs for check, _ in figures.problems})
     for check in checks:
         rows.append((check, [" ".join(f"{severity} {figures.problems[(check, severity)]}"

@@ -6,6 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
+from stratlog.sink.audio_clips import FOLDER as AUDIO_FOLDER
+from stratlog.sink.audio_clips import append_sim_row
+from stratlog.sink.thresholds import SIM_WINDOW
 from tests.processes import read_jsonl, replay_demo, stratlog_command
 
 
@@ -66,3 +69,19 @@ def test_a_folder_without_logs_is_named(tmp_path):
     done = compare(tmp_path)
     assert done.returncode == 2
     assert str(tmp_path) in done.stderr
+
+
+def test_sim_is_the_last_windows_mean_beside_its_ceiling_where_a_run_measured_it(tmp_path):
+    """Rows written by the decoding child's own writer; the run without audio/sim.jsonl shows —."""
+    scored, unscored = tmp_path / "scored", tmp_path / "unscored"
+    for folder, run_id in ((scored, "sim-run-1"), (unscored, "plain-run")):
+        write_jsonl(folder / "metrics.jsonl", [{"run_id": run_id, "rank": 0, "step": 1, "time": 1.0, "loss": 1.0}])
+    (scored / AUDIO_FOLDER).mkdir()
+    predicted = [0.1, 0.2, 0.5, 0.6, 0.7, 0.8, 0.9]  # the last 5: mean 0.7
+    for step, value in enumerate(predicted, start=1):
+        append_sim_row(scored / AUDIO_FOLDER, {"run_id": "sim-run-1", "step": step * 10, "rank": step % 2, "sample": 0,
+                                               "speaker": "spk01", "sim_reference_predicted": value,
+                                               "sim_reference_target": 0.9 if step > 2 else 0.1})
+    done = compare(scored, unscored)
+    assert done.returncode == 0, done.stderr
+    assert rows(done.stdout)[f"SIM (last {SIM_WINDOW} captures)"] == ["0.700 (ceiling 0.900)", "—"]
