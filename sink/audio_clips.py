@@ -98,6 +98,7 @@ class AudioClips:
         self.dropped = 0
         """Captures whose clips were not decoded because the queue was full."""
         self._errors: list[str] = []
+        self._decoded: list[dict] = []
         self.trend = SimTrend()
 
     def offer(self, message) -> list[str]:
@@ -131,8 +132,16 @@ class AudioClips:
                 return rows
             if outcome == "sim":
                 rows.append(payload)
+            elif outcome == "clips":
+                self._decoded.append(payload)
             else:
                 self._errors.append(payload)
+
+    def take_decoded(self) -> list[dict]:
+        """The captures whose WAV files the decoder has written, seen by `take_scores` since the
+        last call: the capture's fields and "files", role -> file name in the audio folder."""
+        decoded, self._decoded = self._decoded, []
+        return decoded
 
     def close(self) -> tuple[list[str], list[dict]]:
         """Ends the decoder after the queued captures; returns its errors (and the drop count) and

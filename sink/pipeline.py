@@ -151,7 +151,7 @@ class SinkPipeline:
             if self.audio_clips is not None:
                 paths = self._guarded("audio clips", message, lambda: self.audio_clips.offer(message), [])
                 section = with_audio_line(section, paths) if paths else section
-                self._sim_scored(self.audio_clips.take_scores())
+                self._take_audio(self.audio_clips.take_scores())
             self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind.key,
                                                  section, received_at))
         else:
@@ -185,7 +185,7 @@ class SinkPipeline:
         flush the files when due."""
         self.advance_clock(time.time())
         if self.audio_clips is not None:
-            self._sim_scored(self.audio_clips.take_scores())
+            self._take_audio(self.audio_clips.take_scores())
         self._write_error_events()
         if self.reporter is not None:
             self._report_exports()
@@ -288,6 +288,14 @@ class SinkPipeline:
             self._analysis_error(message, where, error)
             return failed
 
+    def _take_audio(self, rows: list[dict]) -> None:
+        """What the audio decoder finished since the last look: its SIM `rows` and the captures
+        whose WAV files it wrote (those only --report-to exports: audio summaries)."""
+        self._sim_scored(rows)
+        decoded = self.audio_clips.take_decoded()
+        if self.reporter is not None:
+            self.reporter.offer_clips(self.audio_clips.folder, decoded)
+
     def _sim_scored(self, rows: list[dict]) -> None:
         """SIM rows the audio decoder scored (`sink.audio_clips`), taken without waiting for it:
         judged by the zero-shot analysis and charted by a dashboard (via the state's observer)."""
@@ -302,6 +310,8 @@ class SinkPipeline:
                 self._write_error_events()
                 continue
             self._report(findings, as_notices=False)
+            if self.reporter is not None:
+                self.reporter.offer_sim(row)
 
     def _analysis_error(self, message, where: str, error: Exception) -> None:
         """Counts a frame the sink failed to handle at `where`, writes it to events.jsonl and
@@ -408,15 +418,15 @@ class SinkPipeline:
                 self._write_error("recording", error)
         if self.publisher is not None:
             self.publisher.close()
-        if self.reporter is not None:  # bounded: a blocked target is left behind, counted
-            for record in self.reporter.close():
-                self.files.write_event(record)
-        if self.audio_clips is not None:
+        if self.audio_clips is not None:  # before the reporter: its last results are exported too
             errors, rows = self.audio_clips.close()
-            self._sim_scored(rows)
+            self._take_audio(rows)
             for error in errors:
                 self.files.write_event({"event": "audio_clips_error", "error": error})
             self.files.write_human(self.audio_clips.sim_summary())
+        if self.reporter is not None:  # bounded: a blocked target is left behind, counted
+            for record in self.reporter.close():
+                self.files.write_event(record)
         for reason, count in self._refusals.take_unwritten().items():
             self.files.write_event({"event": "bad_frames_unwritten", "reason": reason, "count": count})
         self.files.close()

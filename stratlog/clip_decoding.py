@@ -81,13 +81,16 @@ def decode_forever(audio_tokenizer_dir: str, jobs, results) -> None:
     scorer = SimScorer(decoder.sample_rate) if voice_extra_installed() else None
     while (job := jobs.get()) is not None:
         folder, capture, names_and_codes = job
-        audio = {}
+        audio, files = {}, {}
         for role, name, codes in names_and_codes:
             try:
                 audio[role] = decoder.decode(codes)
                 write_wav(Path(folder) / name, audio[role], decoder.sample_rate)
+                files[role] = name
             except Exception as error:  # noqa: BLE001 - one clip's failure must not end the others
                 results.put(("error", f"{name}: {error}"))
+        if files:  # for --report-to's audio summaries
+            results.put(("clips", {**capture, "files": files}))
         if scorer is not None:
             try:
                 scores = scorer.scores(audio)

@@ -5,14 +5,17 @@ renders the target and predicted text, as in the human log) and are plain data, 
 its own thread never touches the pipeline's state. Tags name the rank last
 ("metrics/loss/rank0"): one exported run per training run, its ranks side by side under one
 name. A finding counts in `FindingCounts`: per check, how many WARN and FAIL findings the run
-has had up to the finding's step.
+has had up to the finding's step. With `--audio-tokenizer` the decoding child's results add two
+kinds: a capture's SIM scores (`sim_records`) and its WAV files once written (`clip_records`).
 """
 
 from __future__ import annotations
 
 import math
+import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -45,6 +48,17 @@ class Texts:
 
 
 @dataclass(frozen=True)
+class Clips:
+    """A capture's decoded WAV files: the writer reads them on its own thread."""
+
+    run_id: str
+    step: int
+    wall_time: float
+    values: dict[str, Path]
+    """Tag -> WAV file."""
+
+
+@dataclass(frozen=True)
 class RunOpened:
     """A run start: its configuration, for the exporter's run (W&B's config, TensorBoard's text)."""
 
@@ -59,7 +73,7 @@ class RunClosed:
     run_id: str
 
 
-Record = Scalars | Texts | RunOpened | RunClosed
+Record = Scalars | Texts | Clips | RunOpened | RunClosed
 
 
 def rank_tag(group: str, name: str, rank: int | None) -> str:
@@ -91,6 +105,22 @@ def message_records(message, context: RunContext, *, run_ended: bool = False) ->
                                                 "true_reference_loss": float(np.nanmean(message.true_reference_loss.to_numpy())),
                                                 "swapped_reference_loss": float(np.nanmean(message.swapped_reference_loss.to_numpy()))})]
     return []
+
+
+def sim_records(row: dict) -> list[Record]:
+    """A SIM row of audio/sim.jsonl: SIM(reference, prediction) and its ceiling SIM(reference,
+    target) at the capture's step. Rows come back from the decoder later than their capture:
+    the time is when the sink got them."""
+    values = {rank_tag("sim", name, row["rank"]): float(row[f"sim_{name}"])
+              for name in ("reference_predicted", "reference_target") if isinstance(row.get(f"sim_{name}"), (int, float))}
+    return [Scalars(row["run_id"], int(row["step"]), time.time(), values)] if values else []
+
+
+def clip_records(folder: Path, decoded: dict) -> list[Record]:
+    """A capture the decoder wrote (`AudioClips.take_decoded`): each file as "audio/sample<N>_<role>/rank<R>"."""
+    return [Clips(decoded["run_id"], int(decoded["step"]), time.time(),
+                  {rank_tag("audio", f"sample{decoded['sample']}_{role}", decoded["rank"]): Path(folder) / name
+                   for role, name in decoded["files"].items()})]
 
 
 def _output_values(message: OutputSnapshot) -> dict[str, float]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import OK, WARN, Finding
 from stratlog.sink.report.handoff import HandOff, HandOffLoad, Writer
-from stratlog.sink.report.records import FindingCounts, message_records
+from stratlog.sink.report.records import FindingCounts, clip_records, message_records, sim_records
 
 REPORT_S = 10.0
 """Seconds between two backlog reports of one target while it keeps falling behind."""
@@ -80,6 +80,13 @@ class Reporter:
 
     def offer_findings(self, findings: list[Finding]) -> None:
         self._offer(self._counts.records(findings, time.time()))
+
+    def offer_sim(self, row: dict) -> None:
+        self._offer(sim_records(row))
+
+    def offer_clips(self, folder: Path, decoded: list[dict]) -> None:
+        for capture in decoded:
+            self._offer(clip_records(folder, capture))
 
     def _offer(self, records: list) -> None:
         for record in records:

@@ -2,7 +2,8 @@
 
 Written with TensorBoard's protos (the `tensorboard` package, extra `stratlog[tensorboard]`;
 TensorFlow and torch are not needed): scalars as simple values, the decoded texts as text
-summaries the Text tab shows, the run start's configuration as one text. Point
+summaries the Text tab shows, the run start's configuration as one text, the decoded WAV files
+(`--audio-tokenizer`) as audio summaries the Audio tab plays. Point
 `tensorboard --logdir <log-dir>/tensorboard` at it: each run is one TensorBoard run.
 
 The file is TensorBoard's event file (TFRecord framing: length, masked CRC-32C of the length,
@@ -20,9 +21,10 @@ import os
 import socket
 import struct
 import time
+import wave
 from pathlib import Path
 
-from stratlog.sink.report.records import Record, RunClosed, RunOpened, Scalars, Texts
+from stratlog.sink.report.records import Clips, Record, RunClosed, RunOpened, Scalars, Texts
 
 FLUSH_S = 2.0
 """Seconds between two flushes of an event file (a TensorBoard reading it live sees this late)."""
@@ -59,10 +61,21 @@ class TensorBoardWriter:
         elif isinstance(record, Texts):
             self._add(record.run_id, record.step, record.wall_time,
                       [self._text_value(tag, text) for tag, text in record.values.items()])
+        elif isinstance(record, Clips):
+            self._add(record.run_id, record.step, record.wall_time,
+                      [self._audio_value(tag, path) for tag, path in record.values.items()])
 
     def _text_value(self, tag: str, text: str):
         tensor = self._tensor.TensorProto(dtype=self._types.DT_STRING, string_val=[text.encode("utf-8")])
         return self._summary.Summary.Value(tag=tag, metadata=self._text_metadata, tensor=tensor)
+
+    def _audio_value(self, tag: str, path: Path):
+        """The WAV file as it is (TensorBoard plays "audio/wav" bytes), its rate and length from its header."""
+        with wave.open(str(path), "rb") as clip:
+            audio = self._summary.Summary.Audio(sample_rate=float(clip.getframerate()), num_channels=clip.getnchannels(),
+                                                length_frames=clip.getnframes(), content_type="audio/wav",
+                                                encoded_audio_string=path.read_bytes())
+        return self._summary.Summary.Value(tag=tag, audio=audio)
 
     def _add(self, run_id: str, step: int, wall_time: float, values: list) -> None:
         if not values:

@@ -3,7 +3,8 @@
 Through the W&B SDK (extra `stratlog[wandb]`), offline unless WANDB_MODE says otherwise
 (`wandb sync <log-dir>/wandb/offline-run-*` uploads later; WANDB_MODE=online streams as the sink
 receives), in the project WANDB_PROJECT (default "stratlog"). The W&B run's id is the training
-run's id and its config the run start's training arguments. Every record carries "step", the
+run's id and its config the run start's training arguments; the decoded WAV files
+(`--audio-tokenizer`) are logged as wandb.Audio. Every record carries "step", the
 x-axis of every chart, so ranks' records may arrive in any order. The SDK talks to its own
 service process and may block when that process stops answering: that is why it runs on a
 hand-off thread (`sink.report.handoff`), never on the sink's. W&B's exit hook waits for that
@@ -18,7 +19,7 @@ import os
 import signal
 from pathlib import Path
 
-from stratlog.sink.report.records import Record, RunClosed, RunOpened, Scalars, Texts
+from stratlog.sink.report.records import Clips, Record, RunClosed, RunOpened, Scalars, Texts
 
 DEFAULT_PROJECT = "stratlog"
 SERVICE_PROGRAM = b"wandb-core"
@@ -59,6 +60,9 @@ class WandbWriter:
             run.config.update(record.config, allow_val_change=True)
         elif isinstance(record, (Scalars, Texts)):
             self._run(record.run_id).log({**record.values, "step": record.step})
+        elif isinstance(record, Clips):
+            self._run(record.run_id).log({**{tag: self._wandb.Audio(str(path)) for tag, path in record.values.items()},
+                                          "step": record.step})
 
     def _run(self, run_id: str):
         run = self._runs.get(run_id)
