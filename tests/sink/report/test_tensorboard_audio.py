@@ -1,10 +1,6 @@
 """`--audio-tokenizer DIR --report-to tensorboard`: each capture's decoded WAV files as audio
 summaries and, with stratlog[voice], its SIM scores as scalars, at the capture's step, read back
-with TensorBoard's own reader (issue 21, clips and SIM from issue 20).
-
-The sink's pipeline with its real decoding child (the demo's tiny audio tokenizer) and the real
-TensorBoard writer, fed output snapshots that carry codes: tests/fixtures/demo-20-steps.stratrec
-predates protocol 1.3's codes, so its replay decodes no clips."""
+with TensorBoard's own reader (issue 21, clips and SIM from issue 20)."""
 
 from __future__ import annotations
 
@@ -16,32 +12,18 @@ from pathlib import Path
 
 import pytest
 
-from stratlog.clip_decoding import audio_clips
-from stratlog.sink.pipeline import SinkPipeline
-from stratlog.sink.report.reporter import Reporter
-from tests.sink.builders import input_snapshot, output_snapshot, run_start, zero_shot_snapshot
-from tests.sink.test_audio_clips import codes
+from tests.sink.report.audio_captures import CAPTURES, export_captures
 
 pytest.importorskip("tensorboard", reason="the tensorboard extra is not installed")
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator  # noqa: E402
 
 CLIP = re.compile(r"step(\d+)-rank(\d+)-sample(\d+)-(\w+)\.wav")
-CAPTURES = ((10, 0), (10, 1), (20, 0))
-"""(step, rank) of each capture sent."""
 
 
 @pytest.fixture(scope="module")
 def exported(demo_assets, tmp_path_factory) -> tuple[Path, EventAccumulator]:
     log_dir = tmp_path_factory.mktemp("tb-audio")
-    pipeline = SinkPipeline(log_dir, reporter=Reporter.for_targets(["tensorboard"], log_dir),
-                            audio_clips=audio_clips(demo_assets.audio_tokenizer_dir, log_dir))
-    pipeline.handle_message(run_start(), 1.0)
-    for seed, (step, rank) in enumerate(CAPTURES):
-        pipeline.handle_message(input_snapshot(step=step, rank=rank), 2.0)
-        pipeline.handle_message(output_snapshot(step=step, rank=rank, reference_codes=codes(31, seed),
-                                                target_codes=codes(24, seed + 10), predicted_codes=codes(24, seed + 20)), 2.0)
-        pipeline.handle_message(zero_shot_snapshot(step=step, rank=rank), 2.0)
-    pipeline.close()
+    export_captures(demo_assets.audio_tokenizer_dir, log_dir, ["tensorboard"])
     [run] = list((log_dir / "tensorboard").iterdir())
     accumulator = EventAccumulator(str(run), size_guidance={"scalars": 0, "audio": 0})
     accumulator.Reload()

@@ -4,7 +4,9 @@ W&B service process stopped with SIGSTOP costs the sink a reported backlog, neve
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import re
 import signal
 import struct
 import threading
@@ -18,6 +20,7 @@ from stratlog.sink.pipeline import SinkPipeline
 from stratlog.sink.report.reporter import Reporter
 from stratlog.sink.report.wandb_export import service_pids
 from tests.processes import read_jsonl, replay_demo, wait_for
+from tests.sink.report.audio_captures import CAPTURES, export_captures
 from tests.sink import builders
 
 pytest.importorskip("wandb", reason="the wandb extra is not installed")
@@ -137,3 +140,31 @@ def running(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_with_audio_tokenizer_each_captures_clips_and_sim_are_in_the_run(demo_assets, tmp_path, monkeypatch):
+    """Each decoded WAV file is a wandb.Audio at its capture's step, kept in the run's media folder;
+    with stratlog[voice] the capture's SIM scores are logged beside it. In a process of its own with
+    a service of its own: the SIGSTOP test kills this process's, which WANDB_SERVICE names to children."""
+    monkeypatch.delenv("WANDB_SERVICE", raising=False)
+    exporter = multiprocessing.get_context("spawn").Process(target=export_captures,
+                                                             args=(demo_assets.audio_tokenizer_dir, tmp_path, ["wandb"]))
+    exporter.start()
+    exporter.join(120)
+    assert exporter.exitcode == 0
+    [run_file] = run_files(tmp_path)
+    rows = history_rows(run_file)
+    clips = sorted((tmp_path / "audio").glob("*.wav"))
+    assert len(clips) == 3 * len(CAPTURES)
+    for clip in clips:
+        step, rank, sample, role = re.fullmatch(r"step(\d+)-rank(\d+)-sample(\d+)-(\w+)\.wav", clip.name).groups()
+        tag = f"audio/sample{sample}_{role}/rank{rank}"  # the history row holds its fields as tag/field
+        [logged] = [row for row in rows if f"{tag}/path" in row and row["step"] == int(step)]
+        assert logged[f"{tag}/_type"] == "audio-file"
+        assert (run_file.parent / "files" / logged[f"{tag}/path"]).read_bytes() == clip.read_bytes()
+    sim_file = tmp_path / "audio" / "sim.jsonl"
+    if not sim_file.is_file():
+        pytest.skip("the optional extra is missing (no SIM scores): pip install 'stratlog[voice]'")
+    for score in read_jsonl(sim_file):
+        assert any(row.get(f"sim/reference_predicted/rank{score['rank']}") == score["sim_reference_predicted"]
+                   and row["step"] == score["step"] for row in rows), score
