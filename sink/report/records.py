@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import numpy as np
 
@@ -24,38 +25,34 @@ from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.analysis.zero_shot import effects
 from stratlog.sink.findings import FAIL, PENDING, WARN, Finding
 
+V = TypeVar("V")
+
 COUNTED_SEVERITIES = (PENDING, WARN, FAIL)
 """Finding counts are exported for these; OK is the normal state."""
 
 
 @dataclass(frozen=True)
-class Scalars:
+class Tagged(Generic[V]):
+    """Values of one step of a run, by tag; the kind of value says which writer call takes them."""
+
     run_id: str
     step: int
     wall_time: float
     """The sender's time (a replay exports the run's own timing)."""
-    values: dict[str, float]
+    values: dict[str, V]
     """Tag -> value."""
 
 
-@dataclass(frozen=True)
-class Texts:
-    run_id: str
-    step: int
-    wall_time: float
-    values: dict[str, str]
-    """Tag -> text."""
+class Scalars(Tagged[float]):
+    """Numbers: metrics, losses, accuracies, effects, finding counts."""
 
 
-@dataclass(frozen=True)
-class Clips:
+class Texts(Tagged[str]):
+    """Decoded texts and the run's configuration."""
+
+
+class Clips(Tagged[Path]):
     """A capture's decoded WAV files: the writer reads them on its own thread."""
-
-    run_id: str
-    step: int
-    wall_time: float
-    values: dict[str, Path]
-    """Tag -> WAV file."""
 
 
 @dataclass(frozen=True)

@@ -83,23 +83,15 @@ def test_unknown_kind_is_named_and_blamed_on_a_newer_minor() -> None:
     assert "heartbeat" in message  # lists the kinds it knows
 
 
-def test_a_1_0_input_snapshot_reads_with_the_1_1_segment_field_at_its_default() -> None:
+@pytest.mark.parametrize("minor, field", [(0, "repeated_code_share"), (2, "pair_similarity")])
+def test_an_older_input_snapshot_reads_with_the_segment_field_added_after_it_at_its_default(minor, field) -> None:
+    """1.1 added `repeated_code_share`, 1.3 `pair_similarity`: a sender of the version before
+    writes neither, and the receiver reads "not measured" (-1)."""
     snapshot = next(m for m in example_messages() if kind_of(m) == "input_snapshot")
     plain = msgpack.unpackb(encode(snapshot))
-    plain["minor"] = 0
+    plain["minor"] = minor
     for segment in plain["segments"]:
-        del segment["repeated_code_share"]
+        del segment[field]
     decoded = decode(msgpack.packb(plain))
-    assert decoded.minor == 0
-    assert [s.repeated_code_share for s in decoded.segments] == [-1.0] * len(snapshot.segments)
-
-
-def test_a_1_2_input_snapshot_reads_with_the_1_3_pair_similarity_not_measured() -> None:
-    snapshot = next(m for m in example_messages() if kind_of(m) == "input_snapshot")
-    plain = msgpack.unpackb(encode(snapshot))
-    plain["minor"] = 2
-    for segment in plain["segments"]:
-        del segment["pair_similarity"]
-    decoded = decode(msgpack.packb(plain))
-    assert decoded.minor == 2
-    assert [s.pair_similarity for s in decoded.segments] == [-1.0] * len(snapshot.segments)
+    assert decoded.minor == minor
+    assert [getattr(s, field) for s in decoded.segments] == [-1.0] * len(snapshot.segments)
