@@ -46,11 +46,16 @@ class Finding:
     """The measurement behind the verdict (JSON-able), or None."""
 
     def to_json(self) -> str:
-        record = {
+        line = _JSON_ENCODER.encode({
             "run_id": self.run_id, "rank": self.rank, "step": self.step, "analysis": self.analysis,
             "check": self.check, "severity": self.severity, "reason": self.reason, "value": json_safe(self.value),
-        }
-        return printable_json(json.dumps(record, ensure_ascii=False, allow_nan=False))
+        })
+        # ASCII but DEL holds nothing printable_json escapes: most lines skip its regex scan.
+        return line if line.isascii() and "\x7f" not in line else printable_json(line)
+
+
+_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+"""What `json.dumps(record, ensure_ascii=False, allow_nan=False)` builds on every call, built once."""
 
 
 def json_safe(value: Any) -> Any:

@@ -33,6 +33,8 @@ FLUSH_BYTES = 64 * 1024
 """Pending text that is flushed before FLUSH_INTERVAL_S is up: a fast replay stays bounded in memory."""
 MAX_PENDING_BYTES = 4 * 1024 * 1024
 """Text a paused file (`RotatingTextFile`) keeps for when the disk takes writes again."""
+_SORTED_JSON = json.JSONEncoder(sort_keys=True)
+"""What `json.dumps(record, sort_keys=True)` builds on every call, built once (same bytes)."""
 
 
 class RotatingTextFile:
@@ -151,7 +153,8 @@ class LogFiles:
             )
         except OSError as error:
             raise LogDirError(f"cannot write logs in {self.log_dir}: {error.strerror or error}") from error
-        self._last_flush = time.monotonic()
+        self._handles = (self.human, self.findings, self.metrics, self.events)
+        self._flush_due_at = time.monotonic() + FLUSH_INTERVAL_S
 
     def write_human(self, text: str) -> None:
         self.human.write(printable(text))
@@ -160,22 +163,24 @@ class LogFiles:
         self.findings.write(finding.to_json() + "\n")
 
     def write_metrics(self, record: dict) -> None:
-        self.metrics.write(json.dumps(record, sort_keys=True) + "\n")
+        self.metrics.write(_SORTED_JSON.encode(record) + "\n")
 
     def write_event(self, record: dict) -> None:
-        self.events.write(json.dumps(record, sort_keys=True) + "\n")
+        self.events.write(_SORTED_JSON.encode(record) + "\n")
 
     def flush_if_due(self) -> None:
-        """Called after each handled frame and on idle ticks: flush once a second at most."""
+        """Called after each handled frame and on idle ticks: flush once a second at most, or
+        sooner for a file holding FLUSH_BYTES (a paused one waits for the second)."""
         now = time.monotonic()
-        if now - self._last_flush >= FLUSH_INTERVAL_S or any(handle.pending_bytes >= FLUSH_BYTES
-                                                            for handle in self._handles if not handle.paused):
+        if now >= self._flush_due_at or self._holds_flush_bytes():
             self.flush()
-            self._last_flush = now
+            self._flush_due_at = now + FLUSH_INTERVAL_S
 
-    @property
-    def _handles(self) -> tuple[RotatingTextFile, ...]:
-        return self.human, self.findings, self.metrics, self.events
+    def _holds_flush_bytes(self) -> bool:
+        for handle in self._handles:
+            if handle.pending_bytes >= FLUSH_BYTES and not handle.paused:
+                return True
+        return False
 
     def flush(self) -> None:
         """Flushes every file; a file the disk refuses (ENOSPC, EIO) is paused, not fatal."""
