@@ -11,8 +11,10 @@ piece, not per token. A byte-level tokenizer's text (GPT-2, Llama 3, the Higgs c
 decoded the same way: every id's bytes are looked up in one table made when the tokenizer is
 loaded, and each piece is its slice of the joined bytes read as UTF-8, which is what the
 tokenizer's own decode does (`ByteLevelText`: one sink decodes the inputs of 2 048 ranks, and
-the tokenizer's decode costs ~0.3 us a token). `token_regions` cuts an input's first sample at
-its audio segments for a dashboard (the input kind's readings).
+the tokenizer's decode costs ~0.3 us a token). The human log needs only the joined text
+(`render`): it takes every id's piece from one table and reads all the bytes at once
+(`RenderTable`), no Python step per piece. `token_regions` cuts an input's first sample at its
+audio segments for a dashboard (the input kind's readings).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ from stratlog.protocol import TokenizerIdentity, higgs_tokens
 AUDIO_RUN_TOKENS = (higgs_tokens.AUDIO_OUT, higgs_tokens.AUDIO_IN, higgs_tokens.AUDIO_DELAY)
 IGNORE_INDEX = -100
 BYTE_TABLE_FROM = 128
-"""Text tokens from which the byte table decodes faster than the tokenizer (its NumPy steps cost
-~15 us whatever the length; the tokenizer ~0.12 us a token): a 20-token target is left to the tokenizer."""
+"""Text tokens from which `pieces` decodes with the byte table rather than the tokenizer (its
+NumPy steps cost ~15 us whatever the length; the tokenizer ~0.12 us a token). `render` takes the
+render table at any length: a 20-token target costs ~6 us there, ~20 us through the pieces."""
 
 
 class TokenPiece(NamedTuple):
@@ -52,28 +55,26 @@ def _byte_of_character() -> dict[str, int]:
 
 
 class ByteLevelText:
-    """Text pieces of a byte-level tokenizer decoded with NumPy: the bytes of every vocabulary id
-    in one array, so a piece is a slice of the gathered bytes read as UTF-8 (invalid bytes
-    replaced), as `tokenizers`' ByteLevel decoder joins the tokens' bytes and reads them lossily.
-    Added tokens are left to the tokenizer (`covered` is False for them)."""
+    """Text pieces of a byte-level tokenizer decoded without it: the bytes of every vocabulary id
+    as one `bytes` object in an object array, so the bytes of many ids are one `take` and one
+    join, read as UTF-8 (invalid bytes replaced), as `tokenizers`' ByteLevel decoder joins the
+    tokens' bytes and reads them lossily. Added tokens are left to the tokenizer (`covered` is
+    False for them; their entry is None)."""
 
     def __init__(self, tokenizer: Tokenizer, vocab_size: int):
         byte_of = _byte_of_character()
         added = tokenizer.get_added_tokens_decoder()
-        pieces, lengths = [], np.full(vocab_size, -1, dtype=np.int64)
+        self.bytes_of = np.full(vocab_size, None, dtype=object)
+        """Id -> its bytes (None: an added token or a gap in the vocabulary)."""
         for index in range(vocab_size):
             token = tokenizer.id_to_token(index)
             if token is None or index in added:
                 continue
             try:
-                data = bytes(byte_of[character] for character in token)
+                self.bytes_of[index] = bytes(byte_of[character] for character in token)
             except KeyError:  # a token outside the alphabet is its own UTF-8 (the ByteLevel decoder's rule)
-                data = token.encode("utf-8")
-            pieces.append(data)
-            lengths[index] = len(data)
-        self._bytes = np.frombuffer(b"".join(pieces), dtype=np.uint8)
-        self._lengths = lengths
-        self._offsets = np.concatenate(([0], np.cumsum(np.maximum(lengths, 0))[:-1]))
+                self.bytes_of[index] = token.encode("utf-8")
+        self._lengths = np.array([-1 if data is None else len(data) for data in self.bytes_of.tolist()], dtype=np.int64)
 
     @classmethod
     def of(cls, tokenizer: Tokenizer, vocab_size: int) -> ByteLevelText | None:
@@ -96,14 +97,73 @@ class ByteLevelText:
     def joined(self, tokens: np.ndarray, keep: np.ndarray) -> tuple[bytes, np.ndarray]:
         """The bytes of the in-vocabulary `tokens` where `keep`, in order, and where each token's
         bytes start in them (one more entry: the end); other tokens and added ones add no bytes."""
-        lengths = np.where(keep, np.maximum(self._lengths[tokens], 0), 0)
-        ends = np.cumsum(lengths)
-        starts = ends - lengths
-        gather = np.repeat(self._offsets[tokens] - starts, lengths) + np.arange(int(ends[-1]) if ends.size else 0)
-        return self._bytes[gather].tobytes(), np.concatenate((starts, ends[-1:] if ends.size else [0]))
+        lengths = self._lengths[tokens]
+        keep = keep & (lengths >= 0)
+        return b"".join(self.bytes_of.take(tokens[keep]).tolist()), np.concatenate(([0], np.cumsum(lengths * keep)))
 
     def decode(self, tokens: np.ndarray) -> str:
         return self.joined(tokens, np.ones(tokens.size, dtype=bool))[0].decode("utf-8", "replace")
+
+
+class RenderTable:
+    """A whole sequence's text in one step, for the human log (`TokenDecoder.render`): the bytes of
+    every id's piece (its text, a special token's name, "<-100>") in one object array, taken for
+    all ids at once (but the repeats of a run), joined and read as UTF-8 once. The few ids that
+    need more (a run's " xN", an unknown id's number) are patched in place.
+
+    Reading the joined bytes once gives the text of reading each piece alone: every piece between
+    two texts is a whole UTF-8 text of its own, so it starts with no continuation byte (a broken
+    sequence at a text's end is cut there, as at the end of its own bytes) and ends with none
+    left open (a text's stray continuation bytes are replaced one by one, as at its start)."""
+
+    TEXT, RUN, UNKNOWN, UNCOVERED = range(4)
+    """What an id is: a text token, a special token or -100 (their runs are collapsed), an id
+    outside the vocabulary, an added token that is not special (left to the tokenizer)."""
+    ROOM = -IGNORE_INDEX + 1
+    """Negative ids kept apart from each other in the table: -100 among them, read from its end."""
+
+    def __init__(self, text: ByteLevelText, special: dict[int, str], vocab_size: int):
+        size = vocab_size + 1 + self.ROOM  # ids, then one slot for all ids past the vocabulary, then the negative ones
+        self.labels = np.full(size, None, dtype=object)
+        self.labels[:vocab_size] = text.bytes_of
+        self.kinds = np.full(size, self.UNKNOWN, dtype=np.int8)
+        self.kinds[:vocab_size] = np.where(text.covered(np.arange(vocab_size)), self.TEXT, self.UNCOVERED)
+        for index, content in special.items():
+            self.labels[index], self.kinds[index] = content.encode("utf-8"), self.RUN
+        self.labels[IGNORE_INDEX], self.kinds[IGNORE_INDEX] = b"<-100>", self.RUN
+        self.vocab_size = vocab_size
+
+    @classmethod
+    def of(cls, text: ByteLevelText | None, special: dict[int, str], vocab_size: int) -> RenderTable | None:
+        """None (pieces are decoded one by one) without a byte table, or where a special token
+        is outside the vocabulary or empty (a piece that would not keep two texts apart)."""
+        if text is None or any(index >= vocab_size or not content for index, content in special.items()):
+            return None
+        return cls(text, special, vocab_size)
+
+    def render(self, tokens: np.ndarray) -> str | None:
+        """The text of `tokens` (int64, one dimension); None when an added token that is not
+        special is among them (the caller asks the tokenizer)."""
+        slots = np.minimum(np.maximum(tokens, -self.ROOM), self.vocab_size)
+        kinds = self.kinds.take(slots)
+        repeats = np.flatnonzero((tokens[1:] == tokens[:-1]) & (kinds[1:] == self.RUN))
+        runs = []
+        if repeats.size:  # id i + 1 repeats id i for each i in repeats: a run is a stretch of consecutive i
+            breaks = np.flatnonzero(np.diff(repeats) != 1)
+            firsts, lasts = repeats[np.concatenate(([0], breaks + 1))], repeats[np.append(breaks, -1)]
+            kept = np.ones(tokens.size, dtype=bool)
+            kept[repeats + 1] = False
+            runs = zip((np.cumsum(kept)[firsts] - 1).tolist(), (lasts - firsts + 2).tolist())
+            tokens, slots, kinds = tokens[kept], slots[kept], kinds[kept]
+        labels = self.labels.take(slots)
+        if tokens.size and kinds.max() > self.RUN:
+            if (kinds == self.UNCOVERED).any():
+                return None
+            for position in np.flatnonzero(kinds == self.UNKNOWN).tolist():
+                labels[position] = f"<unknown id {int(tokens[position])}>".encode("utf-8")
+        for position, length in runs:
+            labels[position] += b" x%d" % length
+        return b"".join(labels.tolist()).decode("utf-8", "replace")
 
 
 class TokenDecoder:
@@ -118,6 +178,7 @@ class TokenDecoder:
         self._audio_run_ids = frozenset(i for i, content in self._special.items() if content in AUDIO_RUN_TOKENS)
         self._byte_level = ByteLevelText.of(tokenizer, self.vocab_size)
         """None: text is decoded by the tokenizer, piece by piece."""
+        self._render_table = RenderTable.of(self._byte_level, self._special, self.vocab_size)
 
     @classmethod
     def from_path(cls, path: str | Path) -> "TokenDecoder":
@@ -143,7 +204,11 @@ class TokenDecoder:
         return list(map(TokenPiece._make, self._kinds_and_texts(ids)))
 
     def render(self, ids) -> str:
-        return "".join(text for _, text in self._kinds_and_texts(ids))
+        """The pieces' texts joined: with the render table when there is one (its text is checked
+        against the pieces' in tests/sink/test_token_decoding.py)."""
+        tokens = np.asarray(ids, dtype=np.int64).reshape(-1)
+        text = self._render_table.render(tokens) if self._render_table is not None else None
+        return text if text is not None else "".join(text for _, text in self._kinds_and_texts(tokens))
 
     def _kinds_and_texts(self, ids) -> list[tuple[str, str]]:
         """(kind, text) of each piece: plain tuples, as `render` needs only the texts."""

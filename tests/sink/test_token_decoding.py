@@ -90,3 +90,73 @@ def test_added_tokens_that_are_not_special_are_left_to_the_tokenizer():
 
 def test_a_tokenizer_without_a_byte_level_decoder_gets_no_byte_table():
     assert make_decoder()._byte_level is None
+
+
+def rendered_by_the_tokenizer(decoder: TokenDecoder, ids: list[int]) -> str:
+    """The log's text of `ids` made the slow, plain way: each run of text ids decoded alone by the
+    tokenizer, each run of one special id (or -100) its name with its length, each id outside the
+    vocabulary its number."""
+    names = {index: name for name, index in decoder.special_ids.items()}
+    names[IGNORE_INDEX] = "<-100>"
+    parts, position = [], 0
+    while position < len(ids):
+        token, end = ids[position], position + 1
+        if token in names:
+            while end < len(ids) and ids[end] == token:
+                end += 1
+            parts.append(names[token] + (f" x{end - position}" if end - position > 1 else ""))
+        elif not 0 <= token < decoder.vocab_size:
+            parts.append(f"<unknown id {token}>")
+        else:
+            while end < len(ids) and 0 <= ids[end] < decoder.vocab_size and ids[end] not in names:
+                end += 1
+            parts.append(decoder.tokenizer.decode(ids[position:end], skip_special_tokens=False))
+        position = end
+    return "".join(parts)
+
+
+def adversarial_ids(decoder: TokenDecoder, rng: np.random.Generator, length: int) -> list[int]:
+    """Ids that break UTF-8 where a piece ends: tokens of one lead or continuation byte next to
+    specials, -100 and unknown ids, in runs and alone, and ordinary text between them."""
+    table = decoder._byte_level
+    assert table is not None
+    single = {index: data[0] for index, data in enumerate(table.bytes_of.tolist()) if data is not None and len(data) == 1}
+    groups = [
+        [index for index, byte in single.items() if 0x80 <= byte < 0xC0],  # continuation bytes
+        [index for index, byte in single.items() if byte >= 0xC0],  # lead bytes (and bytes never valid)
+        [index for index, byte in single.items() if byte < 0x80],  # ASCII, controls among them
+        list(range(decoder.vocab_size)),
+        list(decoder.special_ids.values()),
+        [IGNORE_INDEX, -1, -101, -(2 ** 40), decoder.vocab_size, 2 ** 40],
+    ]
+    ids = []
+    while len(ids) < length:
+        group = groups[int(rng.integers(len(groups)))]
+        ids += [int(rng.choice(group))] * int(rng.choice([1, 1, 1, 2, 5]))
+    return ids[:length]
+
+
+def test_render_is_the_tokenizers_text_of_each_piece_joined():
+    """`render` reads a whole sequence's bytes at once (the render table): the same text as
+    decoding every piece on its own with the tokenizer, for short and long sequences of
+    adversarial ids (broken UTF-8 at every kind of piece boundary) and of random ones, and the
+    same as the pieces' texts joined."""
+    decoder = TokenDecoder.from_path(FIXTURE_TOKENIZER)
+    assert decoder._render_table is not None
+    rng = np.random.default_rng(7)
+    sequences = [[], [IGNORE_INDEX], [decoder.vocab_size]]
+    for _ in range(300):
+        length = int(rng.integers(1, 2 * BYTE_TABLE_FROM))
+        sequences.append(adversarial_ids(decoder, rng, length))
+        sequences.append(rng.integers(-2, decoder.vocab_size + 2, length).tolist())
+    for ids in sequences:
+        expected = rendered_by_the_tokenizer(decoder, ids)
+        assert decoder.render(np.asarray(ids, dtype=np.int64)) == expected
+        assert decoder.render(ids) == "".join(piece.text for piece in decoder.pieces(ids)) == expected
+
+
+def test_render_takes_ids_of_any_shape_and_integer_type():
+    decoder = TokenDecoder.from_path(FIXTURE_TOKENIZER)
+    ids = np.random.default_rng(8).integers(0, decoder.vocab_size, (4, 50))
+    expected = rendered_by_the_tokenizer(decoder, ids.reshape(-1).tolist())
+    assert decoder.render(ids) == decoder.render(ids.astype(np.int32)) == decoder.render(ids.tolist()) == expected
