@@ -16,6 +16,12 @@ allocated before the frame is known to be acceptable:
    free for a frame that is the reference encoding of its message, a walk over the maps of any
    other frame.
 
+A frame that fits every kind's limit may take pass 3 first: when it decodes and is byte for byte
+the reference encoding of its message (every frame this project's senders write), its version
+and minor are the ones it names, and pass 2 would learn nothing more. Any other such frame is
+given pass 2 after all, before any error is raised, so every frame gets the same verdict and
+error either way.
+
 Every failure surfaces as a :class:`~protocol.errors.ProtocolError` subclass with the field path.
 """
 
@@ -70,6 +76,17 @@ def _frame_limit(kind: str, limits: Limits) -> int:
     return limits.max_frame_bytes
 
 
+def _unsupported(version: int, minor: int, kind: str) -> UnsupportedVersion:
+    """The error for a major version other than this receiver's, saying which way to upgrade."""
+    newer = version > PROTOCOL_MAJOR
+    return UnsupportedVersion(
+        f"frame uses protocol {version}.{minor}; this receiver reads "
+        f"{PROTOCOL_MAJOR}.x (up to {PROTOCOL_MAJOR}.{PROTOCOL_MINOR})" + ("; upgrade the receiver" if newer else ""),
+        path="$.version",
+        kind=kind,
+    )
+
+
 def encode(message: Message) -> bytes:
     """Encode a message as one frame (a msgpack map) for one single-part ZeroMQ message.
 
@@ -118,17 +135,42 @@ class MessageDecoder:
 
     def __init__(self, limits: Limits = DEFAULT_LIMITS) -> None:
         self.limits = limits
+        self._smallest_kind_limit = min(limits.max_frame_bytes, limits.max_run_start_bytes)
+        """A frame up to this size fits every kind's limit (`_frame_limit`)."""
 
     def decode(self, frame: bytes | bytearray | memoryview) -> Message:
-        """Decode one frame, or raise a :class:`ProtocolError` saying what is wrong and where."""
+        """Decode one frame, or raise a :class:`ProtocolError` saying what is wrong and where.
+
+        A frame no larger than any kind's limit and equal to the reference encoding of what it
+        decodes to (what every sender of this project writes) skips the head decode of pass 2:
+        such a frame names its ``version`` and ``minor`` itself, so the message holds them as
+        sent. Any other frame, and any frame that fails the typed decode, is read as the module
+        docstring says, head first, so the error raised is always the same."""
+        if type(frame) is bytes:
+            size = len(frame)
+        else:
+            try:
+                size = memoryview(frame).nbytes
+            except TypeError:
+                raise MalformedFrame(f"a frame must be bytes-like, got {type(frame).__name__}") from None
+        if size > self._smallest_kind_limit:  # the kind's own limit may refuse it: read the head first
+            return self._decode_read_head_first(frame, size)
         try:
-            size = len(frame) if type(frame) is bytes else memoryview(frame).nbytes
-        except TypeError:
-            raise MalformedFrame(f"a frame must be bytes-like, got {type(frame).__name__}") from None
+            message = _MESSAGE_DECODER.decode(frame)
+        except _DECODE_FAILURES as error:
+            raise _translate(error, frame, self._decode_head(frame).kind) from None
+        reference = _ENCODER.encode(message)
+        if reference != (frame if type(frame) is bytes else bytes(frame)):
+            return self._finish(frame, message, self._decode_head(frame), reference)
+        kind = message.__struct_config__.tag
+        if message.version != PROTOCOL_MAJOR:
+            raise _unsupported(message.version, message.minor, kind)
+        self._check(message, kind)
+        return message
+
+    def _decode_read_head_first(self, frame: Any, size: int) -> Message:
         if size > self.limits.max_frame_bytes:
-            raise FrameTooLarge(
-                f"frame of {size} bytes exceeds max_frame_bytes={self.limits.max_frame_bytes}"
-            )
+            raise FrameTooLarge(f"frame of {size} bytes exceeds max_frame_bytes={self.limits.max_frame_bytes}")
         head = self._decode_head(frame)
         limit = _frame_limit(head.kind, self.limits)
         if size > limit:
@@ -137,8 +179,13 @@ class MessageDecoder:
             message = _MESSAGE_DECODER.decode(frame)
         except _DECODE_FAILURES as error:
             raise _translate(error, frame, head.kind) from None
+        return self._finish(frame, message, head, _ENCODER.encode(message))
+
+    def _finish(self, frame: Any, message: Message, head: _Head, reference: bytes) -> Message:
+        """Passes 4 and 5 of a frame whose head was read."""
         self._check(message, head.kind)
-        self._check_map_keys(frame, message, head.kind)
+        if reference != (frame if type(frame) is bytes else bytes(frame)):
+            check_map_keys(frame, type(message), head.kind)
         message.minor = head.minor  # a frame without `minor` is 1.0, not this receiver's minor
         return message
 
@@ -148,14 +195,7 @@ class MessageDecoder:
         except _DECODE_FAILURES as error:
             raise _translate(error, frame, None) from None
         if head.version != PROTOCOL_MAJOR:
-            newer = head.version > PROTOCOL_MAJOR
-            raise UnsupportedVersion(
-                f"frame uses protocol {head.version}.{head.minor}; this receiver reads "
-                f"{PROTOCOL_MAJOR}.x (up to {PROTOCOL_MAJOR}.{PROTOCOL_MINOR})"
-                + ("; upgrade the receiver" if newer else ""),
-                path="$.version",
-                kind=head.kind,
-            )
+            raise _unsupported(head.version, head.minor, head.kind)
         if head.kind not in MESSAGE_TYPES:
             newer = head.minor > PROTOCOL_MINOR
             raise UnknownKind(
@@ -178,13 +218,6 @@ class MessageDecoder:
         if isinstance(message, RunStart):
             for name in _FREE_FORM_FIELDS:
                 self._check_free_form(getattr(message, name), f"$.{name}", kind, depth=1)
-
-    @staticmethod
-    def _check_map_keys(frame: Any, message: Message, kind: str) -> None:
-        """Pass 5. The reference encoding of a message holds each key once, so a frame equal to
-        it needs no walk (one encode and one memcmp, a fraction of the decode)."""
-        if _ENCODER.encode(message) != (frame if type(frame) is bytes else bytes(frame)):
-            check_map_keys(frame, type(message), kind)
 
     def _check_free_form(self, value: Any, path: str, kind: str, depth: int) -> None:
         """Free-form maps must stay JSON-like, shallow, and within the schema caps."""
