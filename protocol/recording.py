@@ -31,7 +31,9 @@ RECORD_MARK = b"\xc1REC"
 RECORD_HEADER = struct.Struct("<4sIdqII")
 """Mark, frame length, received_at, step, frame CRC-32, header CRC-32: 32 bytes."""
 RECORD_HEADER_SIZE = RECORD_HEADER.size
-_CHECKED_HEADER_SIZE = RECORD_HEADER_SIZE - 4
+_CHECKED_HEADER = struct.Struct("<4sIdqI")
+"""The record header up to its own checksum (RECORD_HEADER's first five fields)."""
+_CRC = struct.Struct("<I")
 _FILE_HEADER_FIXED = struct.Struct("<8sHH")
 
 
@@ -105,9 +107,8 @@ def unpack_file_header(data: bytes, path: str) -> FileHeader | None:
 
 
 def pack_record_header(length: int, received_at: float, step: int, frame_crc: int) -> bytes:
-    checked = RECORD_HEADER.pack(RECORD_MARK, length, received_at, step, frame_crc, 0)
-    checked = checked[:_CHECKED_HEADER_SIZE]
-    return checked + struct.pack("<I", zlib.crc32(checked))
+    checked = _CHECKED_HEADER.pack(RECORD_MARK, length, received_at, step, frame_crc)
+    return checked + _CRC.pack(zlib.crc32(checked))
 
 
 def record_header_is_valid(data: bytes | memoryview, offset: int = 0) -> bool:

@@ -21,7 +21,7 @@ import threading
 import zlib
 from types import TracebackType
 
-from stratlog.protocol.recording import pack_file_header, pack_record_header, rotated_path
+from stratlog.protocol.recording import RECORD_HEADER_SIZE, pack_file_header, pack_record_header, rotated_path
 
 _MAX_FRAME = 0xFFFF_FFFF
 _FILE_HEADER = pack_file_header()
@@ -66,16 +66,15 @@ class RecordingWriter:
         self.paths.append(path)
         self._size = 0
         self._unsynced = True
-        self._write_all([_FILE_HEADER])
+        self._write_all((_FILE_HEADER,), len(_FILE_HEADER))
         self._size = len(_FILE_HEADER)
 
-    def _write_all(self, parts: list[bytes | memoryview]) -> None:
-        """Writes one whole record or raises: a write the disk refuses (ENOSPC, EIO) cuts the file
-        back to its last whole record first, so a full disk loses records, never the file's shape,
-        and the writer takes records again when space returns."""
+    def _write_all(self, parts: tuple[bytes | memoryview, ...], total: int) -> None:
+        """Writes one whole record (`total` bytes) or raises: a write the disk refuses (ENOSPC, EIO)
+        cuts the file back to its last whole record first, so a full disk loses records, never the
+        file's shape, and the writer takes records again when space returns."""
         try:
             written = os.writev(self._fd, parts)
-            total = sum(len(part) for part in parts)
             if written < total:  # a short write: rare for regular files, but legal
                 rest = b"".join(bytes(part) for part in parts)[written:]
                 while rest:
@@ -88,14 +87,16 @@ class RecordingWriter:
 
     def write(self, frame: bytes | memoryview, *, received_at: float, step: int = -1) -> None:
         """Append one frame as it was received; ``step`` is -1 when unknown."""
-        view = memoryview(frame).cast("B")
-        if view.nbytes > _MAX_FRAME:
-            raise ValueError(f"frame of {view.nbytes} bytes is too large for a record (max {_MAX_FRAME})")
-        header = pack_record_header(view.nbytes, received_at, step, zlib.crc32(view))
+        if type(frame) is not bytes:
+            frame = memoryview(frame).cast("B")
+        size = len(frame)
+        if size > _MAX_FRAME:
+            raise ValueError(f"frame of {size} bytes is too large for a record (max {_MAX_FRAME})")
+        header = pack_record_header(size, received_at, step, zlib.crc32(frame))
+        record_size = RECORD_HEADER_SIZE + size
         with self._lock:
             if self._closed.is_set():
                 raise ValueError(f"write() on a closed RecordingWriter ({self._base})")
-            record_size = len(header) + view.nbytes
             if (
                 self._rotate_bytes is not None
                 and self._size > len(_FILE_HEADER)  # never rotate away from an empty file
@@ -107,9 +108,12 @@ class RecordingWriter:
                 finally:
                     if self._fd != previous:
                         self._close(previous)
-            parts = [header, view] if self._size else [_FILE_HEADER, header, view]  # the header's write failed
-            self._write_all(parts)
-            self._size += record_size if self._size else len(_FILE_HEADER) + record_size
+            if self._size:
+                self._write_all((header, frame), record_size)
+                self._size += record_size
+            else:  # the file header's write failed: it goes first
+                self._write_all((_FILE_HEADER, header, frame), len(_FILE_HEADER) + record_size)
+                self._size = len(_FILE_HEADER) + record_size
             self._unsynced = True
 
     @staticmethod
