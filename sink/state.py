@@ -65,9 +65,10 @@ class RankState:
     """Latest finding per (analysis, check)."""
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Delivery:
-    """What one message told about its rank's stream."""
+    """What one message told about its rank's stream (one per message: not frozen, which makes
+    building it 3x dearer)."""
 
     rank: RankState
     missing: int = 0
@@ -178,10 +179,11 @@ class RunState:
         on at `next_seq`, what came before counts as seen, and it may stall from `now` on."""
         with self.lock:
             self.world_sizes[run_id] = max(self.world_sizes.get(run_id, 0), world_size)
-            self.runs.setdefault(run_id, {})[rank] = RankState(rank, next_seq=next_seq, first_seq=next_seq, step=step,
-                                                              last_message_time=now)
-            self._next_stall_check = min(self._next_stall_check, now + self._stall_limit(self.runs[run_id][rank]))
-            self._next_sender_check = min(self._next_sender_check, self._sender_deadline(self.runs[run_id][rank]))
+            state = self.runs.setdefault(run_id, {})[rank] = RankState(rank, next_seq=next_seq, first_seq=next_seq,
+                                                                      step=step, last_message_time=now)
+            limit = self._stall_limit(state)
+            self._next_stall_check = min(self._next_stall_check, now + limit)
+            self._next_sender_check = min(self._next_sender_check, self._sender_deadline(state, limit))
             self.version += 1
 
     def count_bad_frame(self, reason: str) -> None:
@@ -235,35 +237,46 @@ class RunState:
         return self.stall_after_s if self.stall_after_s is not None else STALL_HEARTBEATS * rank.heartbeat_interval_s
 
     def apply(self, message, received_at: float) -> Delivery:
+        run_id, sent_at = message.run_id, message.time
         with self.lock:
             self.messages += 1
             self.version += 1
-            switched = self._shows(message)
-            self.world_sizes[message.run_id] = max(self.world_sizes.get(message.run_id, 0), message.world_size)
-            rank = self.runs.setdefault(message.run_id, {}).setdefault(message.rank, RankState(message.rank))
+            # a message of the run shown (nearly all of them) switches nothing: `_shows` has nothing to do
+            switched = False if run_id == self.run_id and run_id in self._first_seen else self._shows(message)
+            self.world_sizes[run_id] = max(self.world_sizes.get(run_id, 0), message.world_size)
+            ranks = self.runs.get(run_id)
+            if ranks is None:
+                ranks = self.runs[run_id] = {}
+            rank = ranks.get(message.rank)
+            if rank is None:
+                rank = ranks[message.rank] = RankState(message.rank)
             if self.joined_mid_stream and rank.received == 0:
                 rank.next_seq = rank.first_seq = message.seq
             restarted = isinstance(message, RunStart) and message.seq == 0 and (rank.received > 0 or rank.next_seq > 0)
             if restarted:
                 rank.next_seq, rank.first_seq, rank.received, rank.ended = 0, 0, 0, ""
-            missing = max(message.seq - rank.next_seq, 0)
-            rank.gaps += missing
-            rank.next_seq = max(rank.next_seq, message.seq + 1)
+            missing = message.seq - rank.next_seq
+            if missing >= 0:  # the next message, or later ones: `missing` were skipped
+                rank.gaps += missing
+                rank.next_seq = message.seq + 1
+            else:  # an earlier one again (a re-sent run start)
+                missing = 0
             rank.received += 1
             rank.reported_drops += message.dropped
             silent_for = received_at - rank.last_message_time if rank.stalled else None
             rank.stalled = False
             rank.last_message_time = received_at
-            rank.last_sent_time = message.time
-            rank.clock_offset = min(rank.clock_offset, received_at - message.time)
+            rank.last_sent_time = sent_at
+            rank.clock_offset = min(rank.clock_offset, received_at - sent_at)
             rank.step = max(rank.step, message.step)
             if isinstance(message, RunStart):
                 rank.heartbeat_interval_s = message.heartbeat_interval_s
             elif isinstance(message, RunEnd):
                 rank.ended = message.status
             if not rank.ended:
-                self._next_stall_check = min(self._next_stall_check, received_at + self._stall_limit(rank))
-                self._next_sender_check = min(self._next_sender_check, self._sender_deadline(rank))
+                limit = self._stall_limit(rank)
+                self._next_stall_check = min(self._next_stall_check, received_at + limit)
+                self._next_sender_check = min(self._next_sender_check, self._sender_deadline(rank, limit))
             viewer_error = None
             if self.observer is not None:
                 try:
@@ -289,11 +302,11 @@ class RunState:
             self.run_id = run_id
         return False
 
-    def _sender_deadline(self, rank: RankState) -> float:
-        """When, in sender time made sink time (`clock_offset`), `rank` is silent for too long."""
+    def _sender_deadline(self, rank: RankState, limit: float) -> float:
+        """When, in sender time made sink time (`clock_offset`), `rank` is silent for longer than `limit`."""
         if math.isinf(rank.clock_offset):  # nothing received from it yet (a rank resumed after a restart)
-            return rank.last_message_time + self._stall_limit(rank)
-        return rank.last_sent_time + rank.clock_offset + self._stall_limit(rank)
+            return rank.last_message_time + limit
+        return rank.last_sent_time + rank.clock_offset + limit
 
     def sender_time(self, message, received_at: float) -> float:
         """`message`'s sender time as sink time: when a sink that keeps up would have received it
@@ -323,7 +336,7 @@ class RunState:
                     if rank.ended or rank.stalled:
                         continue
                     limit = self._stall_limit(rank)
-                    sender_deadline = self._sender_deadline(rank)
+                    sender_deadline = self._sender_deadline(rank, limit)
                     if now - rank.last_message_time > limit and self.sender_now > sender_deadline:
                         rank.stalled = True
                         stalled.append((run_id, rank, limit))
