@@ -5,11 +5,18 @@ Metrics arrive every logging step, so a check reports when its verdict changes (
 verdict, then every OK -> WARN -> FAIL -> OK transition), not on every step: the findings
 file stays readable and a healthy run costs one line per check. Warmup is told apart from a
 too-low learning rate with the run's own TrainingArguments (warmup_steps / warmup_ratio).
+
+Every check judges every message, but a verdict's words (its reason and value) are only written
+out for a finding that is reported or a viewer that reads the latest verdicts: at thousands of
+metrics messages a second nearly every verdict repeats the last one, and wording each would cost
+more than judging it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
 
 from stratlog.protocol import Metrics
 from stratlog.sink.analysis.run_context import RunContext
@@ -26,6 +33,9 @@ from stratlog.sink.thresholds import (
 ANALYSIS = "metrics"
 LOSS_NAMES = ("loss", "text_loss", "audio_loss")
 
+Verdict = tuple[str, str, Callable[[], tuple[str, Any]]]
+"""(check, severity, words): `words()` gives the finding's reason and value."""
+
 
 class MetricsHealth:
     """Judges each rank's metrics stream; keeps the smoothed loss and the last verdicts."""
@@ -33,89 +43,90 @@ class MetricsHealth:
     def __init__(self) -> None:
         self._smoothed: dict[tuple[str, int], tuple[float, float]] = {}
         """(run, rank) -> (smoothed loss, its running minimum)."""
-        self._verdicts: dict[tuple[str, int, str], str] = {}
-        self.latest: dict[tuple[str, int], dict[str, Finding]] = {}
-        """(run, rank) -> check -> its latest verdict, changed or not: what a viewer shows (a
-        dashboard reads it from another thread, so each evaluation replaces the inner dict whole)."""
+        self._verdicts: dict[tuple[str, int], dict[str, tuple[int, Verdict]]] = {}
+        """(run, rank) -> check -> (step, verdict) of its latest verdict, changed or not (each
+        evaluation replaces the inner dict whole: a dashboard reads it from another thread)."""
+        self.latest = LatestVerdicts(self._verdicts)
+        """What a viewer shows (sink.dashboard_model)."""
 
     def evaluate(self, message: Metrics, context: RunContext) -> list[Finding]:
-        values = message.values
-        verdicts = [
+        values, step, key = message.values, message.step, (message.run_id, message.rank)
+        verdicts = (
             self._loss_finite(values),
             self._grad_norm(values),
-            self._learning_rate(values, message.step, context),
-            self._divergence(message),
-        ]
+            self._learning_rate(values, step, context),
+            self._divergence(key, values),
+        )
         findings = []
-        latest = dict(self.latest.get((message.run_id, message.rank), {}))
+        previous = self._verdicts.get(key, {})
+        latest = dict(previous)
         for verdict in verdicts:
             if verdict is None:
                 continue
-            check, severity, reason, value = verdict
-            finding = Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity,
-                              f"step {message.step}: {reason}", value)
-            latest[check] = finding
-            key = (message.run_id, message.rank, check)
-            if self._verdicts.get(key) != severity:
-                self._verdicts[key] = severity
-                findings.append(finding)
-        self.latest[(message.run_id, message.rank)] = latest
+            check = verdict[0]
+            before = previous.get(check)
+            latest[check] = (step, verdict)
+            if before is None or before[1][1] != verdict[1]:
+                findings.append(_finding(message.run_id, message.rank, step, verdict))
+        self._verdicts[key] = latest
         return findings
 
     @staticmethod
-    def _loss_finite(values: dict[str, float]):
-        present = {name: values[name] for name in LOSS_NAMES if name in values}
+    def _loss_finite(values: dict[str, float]) -> Verdict | None:
+        present = [(name, values[name]) for name in LOSS_NAMES if name in values]
         if not present:
             return None
-        bad = {name: value for name, value in present.items() if not math.isfinite(value)}
+        bad = [(name, value) for name, value in present if not math.isfinite(value)]
         if bad:
-            names = ", ".join(f"{name} = {value}" for name, value in bad.items())
-            return ("loss_finite", FAIL, f"{names}: the loss overflowed; lower the learning rate, enable gradient "
-                    "clipping (max_grad_norm), or train in bf16 instead of fp16", next(iter(bad.values())))
-        return ("loss_finite", OK, "losses are finite", rounded(present.get("loss", next(iter(present.values())))))
+            names = ", ".join(f"{name} = {value}" for name, value in bad)
+            return ("loss_finite", FAIL, lambda: (f"{names}: the loss overflowed; lower the learning rate, enable "
+                    "gradient clipping (max_grad_norm), or train in bf16 instead of fp16", bad[0][1]))
+        loss = present[0][1]  # "loss" itself when present: it comes first in LOSS_NAMES
+        return ("loss_finite", OK, lambda: ("losses are finite", rounded(loss)))
 
     @staticmethod
-    def _grad_norm(values: dict[str, float]):
+    def _grad_norm(values: dict[str, float]) -> Verdict | None:
         if "grad_norm" not in values:
             return None
         norm = values["grad_norm"]
         if not math.isfinite(norm):
-            return ("grad_norm", FAIL, f"grad norm is {norm}: gradients overflowed; lower the learning rate or use "
-                    "bf16, and look for a NaN loss just before", norm)
+            return ("grad_norm", FAIL, lambda: (f"grad norm is {norm}: gradients overflowed; lower the learning rate "
+                    "or use bf16, and look for a NaN loss just before", norm))
         if norm == 0.0:
-            return ("grad_norm", FAIL, "grad norm is exactly 0: the optimizer stepped without gradients (backward "
-                    "never ran, every label is masked, or the parameters are frozen); check the collator's labels "
-                    "and requires_grad", 0.0)
-        return ("grad_norm", OK, f"grad norm {norm:.4g} is finite and non-zero", rounded(norm))
+            return ("grad_norm", FAIL, lambda: ("grad norm is exactly 0: the optimizer stepped without gradients "
+                    "(backward never ran, every label is masked, or the parameters are frozen); check the collator's "
+                    "labels and requires_grad", 0.0))
+        return ("grad_norm", OK, lambda: (f"grad norm {norm:.4g} is finite and non-zero", rounded(norm)))
 
     @staticmethod
-    def _learning_rate(values: dict[str, float], step: int, context: RunContext):
+    def _learning_rate(values: dict[str, float], step: int, context: RunContext) -> Verdict | None:
         if "learning_rate" not in values:
             return None
-        lr, peak, warmup = values["learning_rate"], context.peak_learning_rate, context.warmup_steps
+        lr, warmup = values["learning_rate"], context.warmup_steps
         if step <= warmup:
-            return ("learning_rate", OK, f"lr {lr:.3g} during warmup (step {step} of {warmup})", lr)
+            return ("learning_rate", OK, lambda: (f"lr {lr:.3g} during warmup (step {step} of {warmup})", lr))
         if context.in_decay_tail(step):
-            return ("learning_rate", OK, f"lr {lr:.3g} in the schedule's final decay (max_steps {context.max_steps})", lr)
+            max_steps = context.max_steps
+            return ("learning_rate", OK, lambda: (f"lr {lr:.3g} in the schedule's final decay (max_steps {max_steps})", lr))
         if lr <= 0:
-            return ("learning_rate", FAIL, f"lr is {lr:g} outside warmup: nothing trains; check learning_rate and "
-                    "lr_scheduler_type", lr)
+            return ("learning_rate", FAIL, lambda: (f"lr is {lr:g} outside warmup: nothing trains; check learning_rate "
+                    "and lr_scheduler_type", lr))
+        peak = context.peak_learning_rate
         if peak and lr < LR_FAIL_FRACTION * peak:
-            return ("learning_rate", FAIL, f"lr {lr:.3g} is {lr / peak:.1e} of the configured {peak:g}, below "
+            return ("learning_rate", FAIL, lambda: (f"lr {lr:.3g} is {lr / peak:.1e} of the configured {peak:g}, below "
                     f"{LR_FAIL_FRACTION:.1%} of it after warmup ({warmup} steps): nothing trains; the scheduler drops "
-                    "the lr to ~0 once warmup ends (check lr_scheduler_type, its kwargs and a custom scheduler)", lr)
+                    "the lr to ~0 once warmup ends (check lr_scheduler_type, its kwargs and a custom scheduler)", lr))
         floor = LR_FLOOR_FRACTION * peak if peak else LR_ABSOLUTE_FLOOR
         if lr < floor:
             of_peak = f"{LR_FLOOR_FRACTION:.0%} of the configured {peak:g}" if peak else f"{floor:g}"
-            return ("learning_rate", WARN, f"lr {lr:.3g} is below {of_peak} outside warmup (warmup {warmup} steps): "
-                    "too low to train; check learning_rate, lr_scheduler_type and warmup_steps", lr)
-        return ("learning_rate", OK, f"lr {lr:.3g} outside warmup", lr)
+            return ("learning_rate", WARN, lambda: (f"lr {lr:.3g} is below {of_peak} outside warmup (warmup {warmup} "
+                    "steps): too low to train; check learning_rate, lr_scheduler_type and warmup_steps", lr))
+        return ("learning_rate", OK, lambda: (f"lr {lr:.3g} outside warmup", lr))
 
-    def _divergence(self, message: Metrics):
-        loss = message.values.get("loss")
+    def _divergence(self, key: tuple[str, int], values: dict[str, float]) -> Verdict | None:
+        loss = values.get("loss")
         if loss is None or not math.isfinite(loss):
             return None
-        key = (message.run_id, message.rank)
         smoothed, minimum = self._smoothed.get(key, (loss, loss))
         smoothed = smoothed + LOSS_SMOOTHING * (loss - smoothed)
         minimum = min(minimum, smoothed)
@@ -123,11 +134,40 @@ class MetricsHealth:
         if minimum <= 0:
             return None
         ratio = smoothed / minimum
-        summary = f"smoothed loss {smoothed:.4g} is {ratio:.2f}x its running minimum {minimum:.4g}"
         if ratio >= DIVERGENCE_FAIL_FACTOR:
-            return ("divergence", FAIL, f"{summary}: training diverged; restart from a checkpoint with a lower "
-                    "learning rate", rounded(ratio))
+            return ("divergence", FAIL, lambda: (f"{_smoothed_loss(smoothed, ratio, minimum)}: training diverged; "
+                    "restart from a checkpoint with a lower learning rate", rounded(ratio)))
         if ratio >= DIVERGENCE_WARN_FACTOR:
-            return ("divergence", WARN, f"{summary}: the loss is climbing; a too-high learning rate is the usual "
-                    "cause (check lr and grad_norm)", rounded(ratio))
-        return ("divergence", OK, summary, rounded(ratio))
+            return ("divergence", WARN, lambda: (f"{_smoothed_loss(smoothed, ratio, minimum)}: the loss is climbing; a "
+                    "too-high learning rate is the usual cause (check lr and grad_norm)", rounded(ratio)))
+        return ("divergence", OK, lambda: (_smoothed_loss(smoothed, ratio, minimum), rounded(ratio)))
+
+
+def _smoothed_loss(smoothed: float, ratio: float, minimum: float) -> str:
+    return f"smoothed loss {smoothed:.4g} is {ratio:.2f}x its running minimum {minimum:.4g}"
+
+
+def _finding(run_id: str, rank: int, step: int, verdict: Verdict) -> Finding:
+    check, severity, words = verdict
+    reason, value = words()
+    return Finding(run_id, rank, step, ANALYSIS, check, severity, f"step {step}: {reason}", value)
+
+
+class LatestVerdicts(Mapping):
+    """(run, rank) -> check -> the latest verdict of each metrics check as a finding, changed or
+    not: a dashboard shows it, since findings only say when a verdict changes (it would show step
+    1's "lr 0 during warmup" long after warmup). Built when read: a viewer reads one rank per
+    redraw, while the verdicts change with every metrics message of every rank."""
+
+    def __init__(self, verdicts: dict[tuple[str, int], dict[str, tuple[int, Verdict]]]):
+        self._verdicts = verdicts
+
+    def __getitem__(self, key: tuple[str, int]) -> dict[str, Finding]:
+        run_id, rank = key
+        return {check: _finding(run_id, rank, step, verdict) for check, (step, verdict) in self._verdicts[key].items()}
+
+    def __iter__(self) -> Iterator[tuple[str, int]]:
+        return iter(self._verdicts)
+
+    def __len__(self) -> int:
+        return len(self._verdicts)

@@ -76,3 +76,16 @@ def test_a_climbing_loss_warns_then_fails_then_recovers():
     divergence = [(f.severity, f.step) for f in run(*steps) if f.check == "divergence"]
     assert [severity for severity, _ in divergence] == ["OK", "WARN", "FAIL", "WARN", "OK"]
     assert "too-high learning rate" in latest(run(*steps[:29]), "divergence").reason
+
+
+def test_latest_verdicts_are_each_checks_last_evaluation_worded_at_its_step():
+    """`latest` words its findings when read: the same finding a change reports, and a check a
+    later message does not judge (no grad_norm in it) keeps its own step's verdict."""
+    health, context = MetricsHealth(), builders.context()
+    reported = health.evaluate(metrics(10, loss=5.0, grad_norm=0.0), context)
+    assert health.evaluate(metrics(11, loss=5.0), context) == []
+    verdicts = health.latest[("run", 0)]
+    assert verdicts["grad_norm"] == latest(reported, "grad_norm")
+    assert (verdicts["loss_finite"].step, verdicts["loss_finite"].reason, verdicts["loss_finite"].value) == (
+        11, "step 11: losses are finite", 5.0)
+    assert list(health.latest) == [("run", 0)] and health.latest.get(("run", 1)) is None
