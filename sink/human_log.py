@@ -31,6 +31,7 @@ from stratlog.sink.analysis.input import input_ids_shape
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.analysis.zero_shot import effects
 from stratlog.sink.findings import Finding
+from stratlog.sink.printable import escaped
 
 SHOWN_TEXT = 300
 """Decoded texts longer than this are cut in the log (the JSONL and dashboard keep the ids)."""
@@ -45,11 +46,24 @@ def timestamp(unix_time: float) -> str:
         return f"{unix_time!r} (not a time)"
 
 
+LINE_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"))
+"""Newlines in decoded text (the chat template has them) would break the tree: they are escaped
+(backslashes too, so an escape in the log is never text; the log file escapes the other control
+characters, `LogFiles.write_human`)."""
+
+
 def one_line(text: str, limit: int | None = None) -> str:
-    """Newlines in decoded text (the chat template has them) would break the tree: escape them
-    (backslashes too, so an escape in the log is never text; the log file escapes the other
-    control characters, `LogFiles.write_human`)."""
-    text = text.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    """`text` with LINE_ESCAPES made, cut at `limit` characters."""
+    return _cut(escaped(text, LINE_ESCAPES), limit)
+
+
+def decoded_line(context: RunContext, ids, limit: int | None = None) -> str:
+    """`one_line(context.render(ids), limit)`, with the escapes made by the decoder on the bytes it
+    decodes (~1 us for an input's 10 kB instead of ~25 us on its text)."""
+    return _cut(context.render(ids, LINE_ESCAPES), limit)
+
+
+def _cut(text: str, limit: int | None) -> str:
     return text if limit is None or len(text) <= limit else text[:limit] + "…"
 
 
@@ -86,7 +100,7 @@ def input_section(message: InputSnapshot, findings: list[Finding], context: RunC
     rows = [
         ("Tokenized Input Shape", f"torch.Size({input_ids_shape(message)})"),
         ("Tensors", ", ".join(f"{t.name} {list(t.shape)} {t.dtype}" for t in message.tensors)),
-        ("Decoded Text (first sample)", f'"{one_line(context.render(message.input_ids.to_numpy()))}"'),
+        ("Decoded Text (first sample)", f'"{decoded_line(context, message.input_ids.to_numpy())}"'),
         ("Sample input_ids (first 20)", f"{ids[:20].tolist()}{' ...' if len(ids) > 20 else ''}"),
         ("Audio Tokens", ", ".join(f"{role} audio: {counts[role]} segment(s), {frames[role]} frames"
                                    for role in ("reference", "target"))),
@@ -116,8 +130,8 @@ def output_section(message: OutputSnapshot, findings: list[Finding], context: Ru
                      f"{np.round(message.codebook_accuracies.to_numpy().astype(float), 4).tolist()})"),
         ("Text Predictions (first and last 10)", _first_last(predictions)),
         ("Text Labels (first and last 10)", _first_last(labels)),
-        ("Decoded Target Text", f'"{one_line(context.render(message.target_text_ids.to_numpy()), SHOWN_TEXT)}"'),
-        ("Decoded Predicted Text", f'"{one_line(context.render(message.predicted_text_ids.to_numpy()), SHOWN_TEXT)}"'),
+        ("Decoded Target Text", f'"{decoded_line(context, message.target_text_ids.to_numpy(), SHOWN_TEXT)}"'),
+        ("Decoded Predicted Text", f'"{decoded_line(context, message.predicted_text_ids.to_numpy(), SHOWN_TEXT)}"'),
         ("Audio Frames Shown", f"{_first_last(message.audio_frames.to_numpy())} of "
                                f"{message.audio_frame_count} target frames"),
         *codebook_rows,

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import re
 
+Escapes = tuple[tuple[str, str], ...]
+"""(ASCII character, its escape) pairs, made in order (`escaped`)."""
+
 _CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 """Every character `printable` escapes: Unicode category Cc but tab and newline, and Zl / Zp."""
 _JSON_CONTROLS = re.compile("[\x7f-\x9f\u2028\u2029]")
@@ -38,3 +41,11 @@ def printable_json(line: str) -> str:
     """A JSON text from `json.dumps(..., ensure_ascii=False)` with the controls it leaves raw
     escaped as JSON escapes (they can only occur inside strings, where `\\uXXXX` means the same)."""
     return _JSON_CONTROLS.sub(_json_escape, line) if _JSON_CONTROLS.search(line) else line
+
+
+def escaped(text: str, escapes: Escapes) -> str:
+    """`text` with each character of `escapes` replaced by its escape, in order (`human_log.one_line`'s
+    escapes; a decoder makes them on the bytes it decodes, `token_decoding.RenderTable`)."""
+    for character, escape in escapes:
+        text = text.replace(character, escape)
+    return text

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from stratlog.protocol import RunStart, TokenizerIdentity, higgs_tokens
+from stratlog.sink.printable import Escapes, escaped
 from stratlog.sink.thresholds import LR_DECAY_TAIL_FRACTION
 
 if TYPE_CHECKING:
@@ -131,13 +132,14 @@ class RunContext:
         due = max(start + grace_steps, start + (min_captures - 1) * interval, first_step)
         return due if due == first_step else -(-due // interval) * interval  # captures fall on multiples of it
 
-    def render(self, ids) -> str:
+    def render(self, ids, escapes: Escapes = ()) -> str:
         """Token ids as readable text with the run's tokenizer, or raw when it has none (ids of
-        any shape, read in order: a sender's wrong shape must not stop the log)."""
+        any shape, read in order: a sender's wrong shape must not stop the log), with `escapes`
+        made (`printable.escaped`; the decoder makes them before decoding, where they cost less)."""
         if self.decoder is None:
             reason = self.no_decoder_reason or f"no tokenizer for run {self.run_id}"
-            return f"<{reason}: ids shown raw> {np.asarray(ids).reshape(-1).tolist()}"
-        return self.decoder.render(ids)
+            return escaped(f"<{reason}: ids shown raw> {np.asarray(ids).reshape(-1).tolist()}", escapes)
+        return self.decoder.render(ids, escapes)
 
     @property
     def num_codebooks(self) -> int | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 import numpy as np
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
+from stratlog.sink.printable import escaped
 from stratlog.sink.token_decoding import BYTE_TABLE_FROM, IGNORE_INDEX, TokenDecoder
 
 
@@ -140,7 +141,7 @@ def test_render_is_the_tokenizers_text_of_each_piece_joined():
     """`render` reads a whole sequence's bytes at once (the render table): the same text as
     decoding every piece on its own with the tokenizer, for short and long sequences of
     adversarial ids (broken UTF-8 at every kind of piece boundary) and of random ones, and the
-    same as the pieces' texts joined."""
+    same as the pieces' texts joined; and with escapes, the same as escaping that text."""
     decoder = TokenDecoder.from_path(FIXTURE_TOKENIZER)
     assert decoder._render_table is not None
     rng = np.random.default_rng(7)
@@ -149,10 +150,12 @@ def test_render_is_the_tokenizers_text_of_each_piece_joined():
         length = int(rng.integers(1, 2 * BYTE_TABLE_FROM))
         sequences.append(adversarial_ids(decoder, rng, length))
         sequences.append(rng.integers(-2, decoder.vocab_size + 2, length).tolist())
+    escapes = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"), ("<", "«"))
     for ids in sequences:
         expected = rendered_by_the_tokenizer(decoder, ids)
         assert decoder.render(np.asarray(ids, dtype=np.int64)) == expected
         assert decoder.render(ids) == "".join(piece.text for piece in decoder.pieces(ids)) == expected
+        assert decoder.render(ids, escapes) == escaped(expected, escapes)  # made on the bytes, before decoding
 
 
 def test_render_takes_ids_of_any_shape_and_integer_type():

@@ -1,0 +1,39 @@
+"""The human log's pieces of text: decoded ids on one line. Run: ./run-tests tests/sink/test_human_log.py"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tokenizers import Tokenizer
+
+from stratlog.sink.analysis.run_context import RunContext
+from stratlog.sink.human_log import SHOWN_TEXT, decoded_line, one_line
+from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
+from tests.sink.test_token_decoding import FIXTURE_TOKENIZER, adversarial_ids, make_decoder
+
+
+def with_plain_added_token() -> TokenDecoder:
+    """A byte-level decoder whose vocabulary has an added token that is not special (the tokenizer decodes it)."""
+    tokenizer = Tokenizer.from_file(str(FIXTURE_TOKENIZER))
+    tokenizer.add_tokens(["<plain\\added\n>"])
+    return TokenDecoder(tokenizer, "test")
+
+
+@pytest.mark.parametrize("decoder", [TokenDecoder.from_path(FIXTURE_TOKENIZER), with_plain_added_token(), make_decoder(), None],
+                         ids=["byte-level", "added-token", "word-level", "none"])
+def test_decoded_line_is_one_line_of_the_rendered_text(decoder: TokenDecoder | None):
+    """The log's decoded texts escape newlines and backslashes while decoding (on the bytes, for a
+    byte-level tokenizer): the same line as escaping the rendered text, cut or not."""
+    context = RunContext("run", decoder=decoder, no_decoder_reason="tokenizer at C:\\models\\x\r\nnot the run's")
+    vocabulary = decoder.vocab_size if decoder is not None else 10
+    rng = np.random.default_rng(11)
+    sequences = [[], [IGNORE_INDEX, IGNORE_INDEX], [vocabulary - 1] * 3]
+    for _ in range(100):
+        length = int(rng.integers(1, 400))
+        sequences.append(adversarial_ids(decoder, rng, length) if decoder is not None and decoder._byte_level is not None
+                         else rng.integers(-2, vocabulary + 2, length).tolist())
+    for ids in sequences:
+        ids = np.asarray(ids, dtype=np.int64)
+        for limit in (None, SHOWN_TEXT, 5):
+            assert decoded_line(context, ids, limit) == one_line(context.render(ids), limit)
+    assert "\n" not in decoded_line(context, np.arange(min(vocabulary, 2000)))
