@@ -170,6 +170,12 @@ class SinkPipeline:
         both (`RunState.find_stalls`). A run whose every rank has now ended or stalled, one at least
         without its run end, is reported aborted, once."""
         stalls = self.state.find_stalls(now, sender_now)
+        if stalls:  # rare: nearly every call finds nothing, and nothing due
+            self._report_stalls(stalls)
+        if due := self.entries.due(now):
+            self._write_entries(due)
+
+    def _report_stalls(self, stalls: list) -> None:
         for run_id, rank, limit in stalls:
             self._report([stream.stall_finding(run_id, rank, limit)], as_notices=True)
         for run_id in dict.fromkeys(run_id for run_id, _, _ in stalls):
@@ -178,7 +184,6 @@ class SinkPipeline:
                 finding = stream.run_aborted_finding(run_id, self.state.runs[run_id])
                 self.files.write_human(human_log.run_aborted_entry(run_id, finding.reason))
                 self._report([finding], as_notices=False)
-        self._write_entries(self.entries.due(now))
 
     def tick(self) -> None:
         """The live sink's idle tick: let time pass, write what a dashboard failed to draw, and
