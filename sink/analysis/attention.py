@@ -36,6 +36,8 @@ from stratlog.sink.thresholds import (
 
 ANALYSIS = "attention"
 SHOWN_HEADS = 5
+ATTENTION_TABLES = ("text_to_audio", "audio_to_text", "target_to_reference", "entropy", "max_weight")
+"""The per-head tables, one row per sampled layer and one column per sampled head."""
 FFN_TABLES = ("text_ffn_grad_norm", "audio_ffn_grad_norm", "text_ffn_update_ratio", "audio_ffn_update_ratio")
 """The DualFFN measurements, one value per DualFFN layer each."""
 PATHS = ("text", "audio")
@@ -51,20 +53,21 @@ class AttentionAnalysis:
     def evaluate(self, message: AttentionSnapshot, context: RunContext) -> list[Finding]:
         same_step_input = context.same_step(message, InputSnapshot)
         sequence_length = padded_length(same_step_input) if same_step_input is not None else None
+        tables = float_tables(message)
         verdicts = [
-            text_audio_mass(message),
-            reference_attention(message),
-            dead_heads(message),
-            self._uniform_heads(message, sequence_length, context),
-            *dual_ffn(message, first_step_at_zero_lr=starts_at_zero_lr(message, context),
+            text_audio_mass(tables),
+            reference_attention(tables),
+            dead_heads(message, tables),
+            self._uniform_heads(message, tables, sequence_length, context),
+            *dual_ffn(message, tables, first_step_at_zero_lr=starts_at_zero_lr(message, context),
                       pending_until=adam_grace_until(message, context)),
         ]
         return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
                 for check, severity, reason, value in filter(None, verdicts)]
 
-
-    def _uniform_heads(self, message: AttentionSnapshot, sequence_length: int | None, context: RunContext):
-        share = uniform_share(message, sequence_length)
+    def _uniform_heads(self, message: AttentionSnapshot, tables: dict[str, np.ndarray], sequence_length: int | None,
+                       context: RunContext):
+        share = uniform_share(tables["entropy"], sequence_length)
         if share is None:
             return ("uniform_heads", OK, "not judged: no input snapshot of this step gives the sequence length", None)
         uniform, sampled, share, uniform_entropy = share
@@ -102,14 +105,25 @@ def _floats(table) -> np.ndarray:
     return table.to_numpy().astype(float)
 
 
-def _mean(table) -> float:
-    values = _floats(table)
+def float_tables(message: AttentionSnapshot) -> dict[str, np.ndarray]:
+    """Every table of the snapshot as float64, converted once for all the checks that read it
+    (float64 so that a threshold is compared exactly, whatever float dtype arrived)."""
+    return {name: _floats(getattr(message, name)) for name in ATTENTION_TABLES + FFN_TABLES}
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean of the finite values (NaN when there are none). A finite sum means every value
+    is finite: then the sum over all of them is that mean's own sum, taken without a mask."""
+    values = values.ravel()
+    total = float(values.sum())
+    if values.size and math.isfinite(total):
+        return total / values.size
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if finite.size else float("nan")
 
 
-def text_audio_mass(message: AttentionSnapshot):
-    to_audio, to_text = _mean(message.text_to_audio), _mean(message.audio_to_text)
+def text_audio_mass(tables: dict[str, np.ndarray]):
+    to_audio, to_text = _mean(tables["text_to_audio"]), _mean(tables["audio_to_text"])
     value = {"text_to_audio": rounded(to_audio), "audio_to_text": rounded(to_text)}
     weak = []
     if not to_audio >= ATTENTION_MASS_MIN:
@@ -122,8 +136,8 @@ def text_audio_mass(message: AttentionSnapshot):
     return ("text_audio_mass", OK, f"text->audio {to_audio:.1%}, audio->text {to_text:.1%} of attention mass", value)
 
 
-def reference_attention(message: AttentionSnapshot):
-    mass = _mean(message.target_to_reference)
+def reference_attention(tables: dict[str, np.ndarray]):
+    mass = _mean(tables["target_to_reference"])
     if not mass >= ATTENTION_MASS_MIN:
         return ("reference_attention", WARN, f"target audio puts {mass:.2%} of its attention on the reference clip: the "
                 "model cannot copy the voice from it; check the reference precedes the target in the same sequence "
@@ -137,9 +151,8 @@ def _heads(message: AttentionSnapshot, mask: np.ndarray) -> list[str]:
             else "L?H?" for r, c in zip(rows.tolist(), cols.tolist())]
 
 
-def dead_heads(message: AttentionSnapshot):
-    max_weight = message.max_weight.to_numpy().astype(float)
-    entropy = message.entropy.to_numpy().astype(float)
+def dead_heads(message: AttentionSnapshot, tables: dict[str, np.ndarray]):
+    max_weight, entropy = tables["max_weight"], tables["entropy"]
     dead = ~(max_weight >= DEAD_HEAD_MAX_WEIGHT) | ~np.isfinite(entropy)
     names = _heads(message, dead)
     if names:
@@ -150,15 +163,14 @@ def dead_heads(message: AttentionSnapshot):
     return ("dead_heads", OK, f"none of {max_weight.size} sampled heads is dead", 0)
 
 
-def uniform_share(message: AttentionSnapshot, sequence_length: int | None) -> tuple[int, int, float, float] | None:
-    """(uniform heads, sampled heads, their share, causal uniform entropy), None without a length."""
+def uniform_share(entropy: np.ndarray, sequence_length: int | None) -> tuple[int, int, float, float] | None:
+    """(uniform heads, sampled heads, their share, causal uniform entropy), None without a length.
+    `entropy`: the snapshot's entropy table as float64."""
     if not sequence_length:
         return None
     uniform_entropy = math.lgamma(sequence_length + 1) / sequence_length
-    entropy = message.entropy.to_numpy().astype(float)
-    uniform = entropy >= UNIFORM_ENTROPY_FRACTION * uniform_entropy
-    share = float(uniform.mean()) if uniform.size else 0.0
-    return int(uniform.sum()), uniform.size, share, uniform_entropy
+    uniform = int(np.count_nonzero(entropy >= UNIFORM_ENTROPY_FRACTION * uniform_entropy))
+    return uniform, entropy.size, uniform / entropy.size if entropy.size else 0.0, uniform_entropy
 
 
 def ffn_verdicts(message: AttentionSnapshot, first_step_at_zero_lr: bool = False,
@@ -186,23 +198,24 @@ def ffn_table_verdicts(message: AttentionSnapshot, context: RunContext) -> dict[
     return ffn_verdicts(message, starts_at_zero_lr(message, context), adam_grace_until(message, context) is not None)
 
 
-def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False, pending_until: int | None = None):
+def dual_ffn(message: AttentionSnapshot, tables: dict[str, np.ndarray], first_step_at_zero_lr: bool = False,
+             pending_until: int | None = None):
+    """The findings on the rows `ffn_verdicts` judges (a ratio past FFN_UPDATE_RATIO_MAX is > 0, so
+    never also a FAIL), read off the rows as Python floats: a few dozen layers cost less so than
+    as a mask and its indices."""
     if not message.ffn_layers:
         return [("dual_ffn_gradient", WARN, "no DualFFN layers in the snapshot: the model config lists none "
                  "(audio_dual_ffn_layers) or capture skipped them, so both-path training cannot be verified", None)]
     layers = message.ffn_layers
     early = pending_until is not None
-    verdicts = ffn_verdicts(message, early=early)
-
-    def layers_judged(measure: str, severity: str) -> dict[str, list[int]]:
-        return {path: [layers[i] for i in np.flatnonzero(verdicts[f"{path}_ffn_{measure}"] == severity) if i < len(layers)]
-                for path in PATHS}
-
-    no_gradient = layers_judged("grad_norm", FAIL)
-    frozen = layers_judged("update_ratio", FAIL)
-    too_fast = layers_judged("update_ratio", PENDING if early else WARN)
-    grad_summary = {path: rounded(float(np.nanmin(_floats(getattr(message, f"{path}_ffn_grad_norm"))))) for path in PATHS}
-    update_summary = {path: rounded(float(np.nanmax(_floats(getattr(message, f"{path}_ffn_update_ratio"))))) for path in PATHS}
+    gradients = {path: tables[f"{path}_ffn_grad_norm"] for path in PATHS}
+    ratios = {path: tables[f"{path}_ffn_update_ratio"] for path in PATHS}
+    no_gradient = {path: [layer for layer, norm in zip(layers, gradients[path].tolist()) if not norm > 0] for path in PATHS}
+    ratio_rows = {path: list(zip(layers, ratios[path].tolist())) for path in PATHS}
+    frozen = {path: [layer for layer, ratio in ratio_rows[path] if not ratio > 0] for path in PATHS}
+    too_fast = {path: [layer for layer, ratio in ratio_rows[path] if ratio > FFN_UPDATE_RATIO_MAX] for path in PATHS}
+    grad_summary = {path: rounded(float(np.fmin.reduce(gradients[path]))) for path in PATHS}  # np.nanmin's own reduction
+    update_summary = {path: rounded(float(np.fmax.reduce(ratios[path]))) for path in PATHS}
     if any(no_gradient.values()):
         gradient = ("dual_ffn_gradient", FAIL, "; ".join(
             f"the {path} FFN of layers {bad} got no gradient" for path, bad in no_gradient.items() if bad)
