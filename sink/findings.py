@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from json.encoder import encode_basestring
 from typing import Any
 
 from stratlog.sink.printable import printable_json
@@ -46,16 +47,33 @@ class Finding:
     """The measurement behind the verdict (JSON-able), or None."""
 
     def to_json(self) -> str:
-        line = _JSON_ENCODER.encode({
-            "run_id": self.run_id, "rank": self.rank, "step": self.step, "analysis": self.analysis,
-            "check": self.check, "severity": self.severity, "reason": self.reason, "value": json_safe(self.value),
-        })
+        """`json.dumps(record, ensure_ascii=False, allow_nan=False)` of the finding's fields in
+        this order, with control characters escaped (`printable_json`); written out field by
+        field, since a findings line is written for every finding of every rank."""
+        line = (f'{{"run_id": {_json(self.run_id)}, "rank": {_json(self.rank)}, "step": {_json(self.step)}, '
+                f'"analysis": {_json(self.analysis)}, "check": {_json(self.check)}, "severity": {_json(self.severity)}, '
+                f'"reason": {_json(self.reason)}, "value": {_json(json_safe(self.value))}}}')
         # ASCII but DEL holds nothing printable_json escapes: most lines skip its regex scan.
         return line if line.isascii() and "\x7f" not in line else printable_json(line)
 
 
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
-"""What `json.dumps(record, ensure_ascii=False, allow_nan=False)` builds on every call, built once."""
+
+
+def _json(value: Any) -> str:
+    """`json.dumps(value, ensure_ascii=False, allow_nan=False)`: None, str, int and a finite float
+    written as json writes them; anything else by the encoder, built once (json.dumps builds one
+    per call)."""
+    if value is None:
+        return "null"
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _JSON_ENCODER.encode(value)
 
 
 def json_safe(value: Any) -> Any:
