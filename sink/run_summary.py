@@ -54,17 +54,20 @@ class RunSummary:
         alarms = []
         with self._lock:
             for finding in findings:
-                key = (finding.analysis, finding.check)
+                severity, key = finding.severity, (finding.analysis, finding.check)
                 check = self._checks.get(key)
-                if check is None or SEVERITY_RANK[finding.severity] > SEVERITY_RANK[check.worst]:
-                    total = check.total if check else 0
-                    check = self._checks[key] = CheckSummary(finding.severity, finding.step, 0, total, finding.reason)
+                if check is None:
+                    check = self._checks[key] = CheckSummary(severity, finding.step, 0, 0, finding.reason)
+                elif severity != check.worst and SEVERITY_RANK[severity] > SEVERITY_RANK[check.worst]:
+                    check = self._checks[key] = CheckSummary(severity, finding.step, 0, check.total, finding.reason)
                 check.total += 1
-                check.count += finding.severity == check.worst
-                where = (finding.run_id, finding.rank, *key)
-                if finding.severity in ALARMS and self._current.get(where) != finding.severity:
-                    alarms.append(finding)
-                self._current[where] = finding.severity
+                if severity == check.worst:
+                    check.count += 1
+                where = (finding.run_id, finding.rank, finding.analysis, finding.check)
+                if self._current.get(where) != severity:
+                    self._current[where] = severity
+                    if severity in ALARMS:
+                        alarms.append(finding)
         return alarms
 
     def worst(self) -> str:
