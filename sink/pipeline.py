@@ -347,7 +347,17 @@ class SinkPipeline:
         except OSError as error:
             self._write_error("recording", error)
         else:
-            self._write_error("recording", None)
+            if self.state.writes_paused:  # one taken ends an outage; nearly always there is none
+                self._write_error("recording", None)
+
+    def flush_recording(self) -> None:
+        """Hands the records the recorder holds (`RecordingWriter.hold`) to the operating system:
+        the live sink does so whenever it has caught up, before it waits for more."""
+        if self.recorder is not None:
+            try:
+                self.recorder.flush()
+            except OSError as error:
+                self._write_error("recording", error)
 
     def _write_error(self, output: str, error: OSError | None) -> None:
         """A disk that refuses an output (ENOSPC, EIO) pauses it: one error event per outage and a

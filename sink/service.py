@@ -7,7 +7,10 @@ arrival time: the pipeline may run behind, but it judges stalls and log entries 
 messages arrived, and past the backlog's byte limit messages are dropped and counted rather
 than queued without end. The per-message work is the same whatever the number of ranks. When
 nothing is waiting for 100 ms the loop ticks the pipeline, so stalls are found and files
-flushed while the ranks are quiet. Every LOAD_REPORT_S the sink writes its load (lag, backlog,
+flushed while the ranks are quiet. While it works through a backlog, the recording's records are
+written in batches, each held at most RECORD_HOLD_S (`RecordingWriter.hold`); whenever it has
+caught up, before it waits, it writes what it holds, so a sink killed (SIGKILL) while keeping up
+loses no record it handled, and one killed while behind at most RECORD_HOLD_S of them. Every LOAD_REPORT_S the sink writes its load (lag, backlog,
 drops) to events.jsonl, and a finding when it dropped messages or caught up again.
 """
 
@@ -32,6 +35,9 @@ LOAD_REPORT_S = 10.0
 STOPPED_AFTER_S = 1.0
 """A turn of the loop that took longer than this while nothing was handled means the sink itself
 was stopped (SIGSTOP, a suspended VM): its next idle tick waits for what arrived meanwhile."""
+RECORD_HOLD_S = 0.05
+"""While the loop works through a backlog, records wait up to this long to be written to the recording
+together (`RecordingWriter.hold`); the loop hands them over whenever it has caught up, before it waits."""
 CLOSE_GRACE_S = 5.0
 """How long a closing sink keeps receiving for run ends still on their way (a rank stopped by
 Ctrl-C or SIGTERM sends its run end within its close timeout, 2 s, after the signal)."""
@@ -50,6 +56,8 @@ class SinkService:
         self._period = _LoadPeriod(time.monotonic())
         self._overloaded = False
         self._last_turn = time.monotonic()
+        if pipeline.recorder is not None:
+            pipeline.recorder.hold(RECORD_HOLD_S)
 
     def stop(self) -> None:
         self._stop.set()
@@ -58,6 +66,8 @@ class SinkService:
         """Serve until stop(); with `until_run_end`, also stop once every rank sent its run end;
         `should_stop` is asked between messages (at least every 100 ms)."""
         while not self._stop.is_set():
+            if not self.backlog:  # caught up: nothing recorded waits in memory while the loop waits
+                self.pipeline.flush_recording()
             self._receive_waiting(IDLE_WAIT_MS if not self.backlog else 0)
             if refusals := self.receiver.take_refusals():
                 self.pipeline.refuse_connections(refusals, time.time())

@@ -280,3 +280,73 @@ def test_a_refused_rotation_keeps_the_current_file_in_use(tmp_path, monkeypatch)
     reader = RecordingReader(path)
     assert [record.frame for record in reader] == [b"a" * 100, b"c" * 100]
     assert reader.damage == [] and len(writer.paths) == 2
+
+
+def test_held_records_reach_the_file_together_on_flush_and_close(tmp_path: Path) -> None:
+    """A writer told to hold keeps records in memory until a flush, close, or its bounds, and
+    writes them in order: the live sink's batches while it works through a backlog."""
+    path = tmp_path / "held.stratrec"
+    writer = RecordingWriter(path)
+    writer.write(FRAMES[0], received_at=1.0, step=0)
+    writer.hold(60.0)
+    for index, frame in enumerate(FRAMES[1:4], start=1):
+        writer.write(frame, received_at=1.0 + index, step=index)
+    assert [r.frame for r in RecordingReader(path)] == FRAMES[:1]  # held, not yet written
+    writer.flush()
+    assert [r.frame for r in RecordingReader(path)] == FRAMES[:4]
+    writer.write(FRAMES[4], received_at=5.0, step=4)
+    writer.close()
+    restored, reader = read(path)
+    assert [r.frame for r in restored] == FRAMES[:5] and [r.step for r in restored] == [0, 1, 2, 3, 4]
+    assert reader.damage == []
+
+
+@pytest.mark.parametrize("bound", ["bytes", "records", "seconds"])
+def test_held_records_are_written_once_a_bound_is_reached(tmp_path: Path, bound: str) -> None:
+    from stratlog.protocol.recording_writer import HOLD_BYTES, HOLD_RECORDS
+
+    path = tmp_path / "bounded.stratrec"
+    frame = {"bytes": b"x" * (HOLD_BYTES // 4), "records": b"y", "seconds": b"z"}[bound]
+    count = {"bytes": 4, "records": HOLD_RECORDS, "seconds": 2}[bound]
+    with RecordingWriter(path) as writer:
+        writer.hold(0.05 if bound == "seconds" else 60.0)
+        for index in range(count):
+            if bound == "seconds" and index:
+                time.sleep(0.06)
+            writer.write(frame, received_at=float(index))
+        assert len(list(RecordingReader(path))) == count  # written without a flush
+
+
+def test_a_refused_batch_is_lost_whole_and_the_next_record_is_written_at_once(tmp_path, monkeypatch):
+    path = tmp_path / "refused-batch.stratrec"
+    writer = RecordingWriter(path)
+    writer.hold(60.0)
+    writer.write(b"a" * 100, received_at=1.0)
+    writer.write(b"b" * 100, received_at=2.0)
+    writev = os.writev
+
+    def refused(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "writev", refused)
+    with pytest.raises(OSError):
+        writer.flush()
+    monkeypatch.setattr(os, "writev", writev)
+    writer.write(b"c" * 100, received_at=3.0)  # the disk refused the last write: this one is not held
+    assert [r.frame for r in RecordingReader(path)] == [b"c" * 100]
+    writer.write(b"d" * 100, received_at=4.0)  # taken again: held
+    assert [r.frame for r in RecordingReader(path)] == [b"c" * 100]
+    writer.close()
+    restored, reader = read(path)
+    assert [r.frame for r in restored] == [b"c" * 100, b"d" * 100] and reader.damage == []
+
+
+def test_held_records_rotate_with_their_file(tmp_path: Path) -> None:
+    path = tmp_path / "held-rotated.stratrec"
+    with RecordingWriter(path, rotate_bytes=HEADER_SIZE + 2 * (RECORD_HEADER_SIZE + 100)) as writer:
+        writer.hold(60.0)
+        for index in range(5):
+            writer.write(bytes([65 + index]) * 100, received_at=float(index), step=index)
+    record = RECORD_HEADER_SIZE + 100
+    assert [os.path.getsize(p) for p in writer.paths] == [HEADER_SIZE + 2 * record] * 2 + [HEADER_SIZE + record]
+    assert [r.step for r in RecordingReader(path)] == [0, 1, 2, 3, 4]  # read as one, in order
