@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from typing import NamedTuple
 
 import numpy as np
 
@@ -42,11 +43,12 @@ class OutputAnalysis:
         series = self._history.add((message.run_id, message.rank), message.step, message.text_accuracy)
         same_step_input = context.same_step(message, InputSnapshot)
         judged_from = context.judged_from(series.first_step, TREND_GRACE_STEPS, TREND_MIN_CAPTURES)
+        text = TextTables.of(message)
         verdicts = [
             text_accuracy(message, series, judged_from),
             codebook_accuracy(message, judged_from, context.codec_size),
-            label_alignment(message),
-            label_source(message, same_step_input.input_ids.to_numpy() if same_step_input is not None else None),
+            label_alignment(text),
+            label_source(message, text, same_step_input.input_ids.to_numpy() if same_step_input is not None else None),
             audio_eos(message, context.stream_eos),
             decoded_text(message, context),
         ]
@@ -76,9 +78,9 @@ def text_accuracy(message: OutputSnapshot, series, judged_from: int):
 
 def codebook_accuracy(message: OutputSnapshot, judged_from: int, codec_size: int | None):
     """`judged_from`: the capture step from which a codebook at chance is a WARN."""
-    accuracies = message.codebook_accuracies.to_numpy().astype(float)
-    losses = message.codebook_losses.to_numpy().astype(float)
-    shown = [rounded(float(a)) for a in accuracies]
+    accuracies = message.codebook_accuracies.to_numpy().astype(float).tolist()
+    losses = message.codebook_losses.to_numpy().astype(float).tolist()
+    shown = [rounded(a) for a in accuracies]
     bad_losses = [k for k, loss in enumerate(losses) if not math.isfinite(loss)]
     if bad_losses:
         return ("codebook_accuracy", FAIL, f"codebooks {bad_losses} have a non-finite loss: their audio logits "
@@ -97,32 +99,49 @@ def codebook_accuracy(message: OutputSnapshot, judged_from: int, codec_size: int
     return ("codebook_accuracy", OK, f"every codebook above chance ({chance:.2%}); mean {message.audio_accuracy:.2%}", shown)
 
 
+class TextTables(NamedTuple):
+    """The shown text positions' tables, each converted once for the checks that read them."""
+
+    labels: np.ndarray
+    predictions: np.ndarray
+    positions: np.ndarray
+    match: np.ndarray
+
+    @classmethod
+    def of(cls, message: OutputSnapshot) -> TextTables:
+        return cls(message.text_labels.to_numpy().astype(np.int64), message.text_predictions.to_numpy().astype(np.int64),
+                   message.text_positions.to_numpy().astype(np.int64), message.text_match.to_numpy().astype(bool))
+
+
+def _share(mask: np.ndarray) -> float:
+    """The share of True in a non-empty mask (as its mean, counted without a float pass)."""
+    return np.count_nonzero(mask) / len(mask)
+
+
 def _shift_match(predictions: np.ndarray, labels: np.ndarray, positions: np.ndarray) -> tuple[float, float, int]:
     """(match rate of a prediction with the next label, with the previous label, adjacent pairs)."""
     adjacent = np.flatnonzero(np.diff(positions) == 1)
     if len(adjacent) == 0:
         return 0.0, 0.0, 0
-    ahead = float((predictions[adjacent] == labels[adjacent + 1]).mean())
-    behind = float((predictions[adjacent + 1] == labels[adjacent]).mean())
+    ahead = _share(predictions[adjacent] == labels[adjacent + 1])
+    behind = _share(predictions[adjacent + 1] == labels[adjacent])
     return ahead, behind, len(adjacent)
 
 
-def label_alignment(message: OutputSnapshot):
-    labels = message.text_labels.to_numpy().astype(np.int64)
-    predictions = message.text_predictions.to_numpy().astype(np.int64)
-    positions = message.text_positions.to_numpy().astype(np.int64)
-    match = message.text_match.to_numpy().astype(bool)
+def label_alignment(text: TextTables):
+    labels, predictions, positions, match = text
     if not (len(labels) == len(predictions) == len(positions) == len(match)):
         return ("label_alignment", FAIL, f"text tables differ in length (labels {len(labels)}, predictions "
                 f"{len(predictions)}, positions {len(positions)}, match {len(match)}): a capture bug in the sender", None)
-    if (labels == -100).any():
-        return ("label_alignment", FAIL, f"{int((labels == -100).sum())} shown label positions hold -100: the capture "
+    masked = int(np.count_nonzero(labels == -100))
+    if masked:
+        return ("label_alignment", FAIL, f"{masked} shown label positions hold -100: the capture "
                 "shows masked positions as labels; its label mask is wrong", None)
-    disagree = int((match != (predictions == labels)).sum())
+    disagree = int(np.count_nonzero(match != (predictions == labels)))
     if disagree:
         return ("label_alignment", FAIL, f"text_match disagrees with predictions == labels at {disagree} positions: "
                 "a capture bug in the sender", disagree)
-    in_place = float(match.mean()) if len(match) else 0.0
+    in_place = _share(match) if len(match) else 0.0
     ahead, behind, pairs = _shift_match(predictions, labels, positions)
     shifted = max(ahead, behind)
     if pairs >= 4 and shifted >= OFF_BY_ONE_MATCH_MIN and shifted >= 2 * in_place:
@@ -135,20 +154,18 @@ def label_alignment(message: OutputSnapshot):
             f"({shifted:.0%})", rounded(in_place))
 
 
-def label_source(message: OutputSnapshot, input_ids: np.ndarray | None):
+def label_source(message: OutputSnapshot, text: TextTables, input_ids: np.ndarray | None):
     """Are the text labels the input tokens at their own positions (the model shifts inside its
     loss), or the tokens one position earlier (a second shift: the model learns to copy)?
     `input_ids`: the first sample's ids from the same step's input snapshot, when there is one."""
     if input_ids is None or message.sample != 0:
         return None
-    labels = message.text_labels.to_numpy().astype(np.int64)
-    positions = message.text_positions.to_numpy().astype(np.int64)
-    inside = (positions >= 1) & (positions < len(input_ids))
+    inside = (text.positions >= 1) & (text.positions < len(input_ids))
     if not inside.any():
         return None
-    labels, positions = labels[inside], positions[inside]
-    own = float((labels == input_ids[positions]).mean())
-    previous = float((labels == input_ids[positions - 1]).mean())
+    labels, positions = text.labels[inside], text.positions[inside]
+    own = _share(labels == input_ids[positions])
+    previous = _share(labels == input_ids[positions - 1])
     value = {"own_position": rounded(own), "previous_position": rounded(previous)}
     if own >= LABEL_INPUT_MATCH_MIN:
         return ("label_source", OK, f"text labels are the input tokens at their own positions ({own:.0%} of "
