@@ -236,28 +236,42 @@ def special_tokens(ids: np.ndarray, tokens: SpecialTokenIds, num_codebooks: int 
         first = tokens.name_of(int(ids[0])) if len(ids) else "nothing"
         problems.append(f"the sequence starts with {first}, not <|begin_of_text|> (the chat template was not applied, "
                         "or a BOS was added twice)")
-    starts, ends = int((ids == tokens.start_header).sum()), int((ids == tokens.end_header).sum())
+    starts, ends = int(np.count_nonzero(ids == tokens.start_header)), int(np.count_nonzero(ids == tokens.end_header))
     if starts == 0 or starts != ends:
         problems.append(f"{starts} <|start_header_id|> vs {ends} <|end_header_id|> (role headers are broken)")
     end = _content_end(ids, tokens)
     delay = (num_codebooks or 1) - 1
     runs = _runs((ids == tokens.audio_out) | (ids == tokens.audio_in))
+    faults = []  # (start, stop, what is wrong, its bos) per bad audio run: all counted, the first few worded
     for start, stop in runs:
         if stop + delay + 1 > end:
             continue  # runs into the end of the sequence: the truncation check reports it
         bos = tokens.audio_out_bos if int(ids[start]) == tokens.audio_out else tokens.audio_in_bos
         if start == 0 or int(ids[start - 1]) != bos:
-            problems.append(f"audio run at {start}-{stop} is not preceded by {tokens.name_of(bos)}")
-        if num_codebooks is not None and not (ids[stop:stop + delay] == tokens.audio_delay).all():
-            problems.append(f"audio run at {start}-{stop} is not followed by {delay} delay tokens (num_codebooks - 1); "
-                            "the delay pattern expansion is wrong")
+            faults.append((start, stop, "bos", bos))
+        if num_codebooks is not None:
+            delays = ids[stop:stop + delay].tolist()
+            if delays.count(tokens.audio_delay) != len(delays):
+                faults.append((start, stop, "delay", bos))
         if int(ids[stop + delay]) != tokens.audio_eos:
-            problems.append(f"audio run at {start}-{stop} does not end with <|audio_eos|> after its delay tokens")
-    if problems:
-        more = f" (+{len(problems) - SHOWN_PROBLEMS} more)" if len(problems) > SHOWN_PROBLEMS else ""
-        return ("special_tokens", FAIL, "; ".join(problems[:SHOWN_PROBLEMS]) + more, len(problems))
+            faults.append((start, stop, "eos", bos))
+    if problems or faults:
+        count = len(problems) + len(faults)
+        problems += [_run_problem(fault, tokens, delay) for fault in faults[:max(0, SHOWN_PROBLEMS - len(problems))]]
+        more = f" (+{count - SHOWN_PROBLEMS} more)" if count > SHOWN_PROBLEMS else ""
+        return ("special_tokens", FAIL, "; ".join(problems[:SHOWN_PROBLEMS]) + more, count)
     return ("special_tokens", OK, f"<|begin_of_text|> first, {starts} balanced role headers, {len(runs)} audio runs "
             f"each wrapped in bos / {delay} delay tokens / <|audio_eos|>", len(runs))
+
+
+def _run_problem(fault: tuple[int, int, str, int], tokens: SpecialTokenIds, delay: int) -> str:
+    start, stop, what, bos = fault
+    if what == "bos":
+        return f"audio run at {start}-{stop} is not preceded by {tokens.name_of(bos)}"
+    if what == "delay":
+        return (f"audio run at {start}-{stop} is not followed by {delay} delay tokens (num_codebooks - 1); "
+                "the delay pattern expansion is wrong")
+    return f"audio run at {start}-{stop} does not end with <|audio_eos|> after its delay tokens"
 
 
 def truncation(ids: np.ndarray, tokens: SpecialTokenIds):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -73,10 +74,15 @@ class SpecialTokenIds:
         return cls(**ids, padding=frozenset(padding))
 
     def name_of(self, token: int) -> str:
+        return self._names.get(token, f"id {token}")
+
+    @cached_property
+    def _names(self) -> dict[int, str]:
+        """Id -> token name, built once: the first name in NAMES order where two share an id."""
+        names: dict[int, str] = {}
         for field_name, name in self.NAMES.items():
-            if getattr(self, field_name) == token:
-                return name
-        return f"id {token}"
+            names.setdefault(getattr(self, field_name), name)
+        return names
 
 
 @dataclass
