@@ -139,8 +139,8 @@ def output_section(message: OutputSnapshot, findings: list[Finding], context: Ru
     return tree("Output Analysis", rows, findings)
 
 
-def _spread(table) -> str:
-    values = table.to_numpy().astype(float)
+def _spread(values: np.ndarray) -> str:
+    values = values.astype(float)
     if values.size == 0:
         return "none"
     mean = values.sum() / values.size  # np.mean's number, without its Python wrapper
@@ -151,22 +151,49 @@ def _spread(table) -> str:
     return f"mean {mean:.4g} (min {low:.4g}, max {high:.4g})"
 
 
+def _spreads(tables: list) -> list[str]:
+    """`_spread` of each table, those of one shape and dtype (a snapshot's per-head tables, its
+    per-layer ones) stacked and reduced together: three NumPy steps for five tables instead of
+    fifteen. Each row's numbers are its table's own (a sum along the contiguous last axis is the
+    same pairwise sum as over the whole table); a row with a NaN mean takes `_spread`'s way."""
+    arrays = [table.to_numpy() for table in tables]
+    groups: dict[tuple, list[int]] = {}
+    for index, values in enumerate(arrays):
+        groups.setdefault((values.shape, values.dtype), []).append(index)
+    shown = [""] * len(arrays)
+    for indices in groups.values():
+        if len(indices) == 1 or arrays[indices[0]].size == 0:
+            for index in indices:
+                shown[index] = _spread(arrays[index])
+            continue
+        stacked = np.stack([arrays[index] for index in indices]).astype(float).reshape(len(indices), -1)
+        means = (stacked.sum(axis=1) / stacked.shape[1]).tolist()
+        for index, mean, low, high in zip(indices, means, stacked.min(axis=1).tolist(), stacked.max(axis=1).tolist()):
+            shown[index] = _spread(arrays[index]) if mean != mean else f"mean {mean:.4g} (min {low:.4g}, max {high:.4g})"
+    return shown
+
+
 def attention_section(message: AttentionSnapshot, findings: list[Finding], context: RunContext) -> str:
     histogram = message.max_weight_histogram.to_numpy()
     summed = histogram.reshape(-1, histogram.shape[-1]).sum(axis=0).tolist() if histogram.ndim >= 1 and histogram.size else []
+    (text_to_audio, audio_to_text, target_to_reference, entropy, max_weight, text_grad, audio_grad, text_update,
+     audio_update) = _spreads([
+        message.text_to_audio, message.audio_to_text, message.target_to_reference, message.entropy,
+        message.max_weight, message.text_ffn_grad_norm, message.audio_ffn_grad_norm, message.text_ffn_update_ratio,
+        message.audio_ffn_update_ratio])
     rows = [
         ("Sampled Heads", f"layers {message.layers} x heads {message.heads} (sample {message.sample})"),
-        ("Text -> Audio Attention Mass", _spread(message.text_to_audio)),
-        ("Audio -> Text Attention Mass", _spread(message.audio_to_text)),
-        ("Target -> Reference Attention Mass", _spread(message.target_to_reference)),
-        ("Attention Entropy (nats)", _spread(message.entropy)),
-        ("Max Attention Weight", _spread(message.max_weight)),
+        ("Text -> Audio Attention Mass", text_to_audio),
+        ("Audio -> Text Attention Mass", audio_to_text),
+        ("Target -> Reference Attention Mass", target_to_reference),
+        ("Attention Entropy (nats)", entropy),
+        ("Max Attention Weight", max_weight),
         ("Max-Weight Histogram (all heads, bins over [0, 1])", str(summed)),
         ("DualFFN Layers", str(message.ffn_layers)),
-        ("Text FFN Grad Norm", _spread(message.text_ffn_grad_norm)),
-        ("Audio FFN Grad Norm", _spread(message.audio_ffn_grad_norm)),
-        ("Text FFN Update Ratio", _spread(message.text_ffn_update_ratio)),
-        ("Audio FFN Update Ratio", _spread(message.audio_ffn_update_ratio)),
+        ("Text FFN Grad Norm", text_grad),
+        ("Audio FFN Grad Norm", audio_grad),
+        ("Text FFN Update Ratio", text_update),
+        ("Audio FFN Update Ratio", audio_update),
     ]
     return tree("Shared Attention / DualFFN Analysis", rows, findings)
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 from tokenizers import Tokenizer
 
+from stratlog.protocol import Array
 from stratlog.sink.analysis.run_context import RunContext
-from stratlog.sink.human_log import SHOWN_TEXT, decoded_line, one_line
+from stratlog.sink.human_log import SHOWN_TEXT, _spread, _spreads, decoded_line, one_line
 from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
 from tests.sink.test_token_decoding import FIXTURE_TOKENIZER, adversarial_ids, make_decoder
 
@@ -37,3 +38,25 @@ def test_decoded_line_is_one_line_of_the_rendered_text(decoder: TokenDecoder | N
         for limit in (None, SHOWN_TEXT, 5):
             assert decoded_line(context, ids, limit) == one_line(context.render(ids), limit)
     assert "\n" not in decoded_line(context, np.arange(min(vocabulary, 2000)))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and overflow on purpose
+def test_spreads_of_tables_reduced_together_are_each_tables_own():
+    """The attention section reduces its tables of one shape and dtype in one stacked step: each
+    spread is the one of its table alone, whatever the values (NaN, inf, huge, tiny), shapes
+    (empty, long) and dtypes."""
+    rng = np.random.default_rng(4)
+
+    def table(shape, dtype, special=None):
+        values = rng.standard_normal(shape) * 10.0 ** float(rng.integers(-8, 9))
+        if special is not None and values.size:
+            values.reshape(-1)[rng.integers(0, values.size, 3)] = special
+        return Array.from_numpy(values.astype(dtype))
+
+    for _ in range(200):
+        shape = [(28, 24), (28,), (0,), (3, 0), (1,), (100_000,), (7, 5, 3)][int(rng.integers(7))]
+        dtype = [np.float32, np.float64, np.float16, np.int32][int(rng.integers(4))]
+        tables = [table(shape, dtype, special=[None, None, np.nan, np.inf, -np.inf][int(rng.integers(5))])
+                  for _ in range(int(rng.integers(1, 6)))]
+        tables.insert(int(rng.integers(len(tables) + 1)), table((28,), np.float32))
+        assert _spreads(tables) == [_spread(t.to_numpy()) for t in tables]
