@@ -68,12 +68,10 @@ def _cut(text: str, limit: int | None) -> str:
 
 
 def tree(title: str, rows: list[tuple[str, str]], findings: list[Finding]) -> str:
-    rows = rows + [(f"[{f.severity}] {f.check}", f.reason) for f in findings]
-    lines = [f"{title}:"]
-    for index, (label, value) in enumerate(rows):
-        branch = "└──" if index == len(rows) - 1 else "├──"
-        lines.append(f"{branch} {label}: {value}")
-    return "\n".join(lines)
+    lines = [f"{label}: {value}" for label, value in rows]
+    lines += [f"[{f.severity}] {f.check}: {f.reason}" for f in findings]
+    last = lines.pop() if lines else None
+    return "\n├── ".join([f"{title}:", *lines]) + (f"\n└── {last}" if last is not None else "")
 
 
 def entry_header(message) -> str:

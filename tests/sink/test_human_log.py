@@ -8,7 +8,8 @@ from tokenizers import Tokenizer
 
 from stratlog.protocol import Array
 from stratlog.sink.analysis.run_context import RunContext
-from stratlog.sink.human_log import SHOWN_TEXT, _spread, _spreads, decoded_line, one_line
+from stratlog.sink.findings import WARN, Finding
+from stratlog.sink.human_log import SHOWN_TEXT, _spread, _spreads, decoded_line, one_line, tree
 from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
 from tests.sink.test_token_decoding import FIXTURE_TOKENIZER, adversarial_ids, make_decoder
 
@@ -60,3 +61,11 @@ def test_spreads_of_tables_reduced_together_are_each_tables_own():
                   for _ in range(int(rng.integers(1, 6)))]
         tables.insert(int(rng.integers(len(tables) + 1)), table((28,), np.float32))
         assert _spreads(tables) == [_spread(t.to_numpy()) for t in tables]
+
+
+def test_tree_branches_every_row_and_finding_and_closes_on_the_last():
+    finding = Finding("run", 0, 1, "input", "check", WARN, "why")
+    assert tree("Empty", [], []) == "Empty:"
+    assert tree("One", [("a", "1")], []) == "One:\n└── a: 1"
+    assert tree("Only findings", [], [finding]) == "Only findings:\n└── [WARN] check: why"
+    assert tree("Both", [("a", "1"), ("b", "2")], [finding]) == "Both:\n├── a: 1\n├── b: 2\n└── [WARN] check: why"
