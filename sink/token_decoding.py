@@ -150,9 +150,10 @@ class RenderTable:
         changes no other character's reading (the argument above)."""
         slots = np.minimum(np.maximum(tokens, -self.ROOM), self.vocab_size)
         kinds = self.kinds.take(slots)
-        repeats = np.flatnonzero((tokens[1:] == tokens[:-1]) & (kinds[1:] == self.RUN))
+        top = kinds.max(initial=self.TEXT)
+        repeats = np.flatnonzero((tokens[1:] == tokens[:-1]) & (kinds[1:] == self.RUN)) if top >= self.RUN else []
         runs = []
-        if repeats.size:  # id i + 1 repeats id i for each i in repeats: a run is a stretch of consecutive i
+        if len(repeats):  # id i + 1 repeats id i for each i in repeats: a run is a stretch of consecutive i
             breaks = np.flatnonzero(np.diff(repeats) != 1)
             firsts, lasts = repeats[np.concatenate(([0], breaks + 1))], repeats[np.append(breaks, -1)]
             kept = np.ones(tokens.size, dtype=bool)
@@ -160,7 +161,7 @@ class RenderTable:
             runs = zip((np.cumsum(kept)[firsts] - 1).tolist(), (lasts - firsts + 2).tolist())
             tokens, slots, kinds = tokens[kept], slots[kept], kinds[kept]
         labels = self.labels.take(slots)
-        if tokens.size and kinds.max() > self.RUN:
+        if top > self.RUN:
             if (kinds == self.UNCOVERED).any():
                 return None
             for position in np.flatnonzero(kinds == self.UNKNOWN).tolist():
