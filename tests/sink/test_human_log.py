@@ -9,7 +9,8 @@ from tokenizers import Tokenizer
 from stratlog.protocol import Array
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import WARN, Finding
-from stratlog.sink.human_log import SHOWN_TEXT, _spread, _spreads, decoded_line, one_line, tree
+from stratlog.sink.human_log import (SHOWN_TEXT, _first_last, _first_last_rows, _spread, _spreads, decoded_line, one_line,
+                                     tree)
 from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
 from tests.sink.test_token_decoding import FIXTURE_TOKENIZER, adversarial_ids, make_decoder
 
@@ -69,3 +70,19 @@ def test_tree_branches_every_row_and_finding_and_closes_on_the_last():
     assert tree("One", [("a", "1")], []) == "One:\n└── a: 1"
     assert tree("Only findings", [], [finding]) == "Only findings:\n└── [WARN] check: why"
     assert tree("Both", [("a", "1"), ("b", "2")], [finding]) == "Both:\n├── a: 1\n├── b: 2\n└── [WARN] check: why"
+
+
+def test_rows_of_small_ints_are_written_as_python_writes_them():
+    """The output section's audio codes come from a table of decimal texts where they are small
+    non-negative ints: the same text as `_first_last` of each row, for every dtype and range."""
+    rng = np.random.default_rng(6)
+    for _ in range(300):
+        shape = (int(rng.integers(0, 9)), int(rng.integers(0, 30)))
+        low, high = [(0, 1026), (-100, 1026), (0, 5000), (4090, 4100), (-(2 ** 40), 2 ** 40)][int(rng.integers(5))]
+        values = rng.integers(low, high, shape)
+        for dtype in (np.int64, np.int32, np.uint16, np.uint64, np.float32, np.bool_):
+            if np.issubdtype(dtype, np.unsignedinteger) and low < 0:
+                continue
+            typed = values.astype(dtype)
+            assert _first_last_rows(typed) == [_first_last(row) for row in typed]
+    assert _first_last_rows(np.arange(24).reshape(2, 3, 4)) == [_first_last(rows) for rows in np.arange(24).reshape(2, 3, 4)]
