@@ -22,6 +22,7 @@ so replaying a recording writes the same text as the live run did.
 from __future__ import annotations
 
 from collections import Counter
+from itertools import accumulate
 from datetime import datetime, timezone
 
 import numpy as np
@@ -164,24 +165,23 @@ def _spread(values: np.ndarray) -> str:
 
 
 def _spreads(tables: list) -> list[str]:
-    """`_spread` of each table, those of one shape and dtype (a snapshot's per-head tables, its
-    per-layer ones) stacked and reduced together: three NumPy steps for five tables instead of
-    fifteen. Each row's numbers are its table's own (a sum along the contiguous last axis is the
-    same pairwise sum as over the whole table); a row with a NaN mean takes `_spread`'s way."""
+    """`_spread` of each table, all reduced together: their values in one array, cut at each
+    table's start by `reduceat` (three NumPy reductions for nine tables instead of twenty-seven).
+    Each table's numbers are its own: `add.reduceat` sums a segment with the same pairwise sum as
+    the table's own `sum` (which starts from +0: a zero sum's sign can differ, so a table with a
+    zero mean takes `_spread`'s way, as does one with a NaN mean)."""
     arrays = [table.to_numpy() for table in tables]
-    groups: dict[tuple, list[int]] = {}
-    for index, values in enumerate(arrays):
-        groups.setdefault((values.shape, values.dtype), []).append(index)
-    shown = [""] * len(arrays)
-    for indices in groups.values():
-        if len(indices) == 1 or arrays[indices[0]].size == 0:
-            for index in indices:
-                shown[index] = _spread(arrays[index])
-            continue
-        stacked = np.stack([arrays[index] for index in indices]).astype(float).reshape(len(indices), -1)
-        means = (stacked.sum(axis=1) / stacked.shape[1]).tolist()
-        for index, mean, low, high in zip(indices, means, stacked.min(axis=1).tolist(), stacked.max(axis=1).tolist()):
-            shown[index] = _spread(arrays[index]) if mean != mean else f"mean {mean:.4g} (min {low:.4g}, max {high:.4g})"
+    shown = [_spread(values) if not values.size else "" for values in arrays]  # "none"
+    filled = [index for index, values in enumerate(arrays) if values.size]
+    if not filled:
+        return shown
+    sizes = [arrays[index].size for index in filled]
+    values = np.concatenate([arrays[index].reshape(-1) for index in filled], dtype=float)
+    starts = list(accumulate(sizes[:-1], initial=0))
+    means = (np.add.reduceat(values, starts) / sizes).tolist()
+    lows, highs = np.minimum.reduceat(values, starts).tolist(), np.maximum.reduceat(values, starts).tolist()
+    for index, mean, low, high in zip(filled, means, lows, highs):
+        shown[index] = _spread(arrays[index]) if mean != mean or mean == 0 else f"mean {mean:.4g} (min {low:.4g}, max {high:.4g})"
     return shown
 
 

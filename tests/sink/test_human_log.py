@@ -44,9 +44,9 @@ def test_decoded_line_is_one_line_of_the_rendered_text(decoder: TokenDecoder | N
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # NaN and overflow on purpose
 def test_spreads_of_tables_reduced_together_are_each_tables_own():
-    """The attention section reduces its tables of one shape and dtype in one stacked step: each
-    spread is the one of its table alone, whatever the values (NaN, inf, huge, tiny), shapes
-    (empty, long) and dtypes."""
+    """The attention section reduces all its tables in one step: each spread is the one of its
+    table alone, whatever the values (NaN, inf, huge, tiny, signed zeros), shapes (empty, long)
+    and dtypes."""
     rng = np.random.default_rng(4)
 
     def table(shape, dtype, special=None):
@@ -58,9 +58,10 @@ def test_spreads_of_tables_reduced_together_are_each_tables_own():
     for _ in range(200):
         shape = [(28, 24), (28,), (0,), (3, 0), (1,), (100_000,), (7, 5, 3)][int(rng.integers(7))]
         dtype = [np.float32, np.float64, np.float16, np.int32][int(rng.integers(4))]
-        tables = [table(shape, dtype, special=[None, None, np.nan, np.inf, -np.inf][int(rng.integers(5))])
+        tables = [table(shape, dtype, special=[None, None, np.nan, np.inf, -np.inf, 0.0, -0.0][int(rng.integers(7))])
                   for _ in range(int(rng.integers(1, 6)))]
         tables.insert(int(rng.integers(len(tables) + 1)), table((28,), np.float32))
+        tables.append(Array.from_numpy(np.array([[-0.0, -0.0], [0.0, -0.0]])[int(rng.integers(2))]))
         assert _spreads(tables) == [_spread(t.to_numpy()) for t in tables]
 
 
