@@ -137,10 +137,10 @@ def output_section(message: OutputSnapshot, findings: list[Finding], context: Ru
     ]
     rows = [
         ("Losses", f"text {message.text_loss:.4f}, audio {message.audio_loss:.4f}, per codebook "
-                   f"{np.round(message.codebook_losses.to_numpy().astype(float), 4).tolist()}"),
+                   f"{message.codebook_losses.to_numpy().astype(float).round(4).tolist()}"),
         ("Accuracy", f"text {message.text_accuracy:.2%} of {message.text_label_count} label positions, audio "
                      f"{message.audio_accuracy:.2%} (per codebook "
-                     f"{np.round(message.codebook_accuracies.to_numpy().astype(float), 4).tolist()})"),
+                     f"{message.codebook_accuracies.to_numpy().astype(float).round(4).tolist()})"),
         ("Text Predictions (first and last 10)", _first_last(predictions)),
         ("Text Labels (first and last 10)", _first_last(labels)),
         ("Decoded Target Text", f'"{decoded_line(context, message.target_text_ids.to_numpy(), SHOWN_TEXT)}"'),
