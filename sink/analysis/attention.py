@@ -153,8 +153,10 @@ def _heads(message: AttentionSnapshot, mask: np.ndarray) -> list[str]:
 
 def dead_heads(message: AttentionSnapshot, tables: dict[str, np.ndarray]):
     max_weight, entropy = tables["max_weight"], tables["entropy"]
-    dead = ~(max_weight >= DEAD_HEAD_MAX_WEIGHT) | ~np.isfinite(entropy)
-    names = _heads(message, dead)
+    if max_weight.size and max_weight.min() >= DEAD_HEAD_MAX_WEIGHT and math.isfinite(entropy.sum()):
+        names = []  # the usual case in two reductions: a NaN makes the min NaN, and a finite sum has none
+    else:
+        names = _heads(message, ~(max_weight >= DEAD_HEAD_MAX_WEIGHT) | ~np.isfinite(entropy))
     if names:
         more = f" (+{len(names) - SHOWN_HEADS} more)" if len(names) > SHOWN_HEADS else ""
         return ("dead_heads", FAIL, f"{len(names)} of {max_weight.size} sampled heads are dead (largest weight ~0 or "

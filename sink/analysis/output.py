@@ -100,31 +100,28 @@ def codebook_accuracy(message: OutputSnapshot, judged_from: int, codec_size: int
 
 
 class TextTables(NamedTuple):
-    """The shown text positions' tables, each converted once for the checks that read them."""
+    """The shown text positions' tables, read once for both label checks: as Python lists, a few
+    dozen positions cost less than as arrays and the masks over them."""
 
-    labels: np.ndarray
-    predictions: np.ndarray
+    labels: list[int]
+    predictions: list[int]
     positions: np.ndarray
-    match: np.ndarray
+    """As int64: adjacency is the difference of two positions as NumPy computes it."""
+    match: list[bool]
 
     @classmethod
     def of(cls, message: OutputSnapshot) -> TextTables:
-        return cls(message.text_labels.to_numpy().astype(np.int64), message.text_predictions.to_numpy().astype(np.int64),
-                   message.text_positions.to_numpy().astype(np.int64), message.text_match.to_numpy().astype(bool))
+        return cls(message.text_labels.to_numpy().tolist(), message.text_predictions.to_numpy().tolist(),
+                   message.text_positions.to_numpy().astype(np.int64), message.text_match.to_numpy().astype(bool).tolist())
 
 
-def _share(mask: np.ndarray) -> float:
-    """The share of True in a non-empty mask (as its mean, counted without a float pass)."""
-    return np.count_nonzero(mask) / len(mask)
-
-
-def _shift_match(predictions: np.ndarray, labels: np.ndarray, positions: np.ndarray) -> tuple[float, float, int]:
+def _shift_match(predictions: list[int], labels: list[int], positions: np.ndarray) -> tuple[float, float, int]:
     """(match rate of a prediction with the next label, with the previous label, adjacent pairs)."""
-    adjacent = np.flatnonzero(np.diff(positions) == 1)
-    if len(adjacent) == 0:
+    adjacent = np.flatnonzero(np.diff(positions) == 1).tolist()
+    if not adjacent:
         return 0.0, 0.0, 0
-    ahead = _share(predictions[adjacent] == labels[adjacent + 1])
-    behind = _share(predictions[adjacent + 1] == labels[adjacent])
+    ahead = sum(predictions[i] == labels[i + 1] for i in adjacent) / len(adjacent)
+    behind = sum(predictions[i + 1] == labels[i] for i in adjacent) / len(adjacent)
     return ahead, behind, len(adjacent)
 
 
@@ -133,15 +130,15 @@ def label_alignment(text: TextTables):
     if not (len(labels) == len(predictions) == len(positions) == len(match)):
         return ("label_alignment", FAIL, f"text tables differ in length (labels {len(labels)}, predictions "
                 f"{len(predictions)}, positions {len(positions)}, match {len(match)}): a capture bug in the sender", None)
-    masked = int(np.count_nonzero(labels == -100))
+    masked = labels.count(-100)
     if masked:
         return ("label_alignment", FAIL, f"{masked} shown label positions hold -100: the capture "
                 "shows masked positions as labels; its label mask is wrong", None)
-    disagree = int(np.count_nonzero(match != (predictions == labels)))
+    disagree = sum(shown != (prediction == label) for shown, prediction, label in zip(match, predictions, labels))
     if disagree:
         return ("label_alignment", FAIL, f"text_match disagrees with predictions == labels at {disagree} positions: "
                 "a capture bug in the sender", disagree)
-    in_place = _share(match) if len(match) else 0.0
+    in_place = match.count(True) / len(match) if match else 0.0
     ahead, behind, pairs = _shift_match(predictions, labels, positions)
     shifted = max(ahead, behind)
     if pairs >= 4 and shifted >= OFF_BY_ONE_MATCH_MIN and shifted >= 2 * in_place:
@@ -160,12 +157,12 @@ def label_source(message: OutputSnapshot, text: TextTables, input_ids: np.ndarra
     `input_ids`: the first sample's ids from the same step's input snapshot, when there is one."""
     if input_ids is None or message.sample != 0:
         return None
-    inside = (text.positions >= 1) & (text.positions < len(input_ids))
-    if not inside.any():
+    length = len(input_ids)
+    labels = [(label, position) for label, position in zip(text.labels, text.positions.tolist()) if 1 <= position < length]
+    if not labels:
         return None
-    labels, positions = text.labels[inside], text.positions[inside]
-    own = _share(labels == input_ids[positions])
-    previous = _share(labels == input_ids[positions - 1])
+    own = sum(label == input_ids.item(position) for label, position in labels) / len(labels)
+    previous = sum(label == input_ids.item(position - 1) for label, position in labels) / len(labels)
     value = {"own_position": rounded(own), "previous_position": rounded(previous)}
     if own >= LABEL_INPUT_MATCH_MIN:
         return ("label_source", OK, f"text labels are the input tokens at their own positions ({own:.0%} of "

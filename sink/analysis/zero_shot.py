@@ -43,10 +43,21 @@ SHOWN_GROUPS = 6
 
 def effects(message: ZeroShotSnapshot) -> np.ndarray:
     """Per-row conditioning effect (swapped - true reference loss), NaN where not measured."""
+    return _losses(message)[1]
+
+
+def _losses(message: ZeroShotSnapshot) -> tuple[np.ndarray, np.ndarray]:
+    """(true reference losses, effects), both as float64 over the rows that have both losses."""
     true = message.true_reference_loss.to_numpy().astype(float)
     swapped = message.swapped_reference_loss.to_numpy().astype(float)
     rows = min(len(true), len(swapped))
-    return swapped[:rows] - true[:rows]
+    return true[:rows], swapped[:rows] - true[:rows]
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean of a non-empty array: a finite sum is its own mean's sum, so no mask when it is."""
+    total = float(values.sum())
+    return total / values.size if math.isfinite(total) else float(values.mean())
 
 
 class EffectRow(NamedTuple):
@@ -110,18 +121,21 @@ class ZeroShotAnalysis:
         self._sim = SimTrendJudge()
 
     def evaluate(self, message: ZeroShotSnapshot, context: RunContext) -> list[Finding]:
-        rows = effects(message)
-        finite = rows[np.isfinite(rows)]
-        if message.skipped_reason or finite.size == 0:
+        true_losses, rows = _losses(message)
+        measured = np.isfinite(rows)
+        if message.skipped_reason or not measured.any():
             why = message.skipped_reason or "no finite loss pair was measured"
             verdicts = [("conditioning_effect", WARN, f"not measured: {why}; batches need at least two speakers "
                          "(shuffle the data, or raise the batch size)", None)]
         else:
-            mean = float(finite.mean())
+            if not measured.all():
+                rows_measured, true_losses = rows[measured], true_losses[measured]
+            else:
+                rows_measured = rows
+            mean = _mean(rows_measured)
             series = self._history.add((message.run_id, message.rank), message.step, mean)
-            true_loss = message.true_reference_loss.to_numpy().astype(float)[: rows.size][np.isfinite(rows)]
             audio_loss = self._history.add((message.run_id, message.rank, "true_reference_loss"), message.step,
-                                           float(true_loss.mean()))
+                                           _mean(true_losses))
             best = self._best_window.get(message.run_id, (float("-inf"), 0, message.rank))
             if len(series.recent) == CONDITIONING_WINDOW and series.recent_mean > best[0]:  # full windows only
                 best = self._best_window[message.run_id] = (series.recent_mean, message.step, message.rank)
@@ -129,15 +143,17 @@ class ZeroShotAnalysis:
             trend_from = context.judged_from(series.first_step, TREND_GRACE_STEPS, TREND_MIN_CAPTURES)
             verdicts = [effect_verdict(mean, series, audio_loss, best, message.step, judged_from, trend_from),
                         trend_verdict(series, message.step, trend_from)]
-            groups = {"per_speaker": list(zip(message.speakers, rows)),
+            row_effects = rows.tolist()
+            groups = {"per_speaker": list(zip(message.speakers, row_effects)),
                       "per_language_pair": [(f"{target}->{reference}", effect) for target, reference, effect in
-                                            zip(message.languages, message.swapped_languages, rows)]}
+                                            zip(message.languages, message.swapped_languages, row_effects)]}
+            after_grace = message.step >= judged_from
             for check, members in groups.items():
                 for name, effect in members:
                     if math.isfinite(effect):
-                        self._groups.setdefault((message.run_id, check, name), GroupEffects()).add(float(effect), message.step >= judged_from)
-                groups_of_batch = {name: self._groups[(message.run_id, check, name)] for name, _ in members
-                                   if (message.run_id, check, name) in self._groups}
+                        self._groups.setdefault((message.run_id, check, name), GroupEffects()).add(effect, after_grace)
+                groups_of_batch = {name: group for name, _ in members
+                                   if (group := self._groups.get((message.run_id, check, name))) is not None}
                 verdicts.append(group_verdict(check, groups_of_batch, message.step, judged_from))
         return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
                 for check, severity, reason, value in filter(None, verdicts)]
