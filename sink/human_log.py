@@ -21,7 +21,6 @@ so replaying a recording writes the same text as the live run did.
 
 from __future__ import annotations
 
-from collections import Counter
 from itertools import accumulate
 from datetime import datetime, timezone
 
@@ -34,6 +33,8 @@ from stratlog.sink.analysis.zero_shot import effects
 from stratlog.sink.findings import Finding
 from stratlog.sink.printable import escaped
 
+AUDIO_ROLES = ("reference", "target")
+"""The segment roles whose counts the input section shows."""
 SHOWN_TEXT = 300
 """Decoded texts longer than this are cut in the log (the JSONL and dashboard keep the ids)."""
 
@@ -105,17 +106,18 @@ def _first_last_rows(values: np.ndarray, count: int = 10) -> list[str]:
 def input_section(message: InputSnapshot, findings: list[Finding], context: RunContext) -> str:
     ids = message.input_ids.to_numpy().reshape(-1)
     first = [segment for segment in message.segments if segment.sample == 0]
-    frames, counts = Counter(), Counter()
+    frames, counts = dict.fromkeys(AUDIO_ROLES, 0), dict.fromkeys(AUDIO_ROLES, 0)
     for segment in message.segments:
-        frames[segment.role] += segment.frames
-        counts[segment.role] += 1
+        if segment.role in counts:
+            frames[segment.role] += segment.frames
+            counts[segment.role] += 1
     rows = [
         ("Tokenized Input Shape", f"torch.Size({input_ids_shape(message)})"),
         ("Tensors", ", ".join(f"{t.name} {list(t.shape)} {t.dtype}" for t in message.tensors)),
-        ("Decoded Text (first sample)", f'"{decoded_line(context, message.input_ids.to_numpy())}"'),
+        ("Decoded Text (first sample)", f'"{decoded_line(context, ids)}"'),
         ("Sample input_ids (first 20)", f"{ids[:20].tolist()}{' ...' if len(ids) > 20 else ''}"),
         ("Audio Tokens", ", ".join(f"{role} audio: {counts[role]} segment(s), {frames[role]} frames"
-                                   for role in ("reference", "target"))),
+                                   for role in AUDIO_ROLES)),
         ("Audio Segments (first sample)",
          "; ".join(f"{s.role} tokens {s.start}-{s.end} ({s.frames} frames)" for s in first) or "none"),
         ("Samples", ", ".join(f"{sample_id} ({speaker}, {language})" for sample_id, speaker, language
