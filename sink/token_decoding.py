@@ -109,8 +109,9 @@ class ByteLevelText:
 class RenderTable:
     """A whole sequence's text in one step, for the human log (`TokenDecoder.render`): the bytes of
     every id's piece (its text, a special token's name, "<-100>") in one object array, taken for
-    all ids at once (but the repeats of a run), joined and read as UTF-8 once. The few ids that
-    need more (a run's " xN", an unknown id's number) are patched in place.
+    all ids at once (but the repeats of a run; a short sequence id by id), joined and read as
+    UTF-8 once. The few ids that need more (a run's " xN", an unknown id's number) are patched in
+    place.
 
     Reading the joined bytes once gives the text of reading each piece alone: every piece between
     two texts is a whole UTF-8 text of its own, so it starts with no continuation byte (a broken
@@ -122,6 +123,8 @@ class RenderTable:
     outside the vocabulary, an added token that is not special (left to the tokenizer)."""
     ROOM = -IGNORE_INDEX + 1
     """Negative ids kept apart from each other in the table: -100 among them, read from its end."""
+    ONE_BY_ONE = 64
+    """Sequences up to this long are rendered id by id in Python (an output's 20-token texts)."""
 
     def __init__(self, text: ByteLevelText, special: dict[int, str], vocab_size: int):
         size = vocab_size + 1 + self.ROOM  # ids, then one slot for all ids past the vocabulary, then the negative ones
@@ -133,6 +136,7 @@ class RenderTable:
             self.labels[index], self.kinds[index] = content.encode("utf-8"), self.RUN
         self.labels[IGNORE_INDEX], self.kinds[IGNORE_INDEX] = b"<-100>", self.RUN
         self.vocab_size = vocab_size
+        self._label_of, self._kind_of = self.labels.tolist(), self.kinds.tolist()
 
     @classmethod
     def of(cls, text: ByteLevelText | None, special: dict[int, str], vocab_size: int) -> RenderTable | None:
@@ -148,6 +152,14 @@ class RenderTable:
         the bytes, where they cost ~1 us for an input's 10 kB, not ~25 us on its text: an ASCII
         byte is that character wherever it stands in UTF-8, and a whole UTF-8 text put in its place
         changes no other character's reading (the argument above)."""
+        data = self._bytes_one_by_one(tokens.tolist()) if tokens.size <= self.ONE_BY_ONE else self._bytes_at_once(tokens)
+        if data is None:
+            return None
+        for character, escape in escapes:
+            data = data.replace(character.encode("ascii"), escape.encode("utf-8"))
+        return data.decode("utf-8", "replace")
+
+    def _bytes_at_once(self, tokens: np.ndarray) -> bytes | None:
         slots = np.minimum(np.maximum(tokens, -self.ROOM), self.vocab_size)
         kinds = self.kinds.take(slots)
         top = kinds.max(initial=self.TEXT)
@@ -168,10 +180,35 @@ class RenderTable:
                 labels[position] = f"<unknown id {int(tokens[position])}>".encode("utf-8")
         for position, length in runs:
             labels[position] += b" x%d" % length
-        data = b"".join(labels.tolist())
-        for character, escape in escapes:
-            data = data.replace(character.encode("ascii"), escape.encode("utf-8"))
-        return data.decode("utf-8", "replace")
+        return b"".join(labels.tolist())
+
+    def _bytes_one_by_one(self, tokens: list[int]) -> bytes | None:
+        """`_bytes_at_once` for a short sequence, one Python step per id (its ~12 NumPy steps cost
+        more than 64 of these; tests/sink/test_token_decoding.py checks both ways)."""
+        parts, run_token, run_length = [], None, 0
+        kind_of, label_of, lowest, highest = self._kind_of, self._label_of, -self.ROOM, self.vocab_size
+        for token in tokens:
+            slot = lowest if token < lowest else highest if token > highest else token
+            kind = kind_of[slot]
+            if token == run_token:  # only a run's token is kept as run_token
+                run_length += 1
+                continue
+            if run_length > 1:
+                parts[-1] += b" x%d" % run_length
+            if kind == self.TEXT:
+                parts.append(label_of[slot])
+                run_token, run_length = None, 0
+            elif kind == self.RUN:
+                parts.append(label_of[slot])
+                run_token, run_length = token, 1
+            elif kind == self.UNKNOWN:
+                parts.append(f"<unknown id {token}>".encode("utf-8"))
+                run_token, run_length = None, 0
+            else:
+                return None
+        if run_length > 1:
+            parts[-1] += b" x%d" % run_length
+        return b"".join(parts)
 
 
 class TokenDecoder:
