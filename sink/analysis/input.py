@@ -139,8 +139,8 @@ class InputAnalysis:
 
 def input_ids_shape(message: InputSnapshot) -> list[int]:
     """The batch's input_ids shape; [length of the first sample] when the snapshot lists no such tensor."""
-    by_name = {tensor.name: tensor.shape for tensor in message.tensors}
-    return list(by_name.get("input_ids", [len(message.input_ids.to_numpy())]))
+    shape = next((tensor.shape for tensor in reversed(message.tensors) if tensor.name == "input_ids"), None)
+    return list(shape) if shape is not None else [len(message.input_ids.to_numpy())]  # the last one listed counts
 
 
 def padded_length(message: InputSnapshot) -> int:
@@ -156,29 +156,31 @@ def reference_audio(message: InputSnapshot):
     count = max(len(message.sample_ids), max((s.sample + 1 for s in message.segments), default=0))
     if count == 0:
         return ("reference_audio", FAIL, "the batch has no samples and no audio segments: the snapshot is empty", 0)
+    first = {"reference": {}, "target": {}}  # role -> sample -> its first segment of the role, in one pass
+    for segment in message.segments:
+        if segment.role in first:
+            first[segment.role].setdefault(segment.sample, segment)
     problems = []
     reference_frames = []
     for sample in range(count):
         name = message.sample_ids[sample] if sample < len(message.sample_ids) else f"#{sample}"
-        segments = [s for s in message.segments if s.sample == sample]
-        references = [s for s in segments if s.role == "reference"]
-        targets = [s for s in segments if s.role == "target"]
-        if not references:
+        reference, target = first["reference"].get(sample), first["target"].get(sample)
+        if reference is None:
             problems.append(f"sample {name} has no reference audio (the collator dropped the reference clip, or "
                             "labels it as a target; check the user turn's audio item)")
-        elif references[0].frames == 0:
+        elif reference.frames == 0:
             problems.append(f"sample {name} has an empty reference clip (0 frames; check the audio file)")
-        elif references[0].repeated_code_share >= REFERENCE_CONSTANT_SHARE:
-            problems.append(f"sample {name}'s reference clip is constant: {references[0].repeated_code_share:.0%} of its "
-                            f"{references[0].frames} frames carry one code (silence or a blank recording: no voice to "
+        elif reference.repeated_code_share >= REFERENCE_CONSTANT_SHARE:
+            problems.append(f"sample {name}'s reference clip is constant: {reference.repeated_code_share:.0%} of its "
+                            f"{reference.frames} frames carry one code (silence or a blank recording: no voice to "
                             "clone; check the audio file)")
-        elif targets and references[0].start >= targets[0].start:
-            problems.append(f"sample {name} has its reference after the target (positions {references[0].start} vs "
-                            f"{targets[0].start}; the conversation order is wrong)")
-        if not targets:
+        elif target is not None and reference.start >= target.start:
+            problems.append(f"sample {name} has its reference after the target (positions {reference.start} vs "
+                            f"{target.start}; the conversation order is wrong)")
+        if target is None:
             problems.append(f"sample {name} has no target audio (nothing to clone into)")
-        if references:
-            reference_frames.append(references[0].frames)
+        if reference is not None:
+            reference_frames.append(reference.frames)
     if problems:
         more = f" (+{len(problems) - SHOWN_PROBLEMS} more)" if len(problems) > SHOWN_PROBLEMS else ""
         return ("reference_audio", FAIL, "; ".join(problems[:SHOWN_PROBLEMS]) + more, len(problems))
@@ -218,8 +220,16 @@ def reference_pairs(message: InputSnapshot):
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], mask.astype(np.int8), [0]))))
-    return list(zip(edges[::2].tolist(), edges[1::2].tolist()))
+    """(start, stop) of each run of True: the places where the mask changes, plus its two ends
+    when they are True."""
+    if not len(mask):
+        return []
+    edges = (np.flatnonzero(mask[1:] != mask[:-1]) + 1).tolist()
+    if mask[0]:
+        edges.insert(0, 0)
+    if mask[-1]:
+        edges.append(len(mask))
+    return list(zip(edges[::2], edges[1::2]))
 
 
 def _content_end(ids: np.ndarray, tokens: SpecialTokenIds) -> int:

@@ -10,6 +10,7 @@ model's codebook_size minus its stream BOS and EOS).
 from __future__ import annotations
 
 import math
+import operator
 from collections import Counter
 from typing import NamedTuple
 
@@ -134,7 +135,7 @@ def label_alignment(text: TextTables):
     if masked:
         return ("label_alignment", FAIL, f"{masked} shown label positions hold -100: the capture "
                 "shows masked positions as labels; its label mask is wrong", None)
-    disagree = sum(shown != (prediction == label) for shown, prediction, label in zip(match, predictions, labels))
+    disagree = sum(map(operator.ne, match, map(operator.eq, predictions, labels)))
     if disagree:
         return ("label_alignment", FAIL, f"text_match disagrees with predictions == labels at {disagree} positions: "
                 "a capture bug in the sender", disagree)
@@ -200,12 +201,11 @@ def decoded_text(message: OutputSnapshot, context: RunContext):
                 "misaligned the decoded texts", None)
     if not target:
         return None
-    matching = sum(p == t for p, t in zip(predicted, target)) / len(target)
+    matching = sum(map(operator.eq, predicted, target)) / len(target)
     if len(predicted) >= COLLAPSE_MIN_POSITIONS:
         token, count = Counter(predicted).most_common(1)[0]
-        target_share = Counter(target).most_common(1)[0][1] / len(target)
         share = count / len(predicted)
-        if share >= COLLAPSE_SHARE and target_share < COLLAPSE_SHARE:
+        if share >= COLLAPSE_SHARE and Counter(target).most_common(1)[0][1] / len(target) < COLLAPSE_SHARE:
             predicted_text = context.render(message.predicted_text_ids.to_numpy())
             return ("decoded_text", WARN, f"the prediction is one token (id {token}) at {share:.0%} of the positions "
                     f"(\"{predicted_text[:60]}\"): the text head collapsed onto a frequent token; usual causes are a "
