@@ -10,7 +10,7 @@ import unicodedata
 from stratlog.sink.findings import WARN, Finding
 from stratlog.sink.human_log import one_line
 from stratlog.sink.log_files import LogFiles
-from stratlog.sink.printable import printable, printable_json
+from stratlog.sink.printable import LONG_TEXT, printable, printable_json
 
 RAW = "nul\x00 ff\x0c dc4\x14 del\x7f nel\x85 ls\u2028 tab\t nl\n 中文 ñ"
 
@@ -62,8 +62,9 @@ def test_every_code_point_is_escaped_as_its_category_says():
         assert printable(chunk) == escaped_one_by_one(chunk)
         assert printable_json(chunk) == escaped_one_by_one(chunk, json_line=True)
     rng = random.Random(5)
-    alphabet = [*map(chr, range(0x00, 0xA1)), "\u2028", "\u2029", "中", "\ufffd", "\\"]
-    for _ in range(500):
-        text = "".join(rng.choices(alphabet, k=rng.randrange(0, 60)))
+    alphabet = [*map(chr, range(0x00, 0xA1)), "\u2028", "\u2029", "中", "\ufffd", "\\", "\ud800"]
+    for _ in range(500):  # short texts, and long ones (read as UTF-16), with and without a character past U+FFFF
+        text = "".join(rng.choices(alphabet, k=rng.choice([rng.randrange(0, 60), rng.randrange(LONG_TEXT - 2, 3 * LONG_TEXT)])))
+        text = rng.choice([text, text + "😀", "😀" + text, "\x00" + text + "\x1b"])
         assert printable(text) == escaped_one_by_one(text)
         assert printable_json(text) == escaped_one_by_one(text, json_line=True)
