@@ -1,9 +1,9 @@
 """The live sink's backlog: messages taken off the socket but not yet handled, bounded in bytes,
 and what the sink measures about its own load (lag, backlog, drops).
 
-The live loop (`sink.service`) moves every message that has arrived into the backlog before it
-handles the next one, so each message is stamped with the time it really arrived however far
-behind the pipeline is: stalls and the completion of a log entry are judged on arrival times,
+The live loop (`sink.service`) moves every message that has arrived into the backlog every few
+milliseconds while it handles it, so each message is stamped with the time it really arrived
+however far behind the pipeline is: stalls and the completion of a log entry are judged on arrival times,
 and a sink running 15 s behind still writes each step of each rank as one entry. When the
 pipeline cannot keep up, the backlog fills; past `limit_bytes` an arriving message is dropped
 and counted (the sink's own drops, distinct from the drops the ranks report), so memory stays

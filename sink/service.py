@@ -1,17 +1,18 @@
 """The live sink loop: receive messages until told to stop (or, optionally, until the run ends).
 
 It runs in the main thread when headless, or in a background thread beside the dashboard;
-`stop()` is safe to call from any thread or a signal handler. Before handling each message the
-loop moves everything that has arrived into the backlog (`sink.backlog`), stamped with its
-arrival time: the pipeline may run behind, but it judges stalls and log entries on when
-messages arrived, and past the backlog's byte limit messages are dropped and counted rather
-than queued without end. The per-message work is the same whatever the number of ranks. When
-nothing is waiting for 100 ms the loop ticks the pipeline, so stalls are found and files
-flushed while the ranks are quiet. While it works through a backlog, the recording's records are
-written in batches, each held at most RECORD_HOLD_S (`RecordingWriter.hold`); whenever it has
-caught up, before it waits, it writes what it holds, so a sink killed (SIGKILL) while keeping up
-loses no record it handled, and one killed while behind at most RECORD_HOLD_S of them. Every LOAD_REPORT_S the sink writes its load (lag, backlog,
-drops) to events.jsonl, and a finding when it dropped messages or caught up again.
+`stop()` is safe to call from any thread or a signal handler. Each turn the loop moves everything
+that has arrived into the backlog (`sink.backlog`), stamped with its arrival time, then handles
+the backlog for RECEIVE_EVERY_S (5 ms) at most: the pipeline may run behind, but it judges
+stalls and log entries on when messages arrived, and past the backlog's byte limit messages are
+dropped and counted rather than queued without end. The per-message work is the same whatever
+the number of ranks. When nothing is waiting for 100 ms the loop ticks the pipeline, so stalls
+are found and files flushed while the ranks are quiet. While it works through a backlog, the
+recording's records are written in batches, each held at most RECORD_HOLD_S
+(`RecordingWriter.hold`); whenever it has caught up, before it waits, it writes what it holds,
+so a sink killed (SIGKILL) while keeping up loses no record it handled, and one killed while
+behind at most RECORD_HOLD_S of them. Every LOAD_REPORT_S the sink writes its load (lag,
+backlog, drops) to events.jsonl, and a finding when it dropped messages or caught up again.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ from stratlog.sink.receiver import FrameReceiver, ReceivedMessage
 IDLE_WAIT_MS = 100
 """How long the loop waits for a message before it ticks the pipeline."""
 DRAIN_LIMIT = 10_000
-"""Messages moved into the backlog between two handled ones at most, so handling never starves."""
+"""Messages moved into the backlog between two turns of handling at most, so handling never starves."""
+RECEIVE_EVERY_S = 0.005
+"""While the loop works through its backlog, it goes back to the socket after this long (and after
+the message it is handling): the arrival time it stamps on a message is at most this late, plus
+one message's handling, where the ranks' stalls and the log entries' grace are seconds."""
 LOAD_REPORT_S = 10.0
 """Wall-clock seconds between two load records in events.jsonl (written only when messages came)."""
 STOPPED_AFTER_S = 1.0
@@ -64,31 +69,44 @@ class SinkService:
 
     def run(self, *, until_run_end: bool = False, should_stop: Callable[[], bool] | None = None) -> None:
         """Serve until stop(); with `until_run_end`, also stop once every rank sent its run end;
-        `should_stop` is asked between messages (at least every 100 ms)."""
+        `should_stop` is asked every turn (at least every 100 ms)."""
         while not self._stop.is_set():
             if not self.backlog:  # caught up: nothing recorded waits in memory while the loop waits
                 self.pipeline.flush_recording()
             self._receive_waiting(IDLE_WAIT_MS if not self.backlog else 0)
             if refusals := self.receiver.take_refusals():
                 self.pipeline.refuse_connections(refusals, time.time())
-            received = self.backlog.take()
-            message = None
-            if received is None:
+            quiet = not self.backlog
+            if quiet:
                 self._lag_s = 0.0
                 if not self._was_stopped():
                     self.pipeline.tick()
+                ended = False
             else:
-                message = self._handle(received)
-                self._lag_s = time.time() - received.received_at
-                self._period.handled(self._lag_s)
+                ended = self._handle_for(RECEIVE_EVERY_S)
             self.pipeline.state.set_load(self.load())
             self._report_load_if_due()
             self._last_turn = time.monotonic()
             # `finished` looks at every rank: only when it can have changed (a run end, or quiet)
-            if until_run_end and (received is None or isinstance(message, RunEnd)) and self.pipeline.state.finished:
+            if until_run_end and (quiet or ended) and self.pipeline.state.finished:
                 break
             if should_stop is not None and should_stop():
                 break
+
+    def _handle_for(self, seconds: float) -> bool:
+        """Handles the backlog's messages, oldest first, for `seconds` at most (one at least) or up to
+        a run end; True when it stopped at a run end. One turn of the loop for many messages: its
+        own costs (the socket's empty read, the load the dashboard shows) are paid once a turn."""
+        until = time.monotonic() + seconds
+        while (received := self.backlog.take()) is not None:
+            message = self._handle(received)
+            self._lag_s = time.time() - received.received_at
+            self._period.handled(self._lag_s)
+            if isinstance(message, RunEnd):
+                return True
+            if time.monotonic() >= until:
+                break
+        return False
 
     def _was_stopped(self) -> bool:
         """This turn's wait took far longer than IDLE_WAIT_MS: the process was stopped. An idle

@@ -11,7 +11,7 @@ import time
 import pytest
 import zmq
 
-from stratlog.protocol import encode
+from stratlog.protocol import RecordingReader, RecordingWriter, encode
 from stratlog.sink import log_entries
 from stratlog.sink.backlog import FrameBacklog
 from stratlog.sink.pipeline import SinkPipeline
@@ -122,3 +122,26 @@ def test_past_its_backlog_the_sink_drops_counts_and_says_so(tmp_path, sender):
     assert "sink_overload" in (tmp_path / "strategic_log.txt").read_text()
     gap = [f for f in read_jsonl(tmp_path / "findings.jsonl") if f["check"] == "sequence_gap"]
     assert gap and "dropped them itself while overloaded" in gap[0]["reason"]
+
+
+def test_a_sink_that_catches_up_has_written_every_record_it_handled(tmp_path, sender):
+    """Working through a burst, the live sink writes its recording in batches; once it has caught
+    up, before it waits, every frame it handled is in the file, in order, without a close: what a
+    SIGKILL then leaves is the whole stream (RELIABILITY.md, "Restart")."""
+    frames = [encode(run_start(world_size=1))] + [encode(metrics(step, loss=1.0)) for step in range(1, 301)]
+    recording = tmp_path / "stream.stratrec"
+    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), SinkPipeline(tmp_path, recorder=RecordingWriter(recording)),
+                          close_grace_s=0)
+    sender.connect(service.receiver.address)
+    thread = serve(service)
+    try:
+        for frame in frames:
+            sender.send(frame)
+        wait_for(lambda: service.pipeline.state.messages == len(frames), 30, what="every frame handled")
+        wait_for(lambda: [record.frame for record in RecordingReader(recording)] == frames, 5,
+                 what="every handled frame in the recording before any close")
+    finally:
+        service.stop()
+        thread.join(timeout=10)
+        service.close()
+    assert [record.frame for record in RecordingReader(recording)] == frames
