@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from stratlog.sink import snapshot_kinds
+from stratlog.sink import human_log, snapshot_kinds
 from stratlog.sink.thresholds import ENTRY_GRACE_S
 
 
@@ -45,11 +45,14 @@ class EntryBuffer:
         self._pending: OrderedDict[tuple[str, int], PendingEntry] = OrderedDict()
         """Oldest latest snapshot first (receive times only grow, so: soonest due first)."""
 
-    def add(self, key: tuple[str, int], step: int, header: str, kind: str, section: str, received_at: float) -> list[str]:
-        done = self.rank_moved(key, step)
+    def add(self, message, kind: str, section: str, received_at: float) -> list[str]:
+        """`message`'s `section` of kind `kind` joins its rank's entry (the entry's header, from the
+        first snapshot of the step, is made only then)."""
+        key = (message.run_id, message.rank)
+        done = self.rank_moved(key, message.step)
         entry = self._pending.get(key)
         if entry is None:
-            entry = self._pending[key] = PendingEntry(header, step, received_at)
+            entry = self._pending[key] = PendingEntry(human_log.entry_header(message), message.step, received_at)
         entry.sections.setdefault(kind, []).append(section)
         entry.last_received = received_at
         self._pending.move_to_end(key)

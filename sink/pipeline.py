@@ -137,7 +137,6 @@ class SinkPipeline:
         delivery = self.state.apply(message, received_at)
         if delivery.viewer_error is not None:
             self._analysis_error(message, "dashboard readings", delivery.viewer_error)
-        key = (message.run_id, message.rank)
         notices = stream.delivery_findings(message, delivery)
         kind = snapshot_kinds.kind_of_snapshot(message)
         if kind is not None:
@@ -152,10 +151,11 @@ class SinkPipeline:
                 paths = self._guarded("audio clips", message, lambda: self.audio_clips.offer(message), [])
                 section = with_audio_line(section, paths) if paths else section
                 self._take_audio(self.audio_clips.take_scores())
-            self._write_entries(self.entries.add(key, message.step, human_log.entry_header(message), kind.key,
-                                                 section, received_at))
+            self._write_entries(self.entries.add(message, kind.key, section, received_at))
         else:
-            self._write_entries(self.entries.rank_moved(key, message.step, ended=isinstance(message, RunEnd)))
+            if done := self.entries.rank_moved((message.run_id, message.rank), message.step,
+                                               ended=isinstance(message, RunEnd)):
+                self._write_entries(done)
             self._log_event(message)
             self._report(notices + self._event_findings(message, context, delivery.rank), as_notices=True)
         if self.reporter is not None:
