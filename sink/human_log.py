@@ -31,7 +31,7 @@ from stratlog.sink.analysis.input import input_ids_shape
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.analysis.zero_shot import effects
 from stratlog.sink.findings import Finding
-from stratlog.sink.printable import escaped
+from stratlog.sink.printable import ONE_BYTE_ESCAPES, escaped
 
 AUDIO_ROLES = ("reference", "target")
 """The segment roles whose counts the input section shows."""
@@ -54,15 +54,24 @@ LINE_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"))
 characters, `LogFiles.write_human`)."""
 
 
+LOG_LINE_ESCAPES = LINE_ESCAPES + tuple((character, escape) for character, escape in ONE_BYTE_ESCAPES
+                                       if character not in dict(LINE_ESCAPES))
+"""LINE_ESCAPES, then `printable`'s of the other ASCII controls: printable(one_line(text)) of a text
+is printable of the text with these made."""
+
+
 def one_line(text: str, limit: int | None = None) -> str:
     """`text` with LINE_ESCAPES made, cut at `limit` characters."""
     return _cut(escaped(text, LINE_ESCAPES), limit)
 
 
 def decoded_line(context: RunContext, ids, limit: int | None = None) -> str:
-    """`one_line(context.render(ids), limit)`, with the escapes made by the decoder on the bytes it
-    decodes (~1 us for an input's 10 kB instead of ~25 us on its text)."""
-    return _cut(context.render(ids, LINE_ESCAPES), limit)
+    """`one_line(context.render(ids), limit)`, with the escapes made by the decoder in each token's
+    bytes (`token_decoding.RenderTable`: at no cost per token, where escaping an input's 10 kB of
+    text costs ~9 us). A whole line gets the log file's escapes of the ASCII controls too
+    (`printable`, which finds them made: the bench's random ids decode to ~30 per input); a line
+    cut at `limit` characters does not, as the cut counts the characters before them."""
+    return _cut(context.render(ids, LINE_ESCAPES if limit is not None else LOG_LINE_ESCAPES), limit)
 
 
 def _cut(text: str, limit: int | None) -> str:

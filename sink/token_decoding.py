@@ -116,7 +116,12 @@ class RenderTable:
     Reading the joined bytes once gives the text of reading each piece alone: every piece between
     two texts is a whole UTF-8 text of its own, so it starts with no continuation byte (a broken
     sequence at a text's end is cut there, as at the end of its own bytes) and ends with none
-    left open (a text's stray continuation bytes are replaced one by one, as at its start)."""
+    left open (a text's stray continuation bytes are replaced one by one, as at its start).
+
+    Escapes of ASCII characters (`printable.Escapes`: the log's newlines, its one-byte controls)
+    are made in each piece's bytes, once per table: an ASCII byte is that character wherever it
+    stands in UTF-8, and a whole UTF-8 text put in its place changes no other character's reading
+    (the argument above), so the text is that of escaping the decoded text, at no cost per id."""
 
     TEXT, RUN, UNKNOWN, UNCOVERED = range(4)
     """What an id is: a text token, a special token or -100 (their runs are collapsed), an id
@@ -128,15 +133,17 @@ class RenderTable:
 
     def __init__(self, text: ByteLevelText, special: dict[int, str], vocab_size: int):
         size = vocab_size + 1 + self.ROOM  # ids, then one slot for all ids past the vocabulary, then the negative ones
-        self.labels = np.full(size, None, dtype=object)
-        self.labels[:vocab_size] = text.bytes_of
+        labels = np.full(size, None, dtype=object)
+        labels[:vocab_size] = text.bytes_of
         self.kinds = np.full(size, self.UNKNOWN, dtype=np.int8)
         self.kinds[:vocab_size] = np.where(text.covered(np.arange(vocab_size)), self.TEXT, self.UNCOVERED)
         for index, content in special.items():
-            self.labels[index], self.kinds[index] = content.encode("utf-8"), self.RUN
-        self.labels[IGNORE_INDEX], self.kinds[IGNORE_INDEX] = b"<-100>", self.RUN
+            labels[index], self.kinds[index] = content.encode("utf-8"), self.RUN
+        labels[IGNORE_INDEX], self.kinds[IGNORE_INDEX] = b"<-100>", self.RUN
         self.vocab_size = vocab_size
-        self._label_of, self._kind_of = self.labels.tolist(), self.kinds.tolist()
+        self._kind_of = self.kinds.tolist()
+        self._labels: dict[Escapes, tuple[np.ndarray, list]] = {(): (labels, labels.tolist())}
+        """Escapes -> each id's escaped bytes, as an array (taken at once) and a list (one by one)."""
 
     @classmethod
     def of(cls, text: ByteLevelText | None, special: dict[int, str], vocab_size: int) -> RenderTable | None:
@@ -148,18 +155,25 @@ class RenderTable:
 
     def render(self, tokens: np.ndarray, escapes: Escapes = ()) -> str | None:
         """The text of `tokens` (int64, one dimension) with `escapes` made; None when an added token
-        that is not special is among them (the caller asks the tokenizer). The escapes are made on
-        the bytes, where they cost ~1 us for an input's 10 kB, not ~25 us on its text: an ASCII
-        byte is that character wherever it stands in UTF-8, and a whole UTF-8 text put in its place
-        changes no other character's reading (the argument above)."""
-        data = self._bytes_one_by_one(tokens.tolist()) if tokens.size <= self.ONE_BY_ONE else self._bytes_at_once(tokens)
-        if data is None:
-            return None
-        for character, escape in escapes:
-            data = data.replace(character.encode("ascii"), escape.encode("utf-8"))
-        return data.decode("utf-8", "replace")
+        that is not special is among them (the caller asks the tokenizer)."""
+        if tokens.size <= self.ONE_BY_ONE:
+            data = self._bytes_one_by_one(tokens.tolist(), escapes)
+        else:
+            data = self._bytes_at_once(tokens, escapes)
+        return None if data is None else data.decode("utf-8", "replace")
 
-    def _bytes_at_once(self, tokens: np.ndarray) -> bytes | None:
+    def _labels_escaped(self, escapes: Escapes) -> tuple[np.ndarray, list]:
+        """The table with `escapes` made in every piece; made on first use (a few per run)."""
+        if escapes not in self._labels:
+            labels = self._labels[()][0].copy()
+            characters = bytes(ord(character.encode("ascii")) for character, _ in escapes)
+            for index, label in enumerate(labels.tolist()):
+                if label is not None and len(label.translate(None, characters)) != len(label):
+                    labels[index] = _escaped_bytes(label, escapes)
+            self._labels[escapes] = labels, labels.tolist()
+        return self._labels[escapes]
+
+    def _bytes_at_once(self, tokens: np.ndarray, escapes: Escapes) -> bytes | None:
         slots = np.minimum(np.maximum(tokens, -self.ROOM), self.vocab_size)
         kinds = self.kinds.take(slots)
         top = kinds.max(initial=self.TEXT)
@@ -172,21 +186,21 @@ class RenderTable:
             kept[repeats + 1] = False
             runs = zip((np.cumsum(kept)[firsts] - 1).tolist(), (lasts - firsts + 2).tolist())
             tokens, slots, kinds = tokens[kept], slots[kept], kinds[kept]
-        labels = self.labels.take(slots)
+        labels = self._labels_escaped(escapes)[0].take(slots)
         if top > self.RUN:
             if (kinds == self.UNCOVERED).any():
                 return None
             for position in np.flatnonzero(kinds == self.UNKNOWN).tolist():
-                labels[position] = f"<unknown id {int(tokens[position])}>".encode("utf-8")
+                labels[position] = _escaped_bytes(f"<unknown id {int(tokens[position])}>".encode("utf-8"), escapes)
         for position, length in runs:
-            labels[position] += b" x%d" % length
+            labels[position] += _escaped_bytes(b" x%d" % length, escapes)
         return b"".join(labels.tolist())
 
-    def _bytes_one_by_one(self, tokens: list[int]) -> bytes | None:
+    def _bytes_one_by_one(self, tokens: list[int], escapes: Escapes) -> bytes | None:
         """`_bytes_at_once` for a short sequence, one Python step per id (its ~12 NumPy steps cost
         more than 64 of these; tests/sink/test_token_decoding.py checks both ways)."""
         parts, run_token, run_length = [], None, 0
-        kind_of, label_of, lowest, highest = self._kind_of, self._label_of, -self.ROOM, self.vocab_size
+        kind_of, label_of, lowest, highest = self._kind_of, self._labels_escaped(escapes)[1], -self.ROOM, self.vocab_size
         for token in tokens:
             slot = lowest if token < lowest else highest if token > highest else token
             kind = kind_of[slot]
@@ -194,7 +208,7 @@ class RenderTable:
                 run_length += 1
                 continue
             if run_length > 1:
-                parts[-1] += b" x%d" % run_length
+                parts[-1] += _escaped_bytes(b" x%d" % run_length, escapes)
             if kind == self.TEXT:
                 parts.append(label_of[slot])
                 run_token, run_length = None, 0
@@ -202,13 +216,20 @@ class RenderTable:
                 parts.append(label_of[slot])
                 run_token, run_length = token, 1
             elif kind == self.UNKNOWN:
-                parts.append(f"<unknown id {token}>".encode("utf-8"))
+                parts.append(_escaped_bytes(f"<unknown id {token}>".encode("utf-8"), escapes))
                 run_token, run_length = None, 0
             else:
                 return None
         if run_length > 1:
-            parts[-1] += b" x%d" % run_length
+            parts[-1] += _escaped_bytes(b" x%d" % run_length, escapes)
         return b"".join(parts)
+
+
+def _escaped_bytes(data: bytes, escapes: Escapes) -> bytes:
+    """`printable.escaped` on UTF-8 bytes (its characters are ASCII)."""
+    for character, escape in escapes:
+        data = data.replace(character.encode("ascii"), escape.encode("utf-8"))
+    return data
 
 
 class TokenDecoder:

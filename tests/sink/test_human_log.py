@@ -11,6 +11,7 @@ from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import WARN, Finding
 from stratlog.sink.human_log import (SHOWN_TEXT, _first_last, _first_last_rows, _spread, _spreads, decoded_line, one_line,
                                      tree)
+from stratlog.sink.printable import printable
 from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
 from tests.sink.test_token_decoding import FIXTURE_TOKENIZER, adversarial_ids, make_decoder
 
@@ -26,7 +27,8 @@ def with_plain_added_token() -> TokenDecoder:
                          ids=["byte-level", "added-token", "word-level", "none"])
 def test_decoded_line_is_one_line_of_the_rendered_text(decoder: TokenDecoder | None):
     """The log's decoded texts escape newlines and backslashes while decoding (on the bytes, for a
-    byte-level tokenizer): the same line as escaping the rendered text, cut or not."""
+    byte-level tokenizer): the same line as escaping the rendered text, cut or not; a whole line
+    has the ASCII controls escaped too, and the log file's escaping of it gives the same text."""
     context = RunContext("run", decoder=decoder, no_decoder_reason="tokenizer at C:\\models\\x\r\nnot the run's")
     vocabulary = decoder.vocab_size if decoder is not None else 10
     rng = np.random.default_rng(11)
@@ -37,8 +39,11 @@ def test_decoded_line_is_one_line_of_the_rendered_text(decoder: TokenDecoder | N
                          else rng.integers(-2, vocabulary + 2, length).tolist())
     for ids in sequences:
         ids = np.asarray(ids, dtype=np.int64)
-        for limit in (None, SHOWN_TEXT, 5):
+        for limit in (SHOWN_TEXT, 5):
             assert decoded_line(context, ids, limit) == one_line(context.render(ids), limit)
+        line = decoded_line(context, ids)
+        assert printable(f'Decoded: "{line}"\n') == printable(f'Decoded: "{one_line(context.render(ids))}"\n')
+        assert not any(character < " " and character != "\t" or character == "\x7f" for character in line)
     assert "\n" not in decoded_line(context, np.arange(min(vocabulary, 2000)))
 
 

@@ -157,7 +157,8 @@ def test_render_is_the_tokenizers_text_of_each_piece_joined():
         assert decoder.render(ids) == "".join(piece.text for piece in decoder.pieces(ids)) == expected
         assert decoder.render(ids, escapes) == escaped(expected, escapes)  # made on the bytes, before decoding
         table = decoder._render_table  # short sequences are rendered id by id, long ones with NumPy: both ways agree
-        assert table._bytes_one_by_one(ids) == table._bytes_at_once(np.asarray(ids, dtype=np.int64))
+        for made in ((), escapes):
+            assert table._bytes_one_by_one(ids, made) == table._bytes_at_once(np.asarray(ids, dtype=np.int64), made)
 
 
 def test_render_takes_ids_of_any_shape_and_integer_type():
