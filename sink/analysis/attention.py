@@ -212,10 +212,11 @@ def dual_ffn(message: AttentionSnapshot, tables: dict[str, np.ndarray], first_st
     early = pending_until is not None
     gradients = {path: tables[f"{path}_ffn_grad_norm"] for path in PATHS}
     ratios = {path: tables[f"{path}_ffn_update_ratio"] for path in PATHS}
+    ratio_values = {path: ratios[path].tolist() for path in PATHS}
     no_gradient = {path: [layer for layer, norm in zip(layers, gradients[path].tolist()) if not norm > 0] for path in PATHS}
-    ratio_rows = {path: list(zip(layers, ratios[path].tolist())) for path in PATHS}
-    frozen = {path: [layer for layer, ratio in ratio_rows[path] if not ratio > 0] for path in PATHS}
-    too_fast = {path: [layer for layer, ratio in ratio_rows[path] if ratio > FFN_UPDATE_RATIO_MAX] for path in PATHS}
+    frozen = {path: [layer for layer, ratio in zip(layers, ratio_values[path]) if not ratio > 0] for path in PATHS}
+    too_fast = {path: [layer for layer, ratio in zip(layers, ratio_values[path]) if ratio > FFN_UPDATE_RATIO_MAX]
+                for path in PATHS}
     grad_summary = {path: rounded(float(np.fmin.reduce(gradients[path]))) for path in PATHS}  # np.nanmin's own reduction
     update_summary = {path: rounded(float(np.fmax.reduce(ratios[path]))) for path in PATHS}
     if any(no_gradient.values()):
