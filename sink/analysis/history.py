@@ -46,7 +46,9 @@ class SeriesBook:
         self._series: dict[Hashable, Series] = {}
 
     def add(self, key: Hashable, step: int, value: float) -> Series:
-        series = self._series.setdefault(key, Series())
+        series = self._series.get(key)
+        if series is None:  # not setdefault: that would build a Series (and its deque) on every add
+            series = self._series[key] = Series()
         series.add(step, value)
         return series
 

@@ -106,13 +106,17 @@ class InputAnalysis:
         if message.world_size < 2 or not message.sample_ids:
             return None
         key = (message.run_id, message.step)
-        seen = self._samples_by_step.setdefault(key, StepSamples())
+        seen = self._samples_by_step.get(key)
+        if seen is None:
+            seen = self._samples_by_step[key] = StepSamples()
         while len(self._samples_by_step) > RANK_STEPS_REMEMBERED:
             self._samples_by_step.popitem(last=False)
         mine = tuple(message.sample_ids)
         seen.add(message.rank, frozenset(mine))
         global_batch = len(mine) * message.world_size
-        run = self._runs.setdefault(message.run_id, RunSamples())
+        run = self._runs.get(message.run_id)
+        if run is None:
+            run = self._runs[message.run_id] = RunSamples()
         run.add(message.step, mine, global_batch)
         others = len(seen.by_rank) - 1
         if not others:

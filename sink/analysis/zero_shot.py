@@ -151,7 +151,11 @@ class ZeroShotAnalysis:
             for check, members in groups.items():
                 for name, effect in members:
                     if math.isfinite(effect):
-                        self._groups.setdefault((message.run_id, check, name), GroupEffects()).add(effect, after_grace)
+                        key = (message.run_id, check, name)
+                        group = self._groups.get(key)
+                        if group is None:
+                            group = self._groups[key] = GroupEffects()
+                        group.add(effect, after_grace)
                 groups_of_batch = {name: group for name, _ in members
                                    if (group := self._groups.get((message.run_id, check, name))) is not None}
                 verdicts.append(group_verdict(check, groups_of_batch, message.step, judged_from))
