@@ -13,7 +13,7 @@ loaded, and each piece is its slice of the joined bytes read as UTF-8, which is 
 tokenizer's own decode does (`ByteLevelText`: one sink decodes the inputs of 2 048 ranks, and
 the tokenizer's decode costs ~0.3 us a token). The human log needs only the joined text
 (`render`): it takes every id's piece from one table and reads all the bytes at once
-(`RenderTable`), no Python step per piece. `token_regions` cuts an input's first sample at its
+(`RenderTable`), no Python step per piece (a short sequence: one per id, cheaper there). `token_regions` cuts an input's first sample at its
 audio segments for a dashboard (the input kind's readings).
 """
 
@@ -37,7 +37,7 @@ IGNORE_INDEX = -100
 BYTE_TABLE_FROM = 128
 """Text tokens from which `pieces` decodes with the byte table rather than the tokenizer (its
 NumPy steps cost ~15 us whatever the length; the tokenizer ~0.12 us a token). `render` takes the
-render table at any length: a 20-token target costs ~6 us there, ~20 us through the pieces."""
+render table at any length: a 20-token target costs ~3 us there, ~20 us through the pieces."""
 
 
 class TokenPiece(NamedTuple):
