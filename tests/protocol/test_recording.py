@@ -299,6 +299,10 @@ def test_held_records_reach_the_file_together_on_flush_and_close(tmp_path: Path)
     restored, reader = read(path)
     assert [r.frame for r in restored] == FRAMES[:5] and [r.step for r in restored] == [0, 1, 2, 3, 4]
     assert reader.damage == []
+    with RecordingWriter(tmp_path / "plain.stratrec") as plain:
+        for index, frame in enumerate(FRAMES[:5]):
+            plain.write(frame, received_at=1.0 + index, step=index)
+    assert path.read_bytes() == (tmp_path / "plain.stratrec").read_bytes()  # holding changes no byte
 
 
 @pytest.mark.parametrize("bound", ["bytes", "records", "seconds"])
