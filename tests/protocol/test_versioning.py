@@ -95,3 +95,18 @@ def test_an_older_input_snapshot_reads_with_the_segment_field_added_after_it_at_
     decoded = decode(msgpack.packb(plain))
     assert decoded.minor == minor
     assert [getattr(s, field) for s in decoded.segments] == [-1.0] * len(snapshot.segments)
+
+
+@pytest.mark.parametrize("version", [0, PROTOCOL_MAJOR + 1])
+def test_another_major_gets_the_same_error_from_the_reference_encoding_and_any_other(plain: dict, version: int) -> None:
+    """The decoder reads a frame that is its message's reference encoding without the head pass
+    (`protocol.codec`); a frame of another major is refused the same way on both paths."""
+    plain["version"] = version
+    message = decode(msgpack.packb(dict(plain, version=PROTOCOL_MAJOR)))
+    message.version = version
+    errors = []
+    for frame in (encode(message), msgpack.packb(dict(reversed(list(plain.items()))))):
+        with pytest.raises(UnsupportedVersion) as caught:
+            decode(frame)
+        errors.append((str(caught.value), caught.value.path, caught.value.kind))
+    assert errors[0] == errors[1] and errors[0][1] == "$.version"
