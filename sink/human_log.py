@@ -187,7 +187,7 @@ def _spreads(tables: list) -> list[str]:
     if not filled:
         return shown
     sizes = [arrays[index].size for index in filled]
-    values = np.concatenate([arrays[index].reshape(-1) for index in filled], dtype=float)
+    values = np.concatenate([arrays[index] for index in filled], axis=None, dtype=float)
     starts = list(accumulate(sizes[:-1], initial=0))
     means = (np.add.reduceat(values, starts) / sizes).tolist()
     lows, highs = np.minimum.reduceat(values, starts).tolist(), np.maximum.reduceat(values, starts).tolist()
