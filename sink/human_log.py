@@ -188,8 +188,8 @@ def _spreads(tables: list) -> list[str]:
         return shown
     sizes = [arrays[index].size for index in filled]
     values = np.concatenate([arrays[index] for index in filled], axis=None, dtype=float)
-    starts = list(accumulate(sizes[:-1], initial=0))
-    means = (np.add.reduceat(values, starts) / sizes).tolist()
+    starts = np.fromiter(accumulate(sizes[:-1], initial=0), dtype=np.intp, count=len(sizes))
+    means = [total / size for total, size in zip(np.add.reduceat(values, starts).tolist(), sizes)]  # IEEE, as NumPy's
     lows, highs = np.minimum.reduceat(values, starts).tolist(), np.maximum.reduceat(values, starts).tolist()
     for index, mean, low, high in zip(filled, means, lows, highs):
         shown[index] = _spread(arrays[index]) if mean != mean or mean == 0 else f"mean {mean:.4g} (min {low:.4g}, max {high:.4g})"
