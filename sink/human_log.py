@@ -192,7 +192,8 @@ def _spreads(tables: list) -> list[str]:
     means = [total / size for total, size in zip(np.add.reduceat(values, starts).tolist(), sizes)]  # IEEE, as NumPy's
     lows, highs = np.minimum.reduceat(values, starts).tolist(), np.maximum.reduceat(values, starts).tolist()
     for index, mean, low, high in zip(filled, means, lows, highs):
-        shown[index] = _spread(arrays[index]) if mean != mean or mean == 0 else f"mean {mean:.4g} (min {low:.4g}, max {high:.4g})"
+        exact = mean == mean and mean != 0
+        shown[index] = f"mean {mean:.4g} (min {low:.4g}, max {high:.4g})" if exact else _spread(arrays[index])
     return shown
 
 

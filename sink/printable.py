@@ -23,7 +23,8 @@ _CONTROL_CODES = (*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0), 0x
 _TEXT_ESCAPES = {chr(code): f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" for code in _CONTROL_CODES}
 _JSON_ESCAPES = {chr(code): f"\\u{code:04x}" for code in _CONTROL_CODES if code >= 0x7F}
 """What `json.dumps(..., ensure_ascii=False)` leaves raw (it escapes C0 itself)."""
-ONE_BYTE_ESCAPES: Escapes = tuple((character, escape) for character, escape in _TEXT_ESCAPES.items() if character.isascii())
+ONE_BYTE_ESCAPES: Escapes = tuple((character, escape) for character, escape in _TEXT_ESCAPES.items()
+                                  if character.isascii())
 """`printable`'s escapes of the ASCII controls, for a decoder to make on the bytes it decodes
 (`human_log.decoded_line`): the log file finds them made."""
 

@@ -13,8 +13,9 @@ loaded, and each piece is its slice of the joined bytes read as UTF-8, which is 
 tokenizer's own decode does (`ByteLevelText`: one sink decodes the inputs of 2 048 ranks, and
 the tokenizer's decode costs ~0.3 us a token). The human log needs only the joined text
 (`render`): it takes every id's piece from one table and reads all the bytes at once
-(`RenderTable`), no Python step per piece (a short sequence: one per id, cheaper there). `token_regions` cuts an input's first sample at its
-audio segments for a dashboard (the input kind's readings).
+(`RenderTable`), no Python step per piece (a short sequence: one per id, cheaper there).
+`token_regions` cuts an input's first sample at its audio segments for a dashboard (the input
+kind's readings).
 """
 
 from __future__ import annotations
@@ -200,7 +201,8 @@ class RenderTable:
         """`_bytes_at_once` for a short sequence, one Python step per id (its ~12 NumPy steps cost
         more than 64 of these; tests/sink/test_token_decoding.py checks both ways)."""
         parts, run_token, run_length = [], None, 0
-        kind_of, label_of, lowest, highest = self._kind_of, self._labels_escaped(escapes)[1], -self.ROOM, self.vocab_size
+        kind_of, label_of = self._kind_of, self._labels_escaped(escapes)[1]
+        lowest, highest = -self.ROOM, self.vocab_size
         for token in tokens:
             slot = lowest if token < lowest else highest if token > highest else token
             kind = kind_of[slot]
@@ -275,7 +277,9 @@ class TokenDecoder:
         tests/sink/test_token_decoding.py)."""
         tokens = np.asarray(ids, dtype=np.int64).reshape(-1)
         text = self._render_table.render(tokens, escapes) if self._render_table is not None else None
-        return text if text is not None else escaped("".join(text for _, text in self._kinds_and_texts(tokens)), escapes)
+        if text is None:
+            text = escaped("".join(piece for _, piece in self._kinds_and_texts(tokens)), escapes)
+        return text
 
     def _kinds_and_texts(self, ids) -> list[tuple[str, str]]:
         """(kind, text) of each piece: plain tuples, as `render` needs only the texts."""

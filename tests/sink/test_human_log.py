@@ -9,8 +9,8 @@ from tokenizers import Tokenizer
 from stratlog.protocol import Array
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import WARN, Finding
-from stratlog.sink.human_log import (SHOWN_TEXT, _first_last, _first_last_rows, _spread, _spreads, decoded_line, one_line,
-                                     tree)
+from stratlog.sink.human_log import (SHOWN_TEXT, _first_last, _first_last_rows, _spread, _spreads, decoded_line,
+                                     one_line, tree)
 from stratlog.sink.printable import printable
 from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
 from tests.sink.test_token_decoding import FIXTURE_TOKENIZER, adversarial_ids, make_decoder
@@ -23,8 +23,8 @@ def with_plain_added_token() -> TokenDecoder:
     return TokenDecoder(tokenizer, "test")
 
 
-@pytest.mark.parametrize("decoder", [TokenDecoder.from_path(FIXTURE_TOKENIZER), with_plain_added_token(), make_decoder(), None],
-                         ids=["byte-level", "added-token", "word-level", "none"])
+@pytest.mark.parametrize("decoder", [TokenDecoder.from_path(FIXTURE_TOKENIZER), with_plain_added_token(),
+                                     make_decoder(), None], ids=["byte-level", "added-token", "word-level", "none"])
 def test_decoded_line_is_one_line_of_the_rendered_text(decoder: TokenDecoder | None):
     """The log's decoded texts escape newlines and backslashes while decoding (on the bytes, for a
     byte-level tokenizer): the same line as escaping the rendered text, cut or not; a whole line
@@ -35,7 +35,8 @@ def test_decoded_line_is_one_line_of_the_rendered_text(decoder: TokenDecoder | N
     sequences = [[], [IGNORE_INDEX, IGNORE_INDEX], [vocabulary - 1] * 3]
     for _ in range(100):
         length = int(rng.integers(1, 400))
-        sequences.append(adversarial_ids(decoder, rng, length) if decoder is not None and decoder._byte_level is not None
+        byte_level = decoder is not None and decoder._byte_level is not None
+        sequences.append(adversarial_ids(decoder, rng, length) if byte_level
                          else rng.integers(-2, vocabulary + 2, length).tolist())
     for ids in sequences:
         ids = np.asarray(ids, dtype=np.int64)
@@ -91,4 +92,5 @@ def test_rows_of_small_ints_are_written_as_python_writes_them():
                 continue
             typed = values.astype(dtype)
             assert _first_last_rows(typed) == [_first_last(row) for row in typed]
-    assert _first_last_rows(np.arange(24).reshape(2, 3, 4)) == [_first_last(rows) for rows in np.arange(24).reshape(2, 3, 4)]
+    cube = np.arange(24).reshape(2, 3, 4)
+    assert _first_last_rows(cube) == [_first_last(rows) for rows in cube]

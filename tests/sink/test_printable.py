@@ -64,7 +64,8 @@ def test_every_code_point_is_escaped_as_its_category_says():
     rng = random.Random(5)
     alphabet = [*map(chr, range(0x00, 0xA1)), "\u2028", "\u2029", "中", "\ufffd", "\\", "\ud800"]
     for _ in range(500):  # short texts (regex) and long ones (NumPy), with and without a character past U+FFFF
-        text = "".join(rng.choices(alphabet, k=rng.choice([rng.randrange(0, 60), rng.randrange(LONG_TEXT - 2, 3 * LONG_TEXT)])))
+        length = rng.choice([rng.randrange(0, 60), rng.randrange(LONG_TEXT - 2, 3 * LONG_TEXT)])
+        text = "".join(rng.choices(alphabet, k=length))
         text = rng.choice([text, text + "😀", "😀" + text, "\x00" + text + "\x1b"])
         assert printable(text) == escaped_one_by_one(text)
         assert printable_json(text) == escaped_one_by_one(text, json_line=True)

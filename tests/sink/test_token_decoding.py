@@ -121,7 +121,8 @@ def adversarial_ids(decoder: TokenDecoder, rng: np.random.Generator, length: int
     specials, -100 and unknown ids, in runs and alone, and ordinary text between them."""
     table = decoder._byte_level
     assert table is not None
-    single = {index: data[0] for index, data in enumerate(table.bytes_of.tolist()) if data is not None and len(data) == 1}
+    single = {index: data[0] for index, data in enumerate(table.bytes_of.tolist())
+              if data is not None and len(data) == 1}
     groups = [
         [index for index, byte in single.items() if 0x80 <= byte < 0xC0],  # continuation bytes
         [index for index, byte in single.items() if byte >= 0xC0],  # lead bytes (and bytes never valid)
