@@ -118,7 +118,7 @@ class TextTables(NamedTuple):
 
 def _shift_match(predictions: list[int], labels: list[int], positions: np.ndarray) -> tuple[float, float, int]:
     """(match rate of a prediction with the next label, with the previous label, adjacent pairs)."""
-    adjacent = np.flatnonzero(np.diff(positions) == 1).tolist()
+    adjacent = np.flatnonzero(positions[1:] - positions[:-1] == 1).tolist()
     if not adjacent:
         return 0.0, 0.0, 0
     ahead = sum(predictions[i] == labels[i + 1] for i in adjacent) / len(adjacent)
