@@ -20,6 +20,7 @@ import numpy as np
 from stratlog.protocol import AttentionSnapshot, InputSnapshot
 from stratlog.sink.analysis.history import SeriesBook
 from stratlog.sink.analysis.input import padded_length
+from stratlog.sink.analysis.reductions import finite_mean
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding, rounded
 from stratlog.sink.thresholds import (
@@ -111,19 +112,8 @@ def float_tables(message: AttentionSnapshot) -> dict[str, np.ndarray]:
     return {name: _floats(getattr(message, name)) for name in ATTENTION_TABLES + FFN_TABLES}
 
 
-def _mean(values: np.ndarray) -> float:
-    """The mean of the finite values (NaN when there are none). A finite sum means every value
-    is finite: then the sum over all of them is that mean's own sum, taken without a mask."""
-    values = values.ravel()
-    total = float(values.sum())
-    if values.size and math.isfinite(total):
-        return total / values.size
-    finite = values[np.isfinite(values)]
-    return float(finite.mean()) if finite.size else float("nan")
-
-
 def text_audio_mass(tables: dict[str, np.ndarray]):
-    to_audio, to_text = _mean(tables["text_to_audio"]), _mean(tables["audio_to_text"])
+    to_audio, to_text = finite_mean(tables["text_to_audio"]), finite_mean(tables["audio_to_text"])
     value = {"text_to_audio": rounded(to_audio), "audio_to_text": rounded(to_text)}
     weak = []
     if not to_audio >= ATTENTION_MASS_MIN:
@@ -137,7 +127,7 @@ def text_audio_mass(tables: dict[str, np.ndarray]):
 
 
 def reference_attention(tables: dict[str, np.ndarray]):
-    mass = _mean(tables["target_to_reference"])
+    mass = finite_mean(tables["target_to_reference"])
     if not mass >= ATTENTION_MASS_MIN:
         return ("reference_attention", WARN, f"target audio puts {mass:.2%} of its attention on the reference clip: the "
                 "model cannot copy the voice from it; check the reference precedes the target in the same sequence "

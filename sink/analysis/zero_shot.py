@@ -22,6 +22,7 @@ import numpy as np
 
 from stratlog.protocol import ZeroShotSnapshot
 from stratlog.sink.analysis.history import SeriesBook
+from stratlog.sink.analysis.reductions import finite_mean
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.analysis.voice_similarity import SimTrendJudge
 from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding, rounded
@@ -52,12 +53,6 @@ def _losses(message: ZeroShotSnapshot) -> tuple[np.ndarray, np.ndarray]:
     swapped = message.swapped_reference_loss.to_numpy().astype(float)
     rows = min(len(true), len(swapped))
     return true[:rows], swapped[:rows] - true[:rows]
-
-
-def _mean(values: np.ndarray) -> float:
-    """The mean of a non-empty array: a finite sum is its own mean's sum, so no mask when it is."""
-    total = float(values.sum())
-    return total / values.size if math.isfinite(total) else float(values.mean())
 
 
 class EffectRow(NamedTuple):
@@ -132,10 +127,10 @@ class ZeroShotAnalysis:
                 rows_measured, true_losses = rows[measured], true_losses[measured]
             else:
                 rows_measured = rows
-            mean = _mean(rows_measured)
+            mean = finite_mean(rows_measured)
             series = self._history.add((message.run_id, message.rank), message.step, mean)
             audio_loss = self._history.add((message.run_id, message.rank, "true_reference_loss"), message.step,
-                                           _mean(true_losses))
+                                           finite_mean(true_losses))
             best = self._best_window.get(message.run_id, (float("-inf"), 0, message.rank))
             if len(series.recent) == CONDITIONING_WINDOW and series.recent_mean > best[0]:  # full windows only
                 best = self._best_window[message.run_id] = (series.recent_mean, message.step, message.rank)
