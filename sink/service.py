@@ -173,6 +173,7 @@ class SinkService:
         deadline = time.monotonic() + self.close_grace_s
         try:
             while True:
+                self.pipeline.flush_recording()  # nothing handled waits in memory while this waits
                 self._receive_waiting(IDLE_WAIT_MS if time.monotonic() < deadline else 0)
                 while (received := self.backlog.take()) is not None:
                     self._handle(received)
