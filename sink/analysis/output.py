@@ -79,8 +79,8 @@ def text_accuracy(message: OutputSnapshot, series, judged_from: int):
 
 def codebook_accuracy(message: OutputSnapshot, judged_from: int, codec_size: int | None):
     """`judged_from`: the capture step from which a codebook at chance is a WARN."""
-    accuracies = message.codebook_accuracies.to_numpy().astype(float).tolist()
-    losses = message.codebook_losses.to_numpy().astype(float).tolist()
+    accuracies = message.codebook_accuracies.to_numpy().tolist()  # Python floats: exact from any float dtype
+    losses = message.codebook_losses.to_numpy().tolist()
     shown = [rounded(a) for a in accuracies]
     bad_losses = [k for k, loss in enumerate(losses) if not math.isfinite(loss)]
     if bad_losses:
@@ -159,21 +159,25 @@ def label_source(message: OutputSnapshot, text: TextTables, input_ids: np.ndarra
     if input_ids is None or message.sample != 0:
         return None
     length = len(input_ids)
-    labels = [(label, position) for label, position in zip(text.labels, text.positions.tolist()) if 1 <= position < length]
-    if not labels:
+    shown = own = previous = 0
+    for label, position in zip(text.labels, text.positions.tolist()):
+        if 1 <= position < length:
+            shown += 1
+            own += label == input_ids.item(position)
+            previous += label == input_ids.item(position - 1)
+    if not shown:
         return None
-    own = sum(label == input_ids.item(position) for label, position in labels) / len(labels)
-    previous = sum(label == input_ids.item(position - 1) for label, position in labels) / len(labels)
+    own, previous = own / shown, previous / shown
     value = {"own_position": rounded(own), "previous_position": rounded(previous)}
     if own >= LABEL_INPUT_MATCH_MIN:
         return ("label_source", OK, f"text labels are the input tokens at their own positions ({own:.0%} of "
-                f"{len(labels)} shown)", value)
+                f"{shown} shown)", value)
     if previous >= OFF_BY_ONE_MATCH_MIN and previous > own:
         return ("label_source", FAIL, f"text labels equal the input token one position earlier at {previous:.0%} of "
-                f"{len(labels)} shown positions (their own position: {own:.0%}): labels are shifted one position "
+                f"{shown} shown positions (their own position: {own:.0%}): labels are shifted one position "
                 "too far, so the model is trained to reproduce its current input instead of the next token; the shift "
                 "is applied twice (transformers shifts inside the loss; the collator must not)", value)
-    return ("label_source", WARN, f"text labels equal the input tokens at only {own:.0%} of {len(labels)} shown "
+    return ("label_source", WARN, f"text labels equal the input tokens at only {own:.0%} of {shown} shown "
             "positions: labels and input_ids disagree; check how the collator builds the labels", value)
 
 
