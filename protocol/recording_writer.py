@@ -3,13 +3,14 @@
 Flush policy, and why: by default each record goes to the operating system with one ``writev``
 call as it is written (nothing waits in a process buffer), so if the process dies, at most the
 record being written is torn, and the reader skips exactly that. A writer told to `hold` (the
-live sink, while it works through a backlog) may hold records in memory instead and hand them
-over in one ``writev`` a batch, a tenth of the system-call cost per small record: they wait at
-most the seconds given, HOLD_BYTES or HOLD_RECORDS, and until the next `flush()` or close(), so a killed
-process loses at most those whole records (never the file's shape). A background thread makes
-the file durable with ``fsync`` every ``flush_interval_s`` while there is unsynced data, and
-close() syncs the rest, so an operating-system crash or power loss costs at most about
-``flush_interval_s`` of data. The thread syncs a duplicate of the file descriptor, so a slow
+live sink, while it works through a backlog) keeps records in memory instead and hands them over
+in one ``writev`` a batch, a tenth of the system-call cost per small record: a batch goes out
+with the first record written once the hold has passed, at HOLD_BYTES or HOLD_RECORDS, or at
+`flush()` or close(), which its caller calls when it has nothing more to write (the live sink,
+before it waits). A killed process loses at most the records held, whole (never the file's
+shape). A background thread makes the file durable with ``fsync`` every ``flush_interval_s``
+while there is unsynced data, and close() syncs the rest, so an operating-system crash or power
+loss costs at most about ``flush_interval_s`` of data. The thread syncs a duplicate of the file descriptor, so a slow
 disk never holds up ``write()``.
 
 Rotation: with ``rotate_bytes`` set, a record that would take the current file past it starts

@@ -130,8 +130,8 @@ def test_a_sink_that_catches_up_has_written_every_record_it_handled(tmp_path, se
     SIGKILL then leaves is the whole stream (RELIABILITY.md, "Restart")."""
     frames = [encode(run_start(world_size=1))] + [encode(metrics(step, loss=1.0)) for step in range(1, 301)]
     recording = tmp_path / "stream.stratrec"
-    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), SinkPipeline(tmp_path, recorder=RecordingWriter(recording)),
-                          close_grace_s=0)
+    pipeline = SinkPipeline(tmp_path, recorder=RecordingWriter(recording))
+    service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), pipeline, close_grace_s=0)
     sender.connect(service.receiver.address)
     thread = serve(service)
     try:
