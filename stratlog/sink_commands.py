@@ -33,7 +33,7 @@ from stratlog.sink.report.reporter import Reporter, parse_targets
 from stratlog.sink.replay import ReplayPlayer, replay_recording
 from stratlog.sink.run_summary import FAIL_ON_EXIT_CODE, alarm_line, fails_on
 from stratlog.sink.resume import previous_recording, read_previous_stream
-from stratlog.sink.service import SinkService
+from stratlog.sink.service import SinkService, collect_garbage_less_often
 from stratlog.web_view import DEFAULT_WEB, parse_web_address, serve_web
 
 
@@ -206,6 +206,7 @@ def run_sink(args: argparse.Namespace) -> int:
     print(f"sink listening on {receiver.address}{secured}; logs in {args.log_dir}{published}", flush=True)
     if args.address_file:
         args.address_file.write_text(receiver.address)
+    collect_garbage_less_often()
     return _serve(service, tui=args.tui, source=f"live {receiver.address}", until_run_end=args.exit_after_run,
                   fail_on=args.fail_on)
 
