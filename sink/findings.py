@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -28,9 +28,13 @@ PENDING = "PENDING"
 """A check inside its grace: what it measured so far, not yet a verdict (below OK in the summary)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True, init=False)
 class Finding:
-    """One verdict of one check about one rank (or about the stream, rank None) at one step."""
+    """One verdict of one check about one rank (or about the stream, rank None) at one step.
+
+    Frozen and slotted; its `__init__` (below the class) fills the slots through their
+    descriptors: a frozen dataclass's own calls `object.__setattr__` per field, three times the
+    cost, and every analysis builds a few findings per message."""
 
     run_id: str | None
     rank: int | None
@@ -56,6 +60,22 @@ class Finding:
         # ASCII but DEL holds nothing printable_json escapes: most lines skip its regex scan.
         return line if line.isascii() and "\x7f" not in line else printable_json(line)
 
+
+def _finding_init(self: Finding, run_id: str | None, rank: int | None, step: int | None, analysis: str, check: str,
+                  severity: str, reason: str, value: Any = None) -> None:
+    _set_run_id(self, run_id)
+    _set_rank(self, rank)
+    _set_step(self, step)
+    _set_analysis(self, analysis)
+    _set_check(self, check)
+    _set_severity(self, severity)
+    _set_reason(self, reason)
+    _set_value(self, value)
+
+
+(_set_run_id, _set_rank, _set_step, _set_analysis, _set_check, _set_severity, _set_reason,
+ _set_value) = (vars(Finding)[field.name].__set__ for field in fields(Finding))
+Finding.__init__ = _finding_init
 
 _JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
 
@@ -89,5 +109,6 @@ def json_safe(value: Any) -> Any:
 
 def rounded(value: float, digits: int = 4) -> float:
     """Values in findings keep `digits` significant digits so the JSON stays readable without
-    turning a small measurement (an update ratio of 3e-6) into 0; NaN/inf pass through."""
-    return float(f"{value:.{digits}g}") if math.isfinite(value) else value
+    turning a small measurement (an update ratio of 3e-6) into 0; NaN/inf pass through (as
+    floats: "nan", "inf" and "-inf" read back as themselves, so they need no test first)."""
+    return float(f"{value:.4g}" if digits == 4 else f"{value:.{digits}g}")
