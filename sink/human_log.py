@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from itertools import accumulate
 from datetime import datetime, timezone
+from functools import lru_cache
 
 import numpy as np
 
@@ -41,11 +42,23 @@ SHOWN_TEXT = 300
 
 def timestamp(unix_time: float) -> str:
     """The sender's time in UTC; a time no calendar holds (inf, NaN, 1e300: any float can arrive)
-    is shown as it is rather than losing the entry."""
+    is shown as it is rather than losing the entry. The text shows whole seconds, so a time past
+    0 whose fraction cannot round up to the next second (datetime rounds to microseconds) is the
+    text of its second, made once (`_second_text`): every rank's entries of a step share it."""
     try:
-        return datetime.fromtimestamp(unix_time, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if 0 <= unix_time and unix_time % 1.0 < 0.999:
+            return _second_text(int(unix_time))
+        return _utc_text(unix_time)
     except (OverflowError, ValueError, OSError):
         return f"{unix_time!r} (not a time)"
+
+
+def _utc_text(unix_time: float) -> str:
+    return datetime.fromtimestamp(unix_time, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+_second_text = lru_cache(maxsize=256)(_utc_text)
+"""`_utc_text` of a whole second, kept (strftime costs ~5 us a call)."""
 
 
 LINE_ESCAPES = (("\\", "\\\\"), ("\n", "\\n"), ("\r", "\\r"))

@@ -9,8 +9,8 @@ from tokenizers import Tokenizer
 from stratlog.protocol import Array
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import WARN, Finding
-from stratlog.sink.human_log import (SHOWN_TEXT, _first_last, _first_last_rows, _spread, _spreads, decoded_line,
-                                     one_line, tree)
+from stratlog.sink.human_log import (SHOWN_TEXT, _first_last, _first_last_rows, _spread, _spreads, _utc_text,
+                                     decoded_line, one_line, timestamp, tree)
 from stratlog.sink.printable import printable
 from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
 from tests.sink.test_token_decoding import FIXTURE_TOKENIZER, adversarial_ids, make_decoder
@@ -94,3 +94,20 @@ def test_rows_of_small_ints_are_written_as_python_writes_them():
             assert _first_last_rows(typed) == [_first_last(row) for row in typed]
     cube = np.arange(24).reshape(2, 3, 4)
     assert _first_last_rows(cube) == [_first_last(rows) for rows in cube]
+
+
+def test_a_timestamp_kept_per_second_is_the_text_of_its_own_time():
+    """Times shown by their second's kept text read as datetime writes each time itself: fractions
+    that round up to the next second, negative times, times no calendar holds, the largest ones."""
+    special = [0.0, 0.5, 0.998999, 0.999, 0.9999994, 0.9999995, 0.9999996, 1.0 - 2 ** -40, -0.5, -1e-9, -1.0,
+               59.9999999, 1.7e9, 1.7e9 + 0.9989999, 1.7e9 + 0.99899995, 1.7e9 + 0.9999997, 253402300799.0,
+               253402300799.9999, 253402300800.0, 1e20, 1e300, float("inf"), float("-inf"), float("nan"), -1e300]
+    rng = np.random.default_rng(5)
+    seconds = rng.integers(0, 253402300800, 300)
+    times = special + (seconds + rng.random(300)).tolist() + (seconds + 1 - rng.random(300) * 1e-3).tolist()
+    for unix_time in times * 2:  # twice: the second time from the kept texts
+        try:
+            expected = _utc_text(unix_time)
+        except (OverflowError, ValueError, OSError):
+            expected = f"{unix_time!r} (not a time)"
+        assert timestamp(unix_time) == expected, unix_time
