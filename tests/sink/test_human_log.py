@@ -9,7 +9,8 @@ from tokenizers import Tokenizer
 from stratlog.protocol import Array
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import WARN, Finding
-from stratlog.sink.human_log import (SHOWN_TEXT, _first_last, _first_last_rows, _spread, _spreads, _utc_text,
+from stratlog.sink.human_log import (SHOWN_TEXT, _bin_totals, _first_last, _first_last_rows, _spread, _spreads,
+                                     _utc_text,
                                      decoded_line, one_line, timestamp, tree)
 from stratlog.sink.printable import printable
 from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
@@ -111,3 +112,19 @@ def test_a_timestamp_kept_per_second_is_the_text_of_its_own_time():
         except (OverflowError, ValueError, OSError):
             expected = f"{unix_time!r} (not a time)"
         assert timestamp(unix_time) == expected, unix_time
+
+
+def test_histogram_bin_totals_are_the_rows_summed_in_order():
+    """The attention section's bin totals (integers summed along a transposed copy) equal the
+    rows added one by one, for every integer dtype, values that wrap, empty and 0-d histograms."""
+    rng = np.random.default_rng(8)
+    shapes = [(), (0,), (10,), (3, 0), (1, 1, 1), (28, 24, 10), (5, 7), (2, 3, 4, 5)]
+    for dtype in (np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64, np.float32):
+        for shape in shapes:
+            info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+            low, high = (info.min, info.max) if info is not None else (-1e30, 1e30)
+            histogram = (rng.integers(0, 2, shape).astype(dtype) if dtype is np.bool_ else
+                         rng.uniform(low, high, shape).astype(dtype) if info is None else
+                         rng.integers(low, high, shape, dtype=dtype, endpoint=True))
+            expected = histogram.reshape(-1, histogram.shape[-1]).sum(axis=0).tolist() if histogram.ndim and histogram.size else []
+            assert _bin_totals(histogram) == expected, (dtype, shape)
