@@ -60,7 +60,7 @@ class AttentionAnalysis:
             reference_attention(tables),
             dead_heads(message, tables),
             self._uniform_heads(message, tables, sequence_length, context),
-            *dual_ffn(message, tables, first_step_at_zero_lr=starts_at_zero_lr(message, context),
+            *dual_ffn(message, first_step_at_zero_lr=starts_at_zero_lr(message, context),
                       pending_until=adam_grace_until(message, context)),
         ]
         return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
@@ -107,9 +107,10 @@ def _floats(table) -> np.ndarray:
 
 
 def float_tables(message: AttentionSnapshot) -> dict[str, np.ndarray]:
-    """Every table of the snapshot as float64, converted once for all the checks that read it
-    (float64 so that a threshold is compared exactly, whatever float dtype arrived)."""
-    return {name: _floats(getattr(message, name)) for name in ATTENTION_TABLES + FFN_TABLES}
+    """The per-head tables as float64, converted once for all the checks that read them (float64
+    so that a threshold is compared and a mean summed exactly, whatever float dtype arrived). The
+    DualFFN rows are read as Python floats instead (`dual_ffn`)."""
+    return {name: _floats(getattr(message, name)) for name in ATTENTION_TABLES}
 
 
 def text_audio_mass(tables: dict[str, np.ndarray]):
@@ -190,25 +191,41 @@ def ffn_table_verdicts(message: AttentionSnapshot, context: RunContext) -> dict[
     return ffn_verdicts(message, starts_at_zero_lr(message, context), adam_grace_until(message, context) is not None)
 
 
-def dual_ffn(message: AttentionSnapshot, tables: dict[str, np.ndarray], first_step_at_zero_lr: bool = False,
-             pending_until: int | None = None):
+def _positive_and_finite(values: list[float]) -> bool:
+    """Some values, and no NaN, infinity or value <= 0 among them (a NaN or infinity makes the sum
+    non-finite; a finite sum can also overflow, which only sends the caller down its exact path)."""
+    return bool(values) and math.isfinite(sum(values)) and min(values) > 0
+
+
+def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False, pending_until: int | None = None):
     """The findings on the rows `ffn_verdicts` judges (a ratio past FFN_UPDATE_RATIO_MAX is > 0, so
-    never also a FAIL), read off the rows as Python floats: a few dozen layers cost less so than
-    as a mask and its indices."""
+    never also a FAIL), read off the rows as Python floats (exact from any float dtype): a few
+    dozen layers cost less so than as a mask and its indices. Rows all positive and finite (the
+    usual case) need no per-layer test for 0 and NaN, and their min and max are Python's: without
+    a NaN to skip or a zero to tie with -0.0, np.fmin / np.fmax reductions find the same float."""
     if not message.ffn_layers:
         return [("dual_ffn_gradient", WARN, "no DualFFN layers in the snapshot: the model config lists none "
                  "(audio_dual_ffn_layers) or capture skipped them, so both-path training cannot be verified", None)]
     layers = message.ffn_layers
     early = pending_until is not None
-    gradients = {path: tables[f"{path}_ffn_grad_norm"] for path in PATHS}
-    ratios = {path: tables[f"{path}_ffn_update_ratio"] for path in PATHS}
-    ratio_values = {path: ratios[path].tolist() for path in PATHS}
-    no_gradient = {path: [layer for layer, norm in zip(layers, gradients[path].tolist()) if not norm > 0] for path in PATHS}
-    frozen = {path: [layer for layer, ratio in zip(layers, ratio_values[path]) if not ratio > 0] for path in PATHS}
-    too_fast = {path: [layer for layer, ratio in zip(layers, ratio_values[path]) if ratio > FFN_UPDATE_RATIO_MAX]
-                for path in PATHS}
-    grad_summary = {path: rounded(float(np.fmin.reduce(gradients[path]))) for path in PATHS}  # np.nanmin's own reduction
-    update_summary = {path: rounded(float(np.fmax.reduce(ratios[path]))) for path in PATHS}
+    no_gradient, frozen, too_fast, grad_summary, update_summary = {}, {}, {}, {}, {}
+    for path in PATHS:
+        norms = getattr(message, f"{path}_ffn_grad_norm").to_numpy()
+        ratios = getattr(message, f"{path}_ffn_update_ratio").to_numpy()
+        norm_values, ratio_values = norms.tolist(), ratios.tolist()
+        if _positive_and_finite(norm_values):
+            no_gradient[path], lowest = [], min(norm_values)
+        else:
+            no_gradient[path] = [layer for layer, norm in zip(layers, norm_values) if not norm > 0]
+            lowest = float(np.fmin.reduce(norms.astype(float)))  # np.nanmin's own reduction
+        if _positive_and_finite(ratio_values):
+            frozen[path], highest = [], max(ratio_values)
+        else:
+            frozen[path] = [layer for layer, ratio in zip(layers, ratio_values) if not ratio > 0]
+            highest = float(np.fmax.reduce(ratios.astype(float)))
+        too_fast[path] = ([layer for layer, ratio in zip(layers, ratio_values) if ratio > FFN_UPDATE_RATIO_MAX]
+                          if highest > FFN_UPDATE_RATIO_MAX else [])  # a NaN highest: all NaN, none past it
+        grad_summary[path], update_summary[path] = rounded(lowest), rounded(highest)
     if any(no_gradient.values()):
         gradient = ("dual_ffn_gradient", FAIL, "; ".join(
             f"the {path} FFN of layers {bad} got no gradient" for path, bad in no_gradient.items() if bad)
