@@ -30,8 +30,15 @@ class PendingEntry:
     """Snapshot kind key -> its sections (one, unless a rank sent the kind twice in a step)."""
 
     def text(self) -> str:
-        ordered = [text for kind in snapshot_kinds.SNAPSHOT_KINDS for text in self.sections.get(kind.key, [])]
-        return self.header + "\n" + "\n\n".join(ordered) + "\n\n"
+        """The header, a blank line, each section followed by one: joined once (an entry holds an
+        input's decoded text, ~16 000 characters; each `+` would copy it again)."""
+        parts = [self.header, "\n"]
+        for kind in snapshot_kinds.SNAPSHOT_KINDS:
+            for text in self.sections.get(kind.key, ()):
+                parts += (text, "\n\n")
+        if len(parts) == 2:
+            parts.append("\n\n")
+        return "".join(parts)
 
     @property
     def due(self) -> float:
