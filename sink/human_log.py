@@ -120,9 +120,17 @@ and taking their texts from here costs a third of Python writing each."""
 def _first_last_rows(values: np.ndarray, count: int = 10) -> list[str]:
     """`_first_last` of each values[k]; rows of small ints shown whole are written from _DECIMALS."""
     if (values.ndim == 2 and values.dtype.kind in "iu" and values.size and values.shape[1] <= 2 * count
-            and values.min() >= 0 and values.max() < len(_DECIMALS)):
+            and _all_in_decimals(values)):
         return [f"[{', '.join(row)}]" for row in _DECIMALS.take(values).tolist()]
     return [_first_last(row, count) for row in values]
+
+
+def _all_in_decimals(values: np.ndarray) -> bool:
+    """Whether every int is in 0 .. len(_DECIMALS) - 1, with one reduction: a negative int of 16
+    bits or more read as unsigned is at least 2 ** 15 (8-bit ints are all below the table's end)."""
+    if values.itemsize == 1:
+        return values.dtype.kind == "u" or values.min() >= 0
+    return values.view(f"u{values.itemsize}").max() < len(_DECIMALS)
 
 
 def input_section(message: InputSnapshot, findings: list[Finding], context: RunContext) -> str:

@@ -86,9 +86,10 @@ def test_rows_of_small_ints_are_written_as_python_writes_them():
     rng = np.random.default_rng(6)
     for _ in range(300):
         shape = (int(rng.integers(0, 9)), int(rng.integers(0, 30)))
-        low, high = [(0, 1026), (-100, 1026), (0, 5000), (4090, 4100), (-(2 ** 40), 2 ** 40)][int(rng.integers(5))]
+        low, high = [(0, 1026), (-100, 1026), (0, 5000), (4090, 4100), (-(2 ** 40), 2 ** 40), (-3, 3),
+                     (-(2 ** 15), 2 ** 15)][int(rng.integers(7))]
         values = rng.integers(low, high, shape)
-        for dtype in (np.int64, np.int32, np.uint16, np.uint64, np.float32, np.bool_):
+        for dtype in (np.int64, np.int32, np.int16, np.int8, np.uint8, np.uint16, np.uint64, np.float32, np.bool_):
             if np.issubdtype(dtype, np.unsignedinteger) and low < 0:
                 continue
             typed = values.astype(dtype)
