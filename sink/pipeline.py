@@ -138,8 +138,9 @@ class SinkPipeline:
         if delivery.viewer_error is not None:
             self._analysis_error(message, "dashboard readings", delivery.viewer_error)
         notices = stream.delivery_findings(message, delivery)
-        kind = snapshot_kinds.kind_of_snapshot(message)
-        if kind is not None:
+        if type(message) is Metrics:  # most of the stream: the event path below, in fewer steps
+            self._metrics(message, context, notices)
+        elif (kind := snapshot_kinds.kind_of_snapshot(message)) is not None:
             context.remember(message)
             findings = self._guarded(f"{kind.key} analysis", message,
                                      lambda: self._analyses[kind.key].evaluate(message, context), [])
@@ -157,12 +158,27 @@ class SinkPipeline:
                                                ended=isinstance(message, RunEnd)):
                 self._write_entries(done)
             self._log_event(message)
-            self._report(notices + self._event_findings(message, context, delivery.rank), as_notices=True)
+            self._report(notices + self._event_findings(message, delivery.rank), as_notices=True)
         if self.reporter is not None:
             ended = isinstance(message, RunEnd) and self.state.settled(message.run_id)
             self._guarded("report", message, lambda: self.reporter.offer_message(message, context, run_ended=ended), None)
             self._report_exports()
         self.files.flush_if_due()
+
+    def _metrics(self, message: Metrics, context: RunContext, notices: list[Finding]) -> None:
+        """A metrics message, as any event: the rank moved on, its line of metrics.jsonl, then its
+        notices and findings (a failing analysis is an analysis error of this frame alone)."""
+        if done := self.entries.rank_moved((message.run_id, message.rank), message.step):
+            self._write_entries(done)
+        self.files.write_metrics({"run_id": message.run_id, "rank": message.rank, "step": message.step,
+                                  "time": message.time, **message.values})
+        try:
+            findings = self.metrics_health.evaluate(message, context)
+        except Exception as error:  # noqa: BLE001 - by design, as `_guarded`: one bad message must not stop the sink
+            self._analysis_error(message, "metrics analysis", error)
+            findings = []
+        if notices or findings:
+            self._report(notices + findings, as_notices=True)
 
     def advance_clock(self, now: float, sender_now: float | None = None) -> None:
         """Time passed up to `now` (a receive time, or the wall clock on a live idle tick) and, in
@@ -257,26 +273,21 @@ class SinkPipeline:
             context.tokens = SpecialTokenIds.from_vocabulary(special, context.model_config)
 
     def _log_event(self, message) -> None:
-        """What an event itself adds to the logs (its findings are `_event_findings`')."""
+        """What an event other than metrics (`_metrics`) adds to the logs (its findings are `_event_findings`')."""
         if isinstance(message, RunStart):
             if message.seq == 0 or (message.run_id, message.rank) not in self._announced:
                 self.files.write_human(human_log.run_start_entry(message))
             self._announced.add((message.run_id, message.rank))
-        elif isinstance(message, Metrics):
-            self.files.write_metrics({"run_id": message.run_id, "rank": message.rank, "step": message.step,
-                                      "time": message.time, **message.values})
         elif isinstance(message, ErrorEvent):
             self.files.write_event({"event": "capture_error", "rank": message.rank, "step": message.step,
                                     "where": message.where, "error_type": message.error_type, "message": message.message})
         elif isinstance(message, RunEnd):
             self.files.write_human(human_log.run_end_entry(message))
 
-    def _event_findings(self, message, context: RunContext, rank: RankState) -> list[Finding]:
+    def _event_findings(self, message, rank: RankState) -> list[Finding]:
         if isinstance(message, RunStart):
             tokenizer = self._tokenizer_verdicts.pop(message.run_id, None)
             return [stream.run_start_finding(message)] + ([tokenizer] if tokenizer is not None else [])
-        if isinstance(message, Metrics):
-            return self._guarded("metrics analysis", message, lambda: self.metrics_health.evaluate(message, context), [])
         if isinstance(message, ErrorEvent):
             return [stream.capture_error_finding(message)]
         if isinstance(message, RunEnd):

@@ -51,6 +51,28 @@ def test_a_frame_whose_log_entry_fails_is_counted_and_the_next_step_is_logged(tm
     assert "Step 10 ===" in log and "input: not written" in log and "Step 20 ===" in log
 
 
+def test_a_metrics_analysis_that_fails_is_an_analysis_error_of_that_frame_alone(tmp_path, monkeypatch):
+    pipeline = SinkPipeline(tmp_path)
+    evaluate = pipeline.metrics_health.evaluate
+
+    def broken(message, context):
+        if message.step == 1:
+            raise ZeroDivisionError("a check that cannot judge this message")
+        return evaluate(message, context)
+
+    monkeypatch.setattr(pipeline.metrics_health, "evaluate", broken)
+    pipeline.handle(encode(run_start()), T0)
+    pipeline.handle(encode(metrics(1, loss=2.0)), T0 + 1)
+    pipeline.handle(encode(metrics(2, loss=1.5)), T0 + 2)
+    pipeline.close()
+    assert pipeline.state.analysis_errors == {"metrics analysis": 1}
+    (error,) = analysis_errors(tmp_path)
+    assert (error["where"], error["kind"], error["step"]) == ("metrics analysis", "metrics", 1)
+    assert [row["step"] for row in read_jsonl(tmp_path / "metrics.jsonl")] == [1, 2]
+    judged = [f.step for f in pipeline.state.recent_findings if f.analysis == "metrics"]
+    assert judged and set(judged) == {2}
+
+
 def test_a_frame_that_breaks_the_sink_past_its_guards_is_counted_and_the_sink_goes_on(tmp_path, monkeypatch):
     pipeline = SinkPipeline(tmp_path)
 
