@@ -56,15 +56,23 @@ class FrameBacklog:
 
     def offer(self, message: ReceivedMessage) -> bool:
         """Queues `message`; False when it did not fit (then it is dropped and counted)."""
-        size = len(message.frame)
-        if self.bytes + size > self.limit_bytes:
-            self.dropped_frames += 1
-            self.dropped_bytes += size
-            return False
-        self._messages.append(message)
-        self.bytes += size
-        self.peak_bytes = max(self.peak_bytes, self.bytes)
-        return True
+        dropped = self.dropped_frames
+        self.offer_all([message])
+        return self.dropped_frames == dropped
+
+    def offer_all(self, messages: list[ReceivedMessage]) -> None:
+        """`offer`s each of `messages` in turn, in one loop (the peak taken once: the loop only adds)."""
+        queue, limit, held = self._messages, self.limit_bytes, self.bytes
+        for message in messages:
+            size = len(message.frame)
+            if held + size > limit:
+                self.dropped_frames += 1
+                self.dropped_bytes += size
+            else:
+                queue.append(message)
+                held += size
+        self.bytes = held
+        self.peak_bytes = max(self.peak_bytes, held)
 
     def take(self) -> ReceivedMessage | None:
         """The oldest message, or None when the backlog is empty."""

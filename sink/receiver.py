@@ -50,14 +50,31 @@ class ReceivedMessage(NamedTuple):
 def receive_message(socket: zmq.Socket, timeout_ms: int) -> ReceivedMessage | None:
     """The next whole message on `socket`, or None when none arrived within `timeout_ms` (0: only
     what is already there)."""
+    received = receive_messages(socket, timeout_ms, 1)
+    return received[0] if received else None
+
+
+def receive_messages(socket: zmq.Socket, timeout_ms: int, limit: int) -> list[ReceivedMessage]:
+    """The whole messages waiting on `socket`, `limit` at most, each stamped when it was taken off
+    the socket; waits up to `timeout_ms` for the first (0: only what is already there). One loop
+    of few steps a message: the live sink takes thousands a second (`sink.service`)."""
     if timeout_ms > 0 and not socket.poll(timeout_ms, zmq.POLLIN):
-        return None
+        return []
+    received: list[ReceivedMessage] = []
+    receive, more, now = socket.recv, socket.get, time.time
     try:
-        parts = socket.recv_multipart(zmq.NOBLOCK, copy=True)
+        while len(received) < limit:
+            frame = receive(zmq.NOBLOCK)
+            if not more(zmq.RCVMORE):
+                received.append(ReceivedMessage(frame, now()))
+                continue
+            parts = [frame]
+            while more(zmq.RCVMORE):  # a message's parts arrive together: the rest is there
+                parts.append(receive(zmq.NOBLOCK))
+            received.append(ReceivedMessage(b"".join(parts), now(), len(parts)))
     except zmq.Again:
-        return None
-    frame = parts[0] if len(parts) == 1 else b"".join(parts)
-    return ReceivedMessage(frame, time.time(), len(parts))
+        pass
+    return received
 
 
 def _allow_one_descriptor_per_rank() -> None:
@@ -97,6 +114,10 @@ class FrameReceiver:
     def receive(self, timeout_ms: int) -> ReceivedMessage | None:
         """The next message, or None after `timeout_ms` without one."""
         return receive_message(self._socket, timeout_ms)
+
+    def receive_waiting(self, timeout_ms: int, limit: int) -> list[ReceivedMessage]:
+        """What has arrived, `limit` messages at most, waiting up to `timeout_ms` for the first."""
+        return receive_messages(self._socket, timeout_ms, limit)
 
     def take_refusals(self) -> list[str]:
         """Why each connection refused since the last call was refused (CURVE only; never waits)."""

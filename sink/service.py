@@ -103,15 +103,21 @@ class SinkService:
         a run end; True when it stopped at a run end. One turn of the loop for many messages: its
         own costs (the socket's empty read, the load the dashboard shows) are paid once a turn."""
         until = time.monotonic() + seconds
+        handled, lag, max_lag, ended = 0, self._lag_s, 0.0, False
         while (received := self.backlog.take()) is not None:
             message = self._handle(received)
-            self._lag_s = time.time() - received.received_at
-            self._period.handled(self._lag_s)
+            lag = time.time() - received.received_at
+            handled += 1
+            if lag > max_lag:
+                max_lag = lag
             if isinstance(message, RunEnd):
-                return True
+                ended = True
+                break
             if time.monotonic() >= until:
                 break
-        return False
+        self._lag_s = lag  # read once the turn is over (`load`), as the period's figures
+        self._period.handled(handled, max_lag)
+        return ended
 
     def _was_stopped(self) -> bool:
         """This turn's wait took far longer than IDLE_WAIT_MS: the process was stopped. An idle
@@ -123,15 +129,9 @@ class SinkService:
         return SinkLoad(round(self._lag_s, 3), self.backlog.bytes, self.backlog.dropped_frames, self.backlog.dropped_bytes)
 
     def _receive_waiting(self, wait_ms: int) -> None:
-        """Moves what has arrived into the backlog, waiting up to `wait_ms` for the first message."""
-        received = self.receiver.receive(wait_ms)
-        moved = 0
-        while received is not None:
-            self.backlog.offer(received)
-            moved += 1
-            if moved >= DRAIN_LIMIT:
-                return
-            received = self.receiver.receive(0)
+        """Moves what has arrived (DRAIN_LIMIT messages at most) into the backlog, waiting up to
+        `wait_ms` for the first message."""
+        self.backlog.offer_all(self.receiver.receive_waiting(wait_ms, DRAIN_LIMIT))
 
     def _handle(self, received: ReceivedMessage):
         if received.parts > 1:
@@ -182,7 +182,7 @@ class SinkService:
                 self._receive_waiting(IDLE_WAIT_MS if time.monotonic() < deadline else 0)
                 while (received := self.backlog.take()) is not None:
                     self._handle(received)
-                    self._period.handled(time.time() - received.received_at)
+                    self._period.handled(1, time.time() - received.received_at)
                 if time.monotonic() >= deadline or self.pipeline.state.all_settled:
                     break
                 self.pipeline.tick()
@@ -214,6 +214,7 @@ class _LoadPeriod:
         self.dropped_frames_before = 0
         self.dropped_bytes_before = 0
 
-    def handled(self, lag_s: float) -> None:
-        self.handled_count += 1
-        self.max_lag_s = max(self.max_lag_s, lag_s)
+    def handled(self, count: int, max_lag_s: float) -> None:
+        """`count` messages handled, the longest after `max_lag_s` in the backlog."""
+        self.handled_count += count
+        self.max_lag_s = max(self.max_lag_s, max_lag_s)

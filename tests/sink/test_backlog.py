@@ -37,6 +37,41 @@ def test_the_backlog_holds_at_most_its_bytes_and_counts_what_it_drops():
     assert backlog.offer(ReceivedMessage(b"z", 3.0))
 
 
+def test_offering_many_at_once_keeps_and_drops_what_offering_each_would():
+    frames = [b"a" * 6, b"b" * 5, b"c" * 3, b"d", b"e" * 2]
+    one_by_one, at_once = FrameBacklog(limit_bytes=10), FrameBacklog(limit_bytes=10)
+    kept = [one_by_one.offer(ReceivedMessage(frame, 1.0)) for frame in frames]
+    at_once.offer_all([ReceivedMessage(frame, 1.0) for frame in frames])
+    assert kept == [True, False, True, True, False]
+    for backlog in (one_by_one, at_once):
+        assert (backlog.bytes, backlog.peak_bytes, backlog.dropped_frames, backlog.dropped_bytes) == (10, 10, 2, 7)
+    assert [message.frame for message in iter(at_once.take, None)] == [b"a" * 6, b"c" * 3, b"d"]
+
+
+def test_what_has_arrived_is_received_whole_a_multipart_message_as_one_and_at_most_the_limit():
+    receiver = FrameReceiver("tcp://127.0.0.1:0")
+    sender = zmq.Context.instance().socket(zmq.PUSH)
+    try:
+        sender.connect(receiver.address)
+        sender.send(b"first")
+        sender.send_multipart([b"two", b"parts"])
+        for index in range(3):
+            sender.send(b"later %d" % index)
+        before, received, deadline = time.time(), [], time.monotonic() + 10
+        while len(received) < 5 and time.monotonic() < deadline:
+            batch = receiver.receive_waiting(100, 3)
+            assert len(batch) <= 3
+            received += batch
+        assert [(message.frame, message.parts) for message in received] == [
+            (b"first", 1), (b"twoparts", 2), (b"later 0", 1), (b"later 1", 1), (b"later 2", 1)]
+        stamps = [message.received_at for message in received]
+        assert before <= stamps[0] and stamps == sorted(stamps)
+        assert receiver.receive_waiting(0, 10) == []
+    finally:
+        sender.close(linger=0)
+        receiver.close()
+
+
 def slow_sink(log_dir, backlog_bytes: int) -> SinkService:
     service = SinkService(FrameReceiver("tcp://127.0.0.1:0"), SinkPipeline(log_dir), backlog_bytes=backlog_bytes,
                           close_grace_s=0)
