@@ -243,7 +243,9 @@ class RunState:
             self.version += 1
             # a message of the run shown (nearly all of them) switches nothing: `_shows` has nothing to do
             switched = False if run_id == self.run_id and run_id in self._first_seen else self._shows(message)
-            self.world_sizes[run_id] = max(self.world_sizes.get(run_id, 0), message.world_size)
+            known = self.world_sizes.get(run_id)
+            if known is None or message.world_size > known:  # `max`, without the call (per message)
+                self.world_sizes[run_id] = message.world_size
             ranks = self.runs.get(run_id)
             if ranks is None:
                 ranks = self.runs[run_id] = {}
@@ -267,16 +269,21 @@ class RunState:
             rank.stalled = False
             rank.last_message_time = received_at
             rank.last_sent_time = sent_at
-            rank.clock_offset = min(rank.clock_offset, received_at - sent_at)
-            rank.step = max(rank.step, message.step)
+            if received_at - sent_at < rank.clock_offset:  # `min` and `max` as if-statements: the same
+                rank.clock_offset = received_at - sent_at  # choices (a NaN never replaces), fewer steps
+            if message.step > rank.step:
+                rank.step = message.step
             if isinstance(message, RunStart):
                 rank.heartbeat_interval_s = message.heartbeat_interval_s
             elif isinstance(message, RunEnd):
                 rank.ended = message.status
             if not rank.ended:
                 limit = self._stall_limit(rank)
-                self._next_stall_check = min(self._next_stall_check, received_at + limit)
-                self._next_sender_check = min(self._next_sender_check, self._sender_deadline(rank, limit))
+                deadline, sender_deadline = received_at + limit, self._sender_deadline(rank, limit)
+                if deadline < self._next_stall_check:
+                    self._next_stall_check = deadline
+                if sender_deadline < self._next_sender_check:
+                    self._next_sender_check = sender_deadline
             viewer_error = None
             if self.observer is not None:
                 try:
@@ -311,9 +318,10 @@ class RunState:
     def sender_time(self, message, received_at: float) -> float:
         """`message`'s sender time as sink time: when a sink that keeps up would have received it
         (at most `received_at`; a sink that was paused receives its backlog late, all at once)."""
-        rank = self.runs.get(message.run_id, {}).get(message.rank)
-        offset = min(rank.clock_offset if rank is not None else math.inf, received_at - message.time)
-        return message.time + offset
+        ranks = self.runs.get(message.run_id)  # no `{}` made per message for a run not seen yet
+        rank = ranks.get(message.rank) if ranks is not None else None
+        offset, smallest = received_at - message.time, rank.clock_offset if rank is not None else math.inf
+        return message.time + (offset if offset < smallest else smallest)  # `min`'s choice, without the call
 
     def find_stalls(self, now: float, sender_now: float | None = None) -> list[tuple[str, RankState, float]]:
         """Ranks of any run that have just become stalled: silent for longer than their limit
