@@ -228,7 +228,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     when they are True."""
     if not len(mask):
         return []
-    edges = (np.flatnonzero(mask[1:] != mask[:-1]) + 1).tolist()
+    edges = ((mask[1:] != mask[:-1]).nonzero()[0] + 1).tolist()  # np.flatnonzero of a 1-D mask, without its wrapper
     if mask[0]:
         edges.insert(0, 0)
     if mask[-1]:
@@ -239,15 +239,15 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 def _content_end(ids: np.ndarray, tokens: SpecialTokenIds) -> int:
     """One past the last token that is not trailing batch padding."""
     end = len(ids)
-    while end > 0 and int(ids[end - 1]) in tokens.padding:
+    while end > 0 and ids.item(end - 1) in tokens.padding:
         end -= 1
     return end
 
 
 def special_tokens(ids: np.ndarray, tokens: SpecialTokenIds, num_codebooks: int | None):
     problems = []
-    if len(ids) == 0 or int(ids[0]) != tokens.begin_of_text:
-        first = tokens.name_of(int(ids[0])) if len(ids) else "nothing"
+    if len(ids) == 0 or ids.item(0) != tokens.begin_of_text:
+        first = tokens.name_of(ids.item(0)) if len(ids) else "nothing"
         problems.append(f"the sequence starts with {first}, not <|begin_of_text|> (the chat template was not applied, "
                         "or a BOS was added twice)")
     starts, ends = int(np.count_nonzero(ids == tokens.start_header)), int(np.count_nonzero(ids == tokens.end_header))
@@ -260,14 +260,14 @@ def special_tokens(ids: np.ndarray, tokens: SpecialTokenIds, num_codebooks: int 
     for start, stop in runs:
         if stop + delay + 1 > end:
             continue  # runs into the end of the sequence: the truncation check reports it
-        bos = tokens.audio_out_bos if int(ids[start]) == tokens.audio_out else tokens.audio_in_bos
-        if start == 0 or int(ids[start - 1]) != bos:
+        bos = tokens.audio_out_bos if ids.item(start) == tokens.audio_out else tokens.audio_in_bos
+        if start == 0 or ids.item(start - 1) != bos:
             faults.append((start, stop, "bos", bos))
         if num_codebooks is not None:
             delays = ids[stop:stop + delay].tolist()
             if delays.count(tokens.audio_delay) != len(delays):
                 faults.append((start, stop, "delay", bos))
-        if int(ids[stop + delay]) != tokens.audio_eos:
+        if int(ids[stop + delay]) != tokens.audio_eos:  # not .item(): a num_codebooks < 1 can index past the start
             faults.append((start, stop, "eos", bos))
     if problems or faults:
         count = len(problems) + len(faults)
@@ -292,7 +292,7 @@ def truncation(ids: np.ndarray, tokens: SpecialTokenIds):
     end = _content_end(ids, tokens)
     if end == 0:
         return ("truncation", FAIL, "the first sample is all padding", None)
-    last = int(ids[end - 1])
+    last = ids.item(end - 1)
     if last == tokens.end_of_turn:
         return ("truncation", OK, f"the first sample ends with <|eot_id|> at position {end - 1}", end)
     if last in (tokens.audio_out, tokens.audio_in, tokens.audio_delay):

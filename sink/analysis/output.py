@@ -118,7 +118,7 @@ class TextTables(NamedTuple):
 
 def _shift_match(predictions: list[int], labels: list[int], positions: np.ndarray) -> tuple[float, float, int]:
     """(match rate of a prediction with the next label, with the previous label, adjacent pairs)."""
-    adjacent = np.flatnonzero(positions[1:] - positions[:-1] == 1).tolist()
+    adjacent = (positions[1:] - positions[:-1] == 1).nonzero()[0].tolist()  # np.flatnonzero, 1-D, without its wrapper
     if not adjacent:
         return 0.0, 0.0, 0
     ahead = sum(predictions[i] == labels[i + 1] for i in adjacent) / len(adjacent)
@@ -196,6 +196,12 @@ def audio_eos(message: OutputSnapshot, stream_eos: int | None):
             "keep EOS in audio_labels and mask only the stream BOS", stream_eos)
 
 
+def _one_token_may_reach(ids: list[int], share: float) -> bool:
+    """Whether the most frequent of `ids` can make up `share` of them: with d distinct ids it
+    occurs at most len - d + 1 times, so a varied prediction is settled by a set, not a Counter."""
+    return (len(ids) - len(set(ids)) + 1) / len(ids) >= share
+
+
 def decoded_text(message: OutputSnapshot, context: RunContext):
     """The prediction is decoded only to quote a collapsed one in the reason."""
     predicted = message.predicted_text_ids.to_numpy().tolist()
@@ -206,7 +212,7 @@ def decoded_text(message: OutputSnapshot, context: RunContext):
     if not target:
         return None
     matching = sum(map(operator.eq, predicted, target)) / len(target)
-    if len(predicted) >= COLLAPSE_MIN_POSITIONS:
+    if len(predicted) >= COLLAPSE_MIN_POSITIONS and _one_token_may_reach(predicted, COLLAPSE_SHARE):
         token, count = Counter(predicted).most_common(1)[0]
         share = count / len(predicted)
         if share >= COLLAPSE_SHARE and Counter(target).most_common(1)[0][1] / len(target) < COLLAPSE_SHARE:

@@ -117,14 +117,16 @@ class ZeroShotAnalysis:
 
     def evaluate(self, message: ZeroShotSnapshot, context: RunContext) -> list[Finding]:
         true_losses, rows = _losses(message)
-        measured = np.isfinite(rows)
-        if message.skipped_reason or not measured.any():
+        row_effects = rows.tolist()  # a batch's few rows: tested as Python floats, not with NumPy calls
+        measured = [math.isfinite(effect) for effect in row_effects]
+        if message.skipped_reason or not any(measured):
             why = message.skipped_reason or "no finite loss pair was measured"
             verdicts = [("conditioning_effect", WARN, f"not measured: {why}; batches need at least two speakers "
                          "(shuffle the data, or raise the batch size)", None)]
         else:
-            if not measured.all():
-                rows_measured, true_losses = rows[measured], true_losses[measured]
+            if not all(measured):
+                finite = np.isfinite(rows)
+                rows_measured, true_losses = rows[finite], true_losses[finite]
             else:
                 rows_measured = rows
             mean = finite_mean(rows_measured)
@@ -138,7 +140,6 @@ class ZeroShotAnalysis:
             trend_from = context.judged_from(series.first_step, TREND_GRACE_STEPS, TREND_MIN_CAPTURES)
             verdicts = [effect_verdict(mean, series, audio_loss, best, message.step, judged_from, trend_from),
                         trend_verdict(series, message.step, trend_from)]
-            row_effects = rows.tolist()
             groups = {"per_speaker": list(zip(message.speakers, row_effects)),
                       "per_language_pair": [(f"{target}->{reference}", effect) for target, reference, effect in
                                             zip(message.languages, message.swapped_languages, row_effects)]}
