@@ -58,13 +58,13 @@ class MetricsHealth:
             self._divergence(key, values),
         )
         findings = []
-        previous = self._verdicts.get(key, {})
-        latest = dict(previous)
+        previous = self._verdicts.get(key)
+        latest = dict(previous) if previous is not None else {}
         for verdict in verdicts:
             if verdict is None:
                 continue
             check = verdict[0]
-            before = previous.get(check)
+            before = latest.get(check)  # each check judges once a message: still the previous verdict
             latest[check] = (step, verdict)
             if before is None or before[1][1] != verdict[1]:
                 findings.append(_finding(message.run_id, message.rank, step, verdict))
@@ -76,7 +76,7 @@ class MetricsHealth:
         present = [(name, values[name]) for name in LOSS_NAMES if name in values]
         if not present:
             return None
-        bad = [(name, value) for name, value in present if not math.isfinite(value)]
+        bad = [] if _all_finite(present) else [(name, value) for name, value in present if not math.isfinite(value)]
         if bad:
             names = ", ".join(f"{name} = {value}" for name, value in bad)
             return ("loss_finite", FAIL, lambda: (f"{names}: the loss overflowed; lower the learning rate, enable "
@@ -141,6 +141,14 @@ class MetricsHealth:
             return ("divergence", WARN, lambda: (f"{_smoothed_loss(smoothed, ratio, minimum)}: the loss is climbing; a "
                     "too-high learning rate is the usual cause (check lr and grad_norm)", rounded(ratio)))
         return ("divergence", OK, lambda: (_smoothed_loss(smoothed, ratio, minimum), rounded(ratio)))
+
+
+def _all_finite(named: list[tuple[str, float]]) -> bool:
+    """Whether every value is finite: a plain loop (a healthy run's losses, on every message)."""
+    for _, value in named:
+        if not math.isfinite(value):
+            return False
+    return True
 
 
 def _smoothed_loss(smoothed: float, ratio: float, minimum: float) -> str:
