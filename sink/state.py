@@ -333,7 +333,9 @@ class RunState:
         the earliest deadlines, so the cost per message does not grow with the number of ranks
         (a rank's deadlines only move later while it sends, or earlier in `apply`, which lowers
         the earliest: a look finds exactly the stalls that looking at every message would)."""
-        self.sender_now = max(self.sender_now, now if sender_now is None else sender_now)
+        sender_now = now if sender_now is None else sender_now
+        if sender_now > self.sender_now:  # `max`'s choice, without the call (once per message)
+            self.sender_now = sender_now
         if now <= self._next_stall_check or self.sender_now <= self._next_sender_check:
             return []
         stalled = []
@@ -386,9 +388,10 @@ class RunState:
 
     def record_findings(self, findings: list[Finding]) -> None:
         with self.lock:
+            self.recent_findings.extend(findings)
             for finding in findings:
-                self.recent_findings.append(finding)
-                rank = self.runs.get(finding.run_id, {}).get(finding.rank)
+                ranks = self.runs.get(finding.run_id)  # no `{}` made per finding (a snapshot has several)
+                rank = ranks.get(finding.rank) if ranks is not None else None
                 if rank is not None:
                     rank.findings[(finding.analysis, finding.check)] = finding
             if self.observer is not None and findings:
