@@ -37,8 +37,9 @@ from stratlog.sink.thresholds import (
 
 ANALYSIS = "attention"
 SHOWN_HEADS = 5
-ATTENTION_TABLES = ("text_to_audio", "audio_to_text", "target_to_reference", "entropy", "max_weight")
-"""The per-head tables, one row per sampled layer and one column per sampled head."""
+FLOAT64_TABLES = ("text_to_audio", "audio_to_text", "target_to_reference", "entropy")
+"""The per-head tables read whole as float64 (with max_weight: one row per sampled layer and one
+column per sampled head)."""
 FFN_TABLES = ("text_ffn_grad_norm", "audio_ffn_grad_norm", "text_ffn_update_ratio", "audio_ffn_update_ratio")
 """The DualFFN measurements, one value per DualFFN layer each."""
 PATHS = ("text", "audio")
@@ -58,7 +59,7 @@ class AttentionAnalysis:
         verdicts = [
             text_audio_mass(tables),
             reference_attention(tables),
-            dead_heads(message, tables),
+            dead_heads(message, tables["entropy"]),
             self._uniform_heads(message, tables, sequence_length, context),
             *dual_ffn(message, first_step_at_zero_lr=starts_at_zero_lr(message, context),
                       pending_until=adam_grace_until(message, context)),
@@ -107,10 +108,11 @@ def _floats(table) -> np.ndarray:
 
 
 def float_tables(message: AttentionSnapshot) -> dict[str, np.ndarray]:
-    """The per-head tables as float64, converted once for all the checks that read them (float64
-    so that a threshold is compared and a mean summed exactly, whatever float dtype arrived). The
-    DualFFN rows are read as Python floats instead (`dual_ffn`)."""
-    return {name: _floats(getattr(message, name)) for name in ATTENTION_TABLES}
+    """The per-head tables the checks sum or compare whole, as float64 and converted once for all
+    of them (float64 so that a threshold is compared and a mean summed exactly, whatever float
+    dtype arrived). max_weight is judged by its min first (`dead_heads`), the DualFFN rows as
+    Python floats (`dual_ffn`)."""
+    return {name: _floats(getattr(message, name)) for name in FLOAT64_TABLES}
 
 
 def text_audio_mass(tables: dict[str, np.ndarray]):
@@ -142,12 +144,14 @@ def _heads(message: AttentionSnapshot, mask: np.ndarray) -> list[str]:
             else "L?H?" for r, c in zip(rows.tolist(), cols.tolist())]
 
 
-def dead_heads(message: AttentionSnapshot, tables: dict[str, np.ndarray]):
-    max_weight, entropy = tables["max_weight"], tables["entropy"]
-    if max_weight.size and max_weight.min() >= DEAD_HEAD_MAX_WEIGHT and math.isfinite(entropy.sum()):
-        names = []  # the usual case in two reductions: a NaN makes the min NaN, and a finite sum has none
+def dead_heads(message: AttentionSnapshot, entropy: np.ndarray):
+    """`entropy`: the snapshot's entropy table as float64."""
+    max_weight = message.max_weight.to_numpy()
+    if max_weight.size and float(max_weight.min()) >= DEAD_HEAD_MAX_WEIGHT and math.isfinite(entropy.sum()):
+        names = []  # the usual case in two reductions: a NaN makes the min NaN, and a finite sum has none (the
+        # min of the arrived dtype read as a float is the float64 table's min: no float64 copy needed)
     else:
-        names = _heads(message, ~(max_weight >= DEAD_HEAD_MAX_WEIGHT) | ~np.isfinite(entropy))
+        names = _heads(message, ~(max_weight.astype(float) >= DEAD_HEAD_MAX_WEIGHT) | ~np.isfinite(entropy))
     if names:
         more = f" (+{len(names) - SHOWN_HEADS} more)" if len(names) > SHOWN_HEADS else ""
         return ("dead_heads", FAIL, f"{len(names)} of {max_weight.size} sampled heads are dead (largest weight ~0 or "
