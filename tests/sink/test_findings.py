@@ -3,6 +3,7 @@ json.dumps writes (the format programs read). Run: ./run-tests tests/sink/test_f
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 
@@ -47,3 +48,22 @@ def test_what_json_cannot_write_raises_as_json_dumps_does():
         Finding("run", 0, 1, "input", "check", OK, "reason", object()).to_json()
     with pytest.raises(TypeError):
         Finding("run", 0, 1, "input", "check", OK, "reason", {"a": {1, 2}}).to_json()
+
+
+def test_a_finding_is_frozen_and_equal_by_its_fields_however_built():
+    """Finding fills its slots with its own __init__ (for speed): positional and keyword
+    arguments, the default value, equality, hashing and immutability must be a dataclass's."""
+    positional = Finding("run", 0, 1, "input", "check", WARN, "reason", 3)
+    keywords = Finding(run_id="run", rank=0, step=1, analysis="input", check="check", severity=WARN, reason="reason",
+                       value=3)
+    assert positional == keywords and hash(positional) == hash(keywords)
+    assert repr(keywords) == ("Finding(run_id='run', rank=0, step=1, analysis='input', check='check', severity='WARN', "
+                              "reason='reason', value=3)")
+    assert Finding(None, None, None, "stream", "check", OK, "reason").value is None
+    assert positional != Finding("run", 0, 1, "input", "check", OK, "reason", 3)
+    assert [getattr(keywords, field.name) for field in dataclasses.fields(Finding)] == [
+        "run", 0, 1, "input", "check", WARN, "reason", 3]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        positional.severity = OK
+    with pytest.raises(TypeError):
+        Finding("run", 0, 1, "input", "check", OK)  # no reason
