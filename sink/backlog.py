@@ -13,6 +13,7 @@ bounded and the loss is shown instead of hidden in an ever longer queue.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,19 +61,22 @@ class FrameBacklog:
         self.offer_all([message])
         return self.dropped_frames == dropped
 
-    def offer_all(self, messages: list[ReceivedMessage]) -> None:
-        """`offer`s each of `messages` in turn, in one loop (the peak taken once: the loop only adds)."""
+    def offer_all(self, messages: Iterable[ReceivedMessage]) -> None:
+        """`offer`s each of `messages` in turn, in one loop (the peak taken once: the loop only adds);
+        one that does not fit is let go before the next is taken (`receiver.receive_messages`)."""
         queue, limit, held = self._messages, self.limit_bytes, self.bytes
-        for message in messages:
-            size = len(message.frame)
-            if held + size > limit:
-                self.dropped_frames += 1
-                self.dropped_bytes += size
-            else:
-                queue.append(message)
-                held += size
-        self.bytes = held
-        self.peak_bytes = max(self.peak_bytes, held)
+        try:
+            for message in messages:
+                size = len(message.frame)
+                if held + size > limit:
+                    self.dropped_frames += 1
+                    self.dropped_bytes += size
+                else:
+                    queue.append(message)
+                    held += size
+        finally:  # what was queued is counted even when taking the next one raised
+            self.bytes = held
+            self.peak_bytes = max(self.peak_bytes, held)
 
     def take(self) -> ReceivedMessage | None:
         """The oldest message, or None when the backlog is empty."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import resource
 import time
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import zmq
@@ -50,31 +51,29 @@ class ReceivedMessage(NamedTuple):
 def receive_message(socket: zmq.Socket, timeout_ms: int) -> ReceivedMessage | None:
     """The next whole message on `socket`, or None when none arrived within `timeout_ms` (0: only
     what is already there)."""
-    received = receive_messages(socket, timeout_ms, 1)
-    return received[0] if received else None
+    return next(receive_messages(socket, timeout_ms, 1), None)
 
 
-def receive_messages(socket: zmq.Socket, timeout_ms: int, limit: int) -> list[ReceivedMessage]:
-    """The whole messages waiting on `socket`, `limit` at most, each stamped when it was taken off
-    the socket; waits up to `timeout_ms` for the first (0: only what is already there). One loop
-    of few steps a message: the live sink takes thousands a second (`sink.service`)."""
+def receive_messages(socket: zmq.Socket, timeout_ms: int, limit: int) -> Iterator[ReceivedMessage]:
+    """The whole messages waiting on `socket`, `limit` at most, each stamped when it is taken off
+    the socket; waits up to `timeout_ms` for the first (0: only what is already there). One at a
+    time (a generator: whoever takes them keeps or drops each before the next is read, so memory
+    stays bounded by what is kept), in a loop of few steps: the live sink takes thousands a second."""
     if timeout_ms > 0 and not socket.poll(timeout_ms, zmq.POLLIN):
-        return []
-    received: list[ReceivedMessage] = []
+        return
     receive, more, now = socket.recv, socket.get, time.time
-    try:
-        while len(received) < limit:
+    for _ in range(limit):
+        try:
             frame = receive(zmq.NOBLOCK)
-            if not more(zmq.RCVMORE):
-                received.append(ReceivedMessage(frame, now()))
-                continue
-            parts = [frame]
-            while more(zmq.RCVMORE):  # a message's parts arrive together: the rest is there
-                parts.append(receive(zmq.NOBLOCK))
-            received.append(ReceivedMessage(b"".join(parts), now(), len(parts)))
-    except zmq.Again:
-        pass
-    return received
+        except zmq.Again:
+            return
+        if not more(zmq.RCVMORE):
+            yield ReceivedMessage(frame, now())
+            continue
+        parts = [frame]
+        while more(zmq.RCVMORE):  # a message's parts arrive together: the rest is there
+            parts.append(receive(zmq.NOBLOCK))
+        yield ReceivedMessage(b"".join(parts), now(), len(parts))
 
 
 def _allow_one_descriptor_per_rank() -> None:
@@ -115,8 +114,8 @@ class FrameReceiver:
         """The next message, or None after `timeout_ms` without one."""
         return receive_message(self._socket, timeout_ms)
 
-    def receive_waiting(self, timeout_ms: int, limit: int) -> list[ReceivedMessage]:
-        """What has arrived, `limit` messages at most, waiting up to `timeout_ms` for the first."""
+    def receive_waiting(self, timeout_ms: int, limit: int) -> Iterator[ReceivedMessage]:
+        """What has arrived, one at a time, `limit` messages at most, waiting up to `timeout_ms` for the first."""
         return receive_messages(self._socket, timeout_ms, limit)
 
     def take_refusals(self) -> list[str]:

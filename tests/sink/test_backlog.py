@@ -59,14 +59,14 @@ def test_what_has_arrived_is_received_whole_a_multipart_message_as_one_and_at_mo
             sender.send(b"later %d" % index)
         before, received, deadline = time.time(), [], time.monotonic() + 10
         while len(received) < 5 and time.monotonic() < deadline:
-            batch = receiver.receive_waiting(100, 3)
+            batch = list(receiver.receive_waiting(100, 3))
             assert len(batch) <= 3
             received += batch
         assert [(message.frame, message.parts) for message in received] == [
             (b"first", 1), (b"twoparts", 2), (b"later 0", 1), (b"later 1", 1), (b"later 2", 1)]
         stamps = [message.received_at for message in received]
         assert before <= stamps[0] and stamps == sorted(stamps)
-        assert receiver.receive_waiting(0, 10) == []
+        assert list(receiver.receive_waiting(0, 10)) == []
     finally:
         sender.close(linger=0)
         receiver.close()
