@@ -48,6 +48,20 @@ def test_offering_many_at_once_keeps_and_drops_what_offering_each_would():
     assert [message.frame for message in iter(at_once.take, None)] == [b"a" * 6, b"c" * 3, b"d"]
 
 
+def test_messages_offered_as_they_arrive_are_each_kept_or_dropped_before_the_next_is_read():
+    """What keeps a flood of large frames from piling up in memory before the byte limit drops them."""
+    backlog, settled_before_each = FrameBacklog(limit_bytes=10), []
+
+    def arriving():
+        for index, frame in enumerate([b"a" * 6, b"b" * 5, b"c" * 3]):
+            settled_before_each.append(len(backlog) + backlog.dropped_frames)
+            yield ReceivedMessage(frame, float(index))
+
+    backlog.offer_all(arriving())
+    assert settled_before_each == [0, 1, 2]
+    assert (len(backlog), backlog.dropped_frames, backlog.bytes) == (2, 1, 9)
+
+
 def test_what_has_arrived_is_received_whole_a_multipart_message_as_one_and_at_most_the_limit():
     receiver = FrameReceiver("tcp://127.0.0.1:0")
     sender = zmq.Context.instance().socket(zmq.PUSH)
