@@ -169,7 +169,11 @@ def test_a_sink_killed_and_restarted_mid_run_continues_without_false_losses(proc
     reported_dropped = sum(finding["value"]["dropped_by_rank"] for finding in gaps)
     truly_missing = sum(len(seqs) for seqs in missing.values())
     assert reported_lost + reported_dropped == truly_missing  # no false loss: reported = in neither recording
-    assert truly_missing == 0, missing  # the two recordings together hold every message
+    # Only what the killed sink had taken off its socket but not yet recorded can be missing (usually
+    # nothing; on a loaded machine a message or two in flight at the kill): one stretch of each rank's
+    # seqs, never holes elsewhere in the run.
+    for rank, seqs in missing.items():
+        assert not seqs or max(seqs) - min(seqs) + 1 == len(seqs), (rank, sorted(seqs))
 
     resumed = [event for event in whole_lines(log_dir / "events.jsonl") if event["event"] == "resumed"]
     assert len(resumed) == 1 and resumed[0]["run_context"] is True
