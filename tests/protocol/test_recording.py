@@ -47,6 +47,11 @@ def read(path: Path) -> tuple[list[Record], RecordingReader]:
     return list(reader), reader
 
 
+def _disk_full(*args, **kwargs):
+    """Stands in for os.open / os.writev on a disk with no space left."""
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
 def test_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "run.stratrec"
     records = write_recording(path, FRAMES)
@@ -266,15 +271,10 @@ def test_a_refused_rotation_keeps_the_current_file_in_use(tmp_path, monkeypatch)
     path = tmp_path / "refused.stratrec"
     writer = RecordingWriter(path, rotate_bytes=200)
     writer.write(b"a" * 100, received_at=1.0)
-    open_file = os.open
-
-    def refused(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "open", refused)
+    monkeypatch.setattr(os, "open", _disk_full)
     with pytest.raises(OSError):
         writer.write(b"b" * 100, received_at=2.0)
-    monkeypatch.setattr(os, "open", open_file)
+    monkeypatch.undo()
     writer.write(b"c" * 100, received_at=3.0)
     writer.close()
     reader = RecordingReader(path)
@@ -327,15 +327,10 @@ def test_a_refused_batch_is_lost_whole_and_the_next_record_is_written_at_once(tm
     writer.hold(60.0)
     writer.write(b"a" * 100, received_at=1.0)
     writer.write(b"b" * 100, received_at=2.0)
-    writev = os.writev
-
-    def refused(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(os, "writev", refused)
+    monkeypatch.setattr(os, "writev", _disk_full)
     with pytest.raises(OSError):
         writer.flush()
-    monkeypatch.setattr(os, "writev", writev)
+    monkeypatch.undo()
     writer.write(b"c" * 100, received_at=3.0)  # the disk refused the last write: this one is not held
     assert [r.frame for r in RecordingReader(path)] == [b"c" * 100]
     writer.write(b"d" * 100, received_at=4.0)  # taken again: held
