@@ -49,9 +49,13 @@ from stratlog.protocol.examples import FULL_SIZE, example_snapshots
 VARIED_IDS = ("input_ids", "target_text_ids", "predicted_text_ids")
 """The token ids that differ for every rank and step (the text the sink decodes)."""
 ID_POOL = 1 << 22
-BASELINE_MS_PER_RANK_S = 1.11
-"""Sink CPU per rank and second before the issue-16 scale work (2026-12-01, 512 ranks, every rank
-sending one payload: the tokenizer decoding every token, np.nanmean per table)."""
+BASELINE_COMMIT = "3f0d229"
+BASELINE_MS_PER_RANK_S = 1.96
+"""Sink CPU per rank and second at BASELINE_COMMIT (the end of the previous round of scale work), measured
+with this bench on this machine within the hour of the figures in BENCHMARKS.md: 512 ranks, three runs
+alternated with the current code (2.05, 1.85, 1.97 ms). This machine's timings drift over hours (the same
+commit measured 1.14 ms in the session before, under other load), so only a baseline measured beside the
+figures is one."""
 STEPS_PER_S = 5
 CAPTURE_EVERY = 10
 SINK_CPU, SENDER_CPU = 0, 1
@@ -267,7 +271,7 @@ def main() -> None:
         per_rank = largest["cpu_needed"] / largest["ranks"]
         lines += ["", f"- One rank at these rates costs the sink {per_rank * 1e3:.2f} ms of CPU per second (from "
                       f"{largest['ranks']:,} ranks, nothing dropped; {per_rank * 1e3 / BASELINE_MS_PER_RANK_S:.2f}x the "
-                      f"{BASELINE_MS_PER_RANK_S} ms before the scale work): one core handles about {1 / per_rank:,.0f} "
+                      f"{BASELINE_MS_PER_RANK_S} ms of {BASELINE_COMMIT}): one core handles about {1 / per_rank:,.0f} "
                       f"ranks; 2 048 ranks need {per_rank * 2048:.2f} cores, so the goal (2 048 on one core, no drops) is "
                       f"{'met' if per_rank * 2048 <= 1 else f'missed by {per_rank * 2048:.1f}x'}."]
     for row in rows:
