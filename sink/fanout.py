@@ -10,10 +10,12 @@ log files and recording stay the complete record; a viewer shows what reached it
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import zmq
 
 from stratlog.protocol.curve import ClientKeys, SecuredServer, ServerKeys
-from stratlog.sink.receiver import ReceivedMessage, receive_message
+from stratlog.sink.receiver import ReceivedMessage, receive_message, receive_messages
 
 PUBLISH_HIGH_WATER_MARK = 10_000
 """Frames queued per subscriber before further frames to it are dropped (about 5 s of a busy run)."""
@@ -46,8 +48,8 @@ class FramePublisher:
 
 
 class FrameSubscriber:
-    """Connects a SUB socket to a sink's publisher; the same `receive` as `FrameReceiver`, so a
-    `SinkService` (and its dashboard) can run on it."""
+    """Connects a SUB socket to a sink's publisher; the same `receive` and `receive_waiting` as
+    `FrameReceiver`, so a `SinkService` (and its dashboard) can run on it."""
 
     def __init__(self, connect: str, *, keys: ClientKeys | None = None):
         self._context = zmq.Context()
@@ -62,6 +64,9 @@ class FrameSubscriber:
 
     def receive(self, timeout_ms: int) -> ReceivedMessage | None:
         return receive_message(self._socket, timeout_ms)
+
+    def receive_waiting(self, timeout_ms: int, limit: int) -> Iterator[ReceivedMessage]:
+        return receive_messages(self._socket, timeout_ms, limit)
 
     def take_refusals(self) -> list[str]:
         """A subscriber refuses no connections: it makes one (the `FrameReceiver` interface)."""
