@@ -172,11 +172,7 @@ class SinkPipeline:
             self._write_entries(done)
         self.files.write_metrics({"run_id": message.run_id, "rank": message.rank, "step": message.step,
                                   "time": message.time, **message.values})
-        try:
-            findings = self.metrics_health.evaluate(message, context)
-        except Exception as error:  # noqa: BLE001 - by design, as `_guarded`: one bad message must not stop the sink
-            self._analysis_error(message, "metrics analysis", error)
-            findings = []
+        findings = self._guarded("metrics analysis", message, lambda: self.metrics_health.evaluate(message, context), [])
         if notices or findings:
             self._report(notices + findings, as_notices=True)
 
