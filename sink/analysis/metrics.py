@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from stratlog.protocol import Metrics
@@ -35,6 +36,8 @@ LOSS_NAMES = ("loss", "text_loss", "audio_loss")
 
 Verdict = tuple[str, str, Callable[[], tuple[str, Any]]]
 """(check, severity, words): `words()` gives the finding's reason and value."""
+_NO_VERDICTS: dict = {}
+"""A rank's verdicts before its first evaluation (never written to)."""
 
 
 class MetricsHealth:
@@ -44,44 +47,64 @@ class MetricsHealth:
         self._smoothed: dict[tuple[str, int], tuple[float, float]] = {}
         """(run, rank) -> (smoothed loss, its running minimum)."""
         self._verdicts: dict[tuple[str, int], dict[str, tuple[int, Verdict]]] = {}
-        """(run, rank) -> check -> (step, verdict) of its latest verdict, changed or not (each
-        evaluation replaces the inner dict whole: a dashboard reads it from another thread)."""
+        """(run, rank) -> check -> (step, verdict) of its latest verdict, changed or not (a
+        dashboard reads it from another thread: a check's first verdict makes a new inner dict,
+        so one being read never changes size)."""
         self.latest = LatestVerdicts(self._verdicts)
         """What a viewer shows (sink.dashboard_model)."""
+        self._schedule_context: RunContext | None = None
+        self._schedule: LrSchedule | None = None
+        """The latest context's lr schedule (`_schedule_of`)."""
 
     def evaluate(self, message: Metrics, context: RunContext) -> list[Finding]:
         values, step, key = message.values, message.step, (message.run_id, message.rank)
         verdicts = (
             self._loss_finite(values),
             self._grad_norm(values),
-            self._learning_rate(values, step, context),
+            self._learning_rate(values, step, self._schedule_of(context)),
             self._divergence(key, values),
         )
         findings = []
-        previous = self._verdicts.get(key)
-        latest = dict(previous) if previous is not None else {}
+        latest = self._verdicts.get(key, _NO_VERDICTS)
         for verdict in verdicts:
             if verdict is None:
                 continue
             check = verdict[0]
             before = latest.get(check)  # each check judges once a message: still the previous verdict
-            latest[check] = (step, verdict)
-            if before is None or before[1][1] != verdict[1]:
+            if before is None:  # a new check: a new dict (a reader iterating the old one never sees it grow)
+                latest = self._verdicts[key] = {**latest, check: (step, verdict)}
                 findings.append(_finding(message.run_id, message.rank, step, verdict))
-        self._verdicts[key] = latest
+            else:  # a repeat replaces its value in place: the dict keeps its size
+                latest[check] = (step, verdict)
+                if before[1][1] != verdict[1]:
+                    findings.append(_finding(message.run_id, message.rank, step, verdict))
         return findings
+
+    def _schedule_of(self, context: RunContext) -> LrSchedule:
+        """The run's lr schedule, read from its training arguments once per context (the
+        pipeline makes a new context for each run start; one run's messages share one)."""
+        if context is not self._schedule_context:
+            self._schedule = LrSchedule.of(context)
+            self._schedule_context = context
+        return self._schedule
 
     @staticmethod
     def _loss_finite(values: dict[str, float]) -> Verdict | None:
-        present = [(name, values[name]) for name in LOSS_NAMES if name in values]
-        if not present:
+        loss = bad = None
+        for name in LOSS_NAMES:  # a plain loop: a healthy run's losses, on every message
+            if name in values:
+                value = values[name]
+                if loss is None:
+                    loss = value  # "loss" itself when present: it comes first in LOSS_NAMES
+                if not math.isfinite(value):
+                    bad = bad or []
+                    bad.append((name, value))
+        if loss is None:
             return None
-        bad = [] if _all_finite(present) else [(name, value) for name, value in present if not math.isfinite(value)]
-        if bad:
+        if bad is not None:
             names = ", ".join(f"{name} = {value}" for name, value in bad)
             return ("loss_finite", FAIL, lambda: (f"{names}: the loss overflowed; lower the learning rate, enable "
                     "gradient clipping (max_grad_norm), or train in bf16 instead of fp16", bad[0][1]))
-        loss = present[0][1]  # "loss" itself when present: it comes first in LOSS_NAMES
         return ("loss_finite", OK, lambda: ("losses are finite", rounded(loss)))
 
     @staticmethod
@@ -99,19 +122,19 @@ class MetricsHealth:
         return ("grad_norm", OK, lambda: (f"grad norm {norm:.4g} is finite and non-zero", rounded(norm)))
 
     @staticmethod
-    def _learning_rate(values: dict[str, float], step: int, context: RunContext) -> Verdict | None:
+    def _learning_rate(values: dict[str, float], step: int, schedule: LrSchedule) -> Verdict | None:
         if "learning_rate" not in values:
             return None
-        lr, warmup = values["learning_rate"], context.warmup_steps
+        lr, warmup = values["learning_rate"], schedule.warmup_steps
         if step <= warmup:
             return ("learning_rate", OK, lambda: (f"lr {lr:.3g} during warmup (step {step} of {warmup})", lr))
-        if context.in_decay_tail(step):
-            max_steps = context.max_steps
+        if step > schedule.decay_tail_after:
+            max_steps = schedule.max_steps
             return ("learning_rate", OK, lambda: (f"lr {lr:.3g} in the schedule's final decay (max_steps {max_steps})", lr))
         if lr <= 0:
             return ("learning_rate", FAIL, lambda: (f"lr is {lr:g} outside warmup: nothing trains; check learning_rate "
                     "and lr_scheduler_type", lr))
-        peak = context.peak_learning_rate
+        peak = schedule.peak
         if peak and lr < LR_FAIL_FRACTION * peak:
             return ("learning_rate", FAIL, lambda: (f"lr {lr:.3g} is {lr / peak:.1e} of the configured {peak:g}, below "
                     f"{LR_FAIL_FRACTION:.1%} of it after warmup ({warmup} steps): nothing trains; the scheduler drops "
@@ -143,12 +166,20 @@ class MetricsHealth:
         return ("divergence", OK, lambda: (_smoothed_loss(smoothed, ratio, minimum), rounded(ratio)))
 
 
-def _all_finite(named: list[tuple[str, float]]) -> bool:
-    """Whether every value is finite: a plain loop (a healthy run's losses, on every message)."""
-    for _, value in named:
-        if not math.isfinite(value):
-            return False
-    return True
+@dataclass(frozen=True)
+class LrSchedule:
+    """What the learning-rate check needs of a run's training arguments (`RunContext`'s reading
+    of them), taken once per context instead of on every metrics message."""
+
+    warmup_steps: int
+    max_steps: int | None
+    decay_tail_after: float
+    """`RunContext.in_decay_tail(step)` is `step > decay_tail_after` (inf: no decaying tail)."""
+    peak: float | None
+
+    @classmethod
+    def of(cls, context: RunContext) -> LrSchedule:
+        return cls(context.warmup_steps, context.max_steps, context.decay_tail_after, context.peak_learning_rate)
 
 
 def _smoothed_loss(smoothed: float, ratio: float, minimum: float) -> str:

@@ -197,7 +197,13 @@ class RunContext:
     def in_decay_tail(self, step: int) -> bool:
         """In the last LR_DECAY_TAIL_FRACTION of max_steps of a schedule that decays: a learning
         rate near 0 is its design there. Under a constant schedule lr 0 is a fault to the end."""
-        return self.schedule_decays and self.max_steps is not None and step > (1 - LR_DECAY_TAIL_FRACTION) * self.max_steps
+        return step > self.decay_tail_after
+
+    @property
+    def decay_tail_after(self) -> float:
+        """The step after which `in_decay_tail` holds (inf: never)."""
+        max_steps = self.max_steps
+        return (1 - LR_DECAY_TAIL_FRACTION) * max_steps if self.schedule_decays and max_steps is not None else math.inf
 
 
 def _finite(value: Any) -> float | int:
