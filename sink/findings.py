@@ -53,10 +53,21 @@ class Finding:
     def to_json(self) -> str:
         """`json.dumps(record, ensure_ascii=False, allow_nan=False)` of the finding's fields in
         this order, with control characters escaped (`printable_json`); written out field by
-        field, since a findings line is written for every finding of every rank."""
-        line = (f'{{"run_id": {_json(self.run_id)}, "rank": {_json(self.rank)}, "step": {_json(self.step)}, '
-                f'"analysis": {_json(self.analysis)}, "check": {_json(self.check)}, "severity": {_json(self.severity)}, '
-                f'"reason": {_json(self.reason)}, "value": {_json(json_safe(self.value))}}}')
+        field, since a findings line is written for every finding of every rank. A finding of
+        the usual types (a run, rank and step, text fields of text) takes one f-string, with
+        no call per field."""
+        run_id, rank, step, analysis, check, severity, reason = (
+            self.run_id, self.rank, self.step, self.analysis, self.check, self.severity, self.reason)
+        if (type(run_id) is str and type(rank) is int and type(step) is int and type(analysis) is str
+                and type(check) is str and type(severity) is str and type(reason) is str):
+            line = (f'{{"run_id": {encode_basestring(run_id)}, "rank": {int.__repr__(rank)}, '
+                    f'"step": {int.__repr__(step)}, "analysis": {encode_basestring(analysis)}, '
+                    f'"check": {encode_basestring(check)}, "severity": {encode_basestring(severity)}, '
+                    f'"reason": {encode_basestring(reason)}, "value": {_json_value(self.value)}}}')
+        else:
+            line = (f'{{"run_id": {_json(run_id)}, "rank": {_json(rank)}, "step": {_json(step)}, '
+                    f'"analysis": {_json(analysis)}, "check": {_json(check)}, "severity": {_json(severity)}, '
+                    f'"reason": {_json(reason)}, "value": {_json_value(self.value)}}}')
         # ASCII but DEL holds nothing printable_json escapes: most lines skip its regex scan.
         return line if line.isascii() and "\x7f" not in line else printable_json(line)
 
@@ -77,13 +88,16 @@ def _finding_init(self: Finding, run_id: str | None, rank: int | None, step: int
  _set_value) = (vars(Finding)[field.name].__set__ for field in fields(Finding))
 Finding.__init__ = _finding_init
 
-_JSON_ENCODER = json.JSONEncoder(ensure_ascii=False, allow_nan=False)
+_ENCODE = json.encoder.c_make_encoder(None, json.JSONEncoder().default, encode_basestring, None, ": ", ", ",
+                                      False, False, False)
+"""The C encoder `json.dumps(value, ensure_ascii=False, allow_nan=False)` makes on every call,
+made once: the same text for any value without cycles (`json_safe` makes new containers, and
+recurses without end on a cycle before this would see it)."""
 
 
 def _json(value: Any) -> str:
     """`json.dumps(value, ensure_ascii=False, allow_nan=False)`: None, str, int and a finite float
-    written as json writes them; anything else by the encoder, built once (json.dumps builds one
-    per call)."""
+    written as json writes them; anything else by the C encoder (json.dumps builds one per call)."""
     if value is None:
         return "null"
     kind = type(value)
@@ -93,17 +107,26 @@ def _json(value: Any) -> str:
         return int.__repr__(value)
     if kind is float and math.isfinite(value):
         return float.__repr__(value)
-    return _JSON_ENCODER.encode(value)
+    return "".join(_ENCODE(value, 0))
+
+
+def _json_value(value: Any) -> str:
+    """`_json(json_safe(value))`, with a float (most values) written without the two calls."""
+    if type(value) is float:
+        return float.__repr__(value) if math.isfinite(value) else encode_basestring(str(value))
+    return _json(json_safe(value))
 
 
 def json_safe(value: Any) -> Any:
     """NaN and infinities are not JSON: spell them as strings ("nan", "inf", "-inf")."""
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
+    # a finite float item (most of a finding's tables) is kept without a call of its own
     if isinstance(value, dict):
-        return {str(key): json_safe(item) for key, item in value.items()}
+        return {str(key): item if type(item) is float and math.isfinite(item) else json_safe(item)
+                for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [json_safe(item) for item in value]
+        return [item if type(item) is float and math.isfinite(item) else json_safe(item) for item in value]
     return value
 
 
