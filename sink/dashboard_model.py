@@ -96,16 +96,18 @@ class Capture:
     """Snapshot kind key -> the snapshot of this step."""
     readings: dict[str, Any] = field(default_factory=dict)
     """Snapshot kind key -> what the sink computed for viewers to show (the kind's `readings`)."""
-    findings: dict[str, list[Finding]] = field(default_factory=dict)
-    """Analysis -> the findings of this step's snapshot."""
+    findings: dict[str, dict[str, Finding]] = field(default_factory=dict)
+    """Analysis -> check -> its latest finding at this step: a step sent again (a rank resumed
+    from a checkpoint, a forged frame) replaces its verdicts, as it replaces the snapshot, so the
+    capture neither shows a check twice nor grows."""
     audio_files: list[str] = field(default_factory=list)
     """The capture's WAV files relative to the log folder, when the sink decodes audio
     (--audio-tokenizer, sink.audio_clips); written by the decoding process shortly after."""
 
     def frozen_copy(self) -> Capture:
-        """Snapshots and readings never change once received; later kinds join, findings lists grow."""
+        """Snapshots and readings never change once received; later kinds and checks join."""
         return replace(self, snapshots=dict(self.snapshots), readings=dict(self.readings),
-                       findings={analysis: list(found) for analysis, found in self.findings.items()})
+                       findings={analysis: dict(found) for analysis, found in self.findings.items()})
 
 
 @dataclass
@@ -206,7 +208,7 @@ class DashboardModel:
                 continue
             history = self.histories.get(finding.run_id, {}).get(finding.rank)
             if history is not None and finding.step in history.captures:
-                history.captures[finding.step].findings.setdefault(finding.analysis, []).append(finding)
+                history.captures[finding.step].findings.setdefault(finding.analysis, {})[finding.check] = finding
         self._changed()
 
     def drawing_failed(self, widget: str, error: Exception, *, rank: int | None, step: int | None) -> None:

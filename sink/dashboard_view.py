@@ -94,7 +94,7 @@ def run_view(state, rank: int | None, metrics: dict, trends: dict, capture_steps
     newest = max((r.last_message_time for r in ranks), default=0.0)
     latest = list(state.ranks[rank].findings.values()) if rank is not None else []
     step_findings = capture.findings if capture is not None else {}
-    shown = {kind.key: _worst_first(step_findings.get(kind.key, [])) for kind in snapshot_kinds.SNAPSHOT_KINDS}
+    shown = {kind.key: _worst_first(list(step_findings.get(kind.key, {}).values())) for kind in snapshot_kinds.SNAPSHOT_KINDS}
     evaluated = {finding.check for finding in metric_verdicts}
     stream_findings = [f for f in latest if f.analysis == "stream" or (f.analysis == "metrics" and f.check not in evaluated)]
     shown[STREAM_PANEL[0]] = _worst_first(stream_findings + list(metric_verdicts) + list(run_findings))

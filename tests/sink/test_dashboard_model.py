@@ -5,9 +5,12 @@ Run: ./run-tests tests/sink/test_dashboard_model.py"""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
+from stratlog.protocol import Array
 from stratlog.sink.dashboard_model import CAPTURE_STEPS, METRIC_POINTS, TREND_POINTS, DashboardModel
+from stratlog.sink.findings import OK
 from stratlog.sink.pipeline import SinkPipeline
 from tests.sink.builders import (
     CODEBOOKS,
@@ -57,6 +60,21 @@ def test_view_shows_the_chosen_step_or_the_latest_with_its_findings(tmp_path):
     assert {f.check for f in latest.panels["stream"]} == {"run_start"}
     assert 4.9 < latest.last_message_age_s < 5.0
     assert model.view(step=15, now=T0).shown_step == 20, "a step without a capture shows the latest"
+
+
+def test_a_step_sent_again_replaces_its_verdicts_instead_of_adding_to_them(tmp_path):
+    """A rank resumed from a checkpoint (or a client replaying frames) sends a captured step again:
+    the capture shows each check once, with the latest verdict, and does not grow."""
+    dead = np.full((2, 4), 0.01)  # every head's max weight near 0: a dead-heads verdict that is not OK
+    resent = [attention_snapshot(step=10, seq=seq, max_weight=Array.from_numpy(
+        (dead if seq % 2 else dead + 0.6).astype(np.float16))) for seq in range(1, 41)]
+    model, _ = model_fed(tmp_path, [run_start(), *resent])
+    found = model.ranks[0].captures[10].findings["attention"]
+    checks = [finding.check for finding in model.view(now=T0).panels["attention"]]
+    assert len(checks) == len(set(checks)) == len(found), "each check once"
+    assert found["dead_heads"].severity == OK, "the last one sent (seq 40: healthy heads) is shown"
+    assert len(model_fed(tmp_path / "once", [run_start(), resent[-1]])[0].ranks[0].captures[10].findings["attention"]) \
+        == len(found), "as many findings as one capture of the step has"
 
 
 def test_a_second_run_to_start_is_shown_alone_and_the_first_keeps_only_its_logs(tmp_path):
