@@ -175,7 +175,11 @@ class LogFiles:
         """Called after each handled frame and on idle ticks: flush once a second at most, or
         sooner for a file holding FLUSH_BYTES (a paused one waits for the second)."""
         now = time.monotonic()
-        if now >= self._flush_due_at or self._holds_flush_bytes():
+        # no file holds FLUSH_BYTES while all of them together hold less: on nearly every call
+        # that sum settles it, without a look at each file
+        if now >= self._flush_due_at or (
+                self.human.pending_bytes + self.findings.pending_bytes + self.metrics.pending_bytes
+                + self.events.pending_bytes >= FLUSH_BYTES and self._holds_flush_bytes()):
             self.flush()
             self._flush_due_at = now + FLUSH_INTERVAL_S
 

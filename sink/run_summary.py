@@ -52,20 +52,23 @@ class RunSummary:
     def add(self, findings: list[Finding]) -> list[Finding]:
         """Counts `findings`; returns those that moved their check to WARN or FAIL (the live lines)."""
         alarms = []
+        checks, current = self._checks, self._current
         with self._lock:
             for finding in findings:
-                severity, key = finding.severity, (finding.analysis, finding.check)
-                check = self._checks.get(key)
+                severity, analysis, name = finding.severity, finding.analysis, finding.check
+                check = checks.get((analysis, name))
                 if check is None:
-                    check = self._checks[key] = CheckSummary(severity, finding.step, 0, 0, finding.reason)
-                elif severity != check.worst and SEVERITY_RANK[severity] > SEVERITY_RANK[check.worst]:
-                    check = self._checks[key] = CheckSummary(severity, finding.step, 0, check.total, finding.reason)
-                check.total += 1
-                if severity == check.worst:
+                    check = checks[analysis, name] = CheckSummary(severity, finding.step, 1, 1, finding.reason)
+                elif severity == check.worst:  # nearly every finding: a repeat of its check's worst
+                    check.total += 1
                     check.count += 1
-                where = (finding.run_id, finding.rank, finding.analysis, finding.check)
-                if self._current.get(where) != severity:
-                    self._current[where] = severity
+                elif SEVERITY_RANK[severity] > SEVERITY_RANK[check.worst]:
+                    check = checks[analysis, name] = CheckSummary(severity, finding.step, 1, check.total + 1, finding.reason)
+                else:
+                    check.total += 1
+                where = (finding.run_id, finding.rank, analysis, name)
+                if current.get(where) != severity:
+                    current[where] = severity
                     if severity in ALARMS:
                         alarms.append(finding)
         return alarms
