@@ -22,7 +22,7 @@ import numpy as np
 
 from stratlog.protocol import ZeroShotSnapshot
 from stratlog.sink.analysis.history import SeriesBook
-from stratlog.sink.analysis.reductions import finite_mean
+from stratlog.sink.analysis.reductions import finite_mean_of_floats
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.analysis.voice_similarity import SimTrendJudge
 from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding, rounded
@@ -43,16 +43,17 @@ SHOWN_GROUPS = 6
 
 
 def effects(message: ZeroShotSnapshot) -> np.ndarray:
-    """Per-row conditioning effect (swapped - true reference loss), NaN where not measured."""
-    return _losses(message)[1]
+    """Per-row conditioning effect (swapped - true reference loss) as float64, NaN where not measured."""
+    return np.array(_losses(message)[1], dtype=np.float64)
 
 
-def _losses(message: ZeroShotSnapshot) -> tuple[np.ndarray, np.ndarray]:
-    """(true reference losses, effects), both as float64 over the rows that have both losses."""
-    true = message.true_reference_loss.to_numpy().astype(float)
-    swapped = message.swapped_reference_loss.to_numpy().astype(float)
-    rows = min(len(true), len(swapped))
-    return true[:rows], swapped[:rows] - true[:rows]
+def _losses(message: ZeroShotSnapshot) -> tuple[list[float], list[float]]:
+    """(true reference losses, effects) over the rows that have both losses, as Python floats: exact
+    from any float dtype, and the float64 difference NumPy would compute; a batch's few rows cost
+    less so than as arrays."""
+    true = message.true_reference_loss.to_numpy().tolist()
+    swapped = message.swapped_reference_loss.to_numpy().tolist()
+    return true[:len(swapped)], [swapped_loss - true_loss for true_loss, swapped_loss in zip(true, swapped)]
 
 
 class EffectRow(NamedTuple):
@@ -77,7 +78,7 @@ def effect_rows(message: ZeroShotSnapshot, context: RunContext) -> tuple[EffectR
     """Per row, the effect and its verdict, for a viewer to show as they are: the snapshot alone
     decides, and the run's capture interval where the reference grace ends."""
     in_grace = message.step < context.judged_from(1, REFERENCE_GRACE_STEPS)
-    return tuple(EffectRow(effect, effect_severity(effect, in_grace)) for effect in effects(message).tolist())
+    return tuple(EffectRow(effect, effect_severity(effect, in_grace)) for effect in _losses(message)[1])
 
 
 class GroupEffects:
@@ -116,8 +117,7 @@ class ZeroShotAnalysis:
         self._sim = SimTrendJudge()
 
     def evaluate(self, message: ZeroShotSnapshot, context: RunContext) -> list[Finding]:
-        true_losses, rows = _losses(message)
-        row_effects = rows.tolist()  # a batch's few rows: tested as Python floats, not with NumPy calls
+        true_losses, row_effects = _losses(message)
         measured = [math.isfinite(effect) for effect in row_effects]
         if message.skipped_reason or not any(measured):
             why = message.skipped_reason or "no finite loss pair was measured"
@@ -125,14 +125,14 @@ class ZeroShotAnalysis:
                          "(shuffle the data, or raise the batch size)", None)]
         else:
             if not all(measured):
-                finite = np.isfinite(rows)
-                rows_measured, true_losses = rows[finite], true_losses[finite]
+                rows_measured = [effect for effect, finite in zip(row_effects, measured) if finite]
+                true_losses = [loss for loss, finite in zip(true_losses, measured) if finite]
             else:
-                rows_measured = rows
-            mean = finite_mean(rows_measured)
+                rows_measured = row_effects
+            mean = finite_mean_of_floats(rows_measured)
             series = self._history.add((message.run_id, message.rank), message.step, mean)
             audio_loss = self._history.add((message.run_id, message.rank, "true_reference_loss"), message.step,
-                                           finite_mean(true_losses))
+                                           finite_mean_of_floats(true_losses))
             best = self._best_window.get(message.run_id, (float("-inf"), 0, message.rank))
             if len(series.recent) == CONDITIONING_WINDOW and series.recent_mean > best[0]:  # full windows only
                 best = self._best_window[message.run_id] = (series.recent_mean, message.step, message.rank)
@@ -226,23 +226,27 @@ def group_verdict(check: str, groups: dict[str, GroupEffects], step: int, judged
     kind = "speakers" if check == "per_speaker" else "language pairs"
     means = {name: group.mean for name, group in groups.items()}
     value = {name: rounded(mean) for name, mean in sorted(means.items())}
-    measured = f"each one's mean over its latest {GROUP_MEASUREMENTS} samples, all ranks, from step {judged_from} on"
     weak = sorted((name for name, mean in means.items() if not mean > CONDITIONING_EFFECT_MIN), key=means.get)
     judged = [name for name in weak if groups[name].judged]
-
-    def listed(names: list[str]) -> str:
-        more = f" (+{len(names) - SHOWN_GROUPS} more)" if len(names) > SHOWN_GROUPS else ""
-        return ", ".join(f"{name} ({means[name]:+.3f}, n={len(groups[name].recent)})"
-                         for name in names[:SHOWN_GROUPS]) + more
-
     if judged:
         return (check, WARN, f"{len(judged)} of the {len(groups)} {kind} in this batch show no conditioning effect "
-                f"({measured}): {listed(judged)}; their voices are not cloned; check those {kind}' reference clips "
-                "(silence, wrong speaker)", value)
+                f"({_measured(judged_from)}): {_listed(judged, means, groups)}; their voices are not cloned; check "
+                f"those {kind}' reference clips (silence, wrong speaker)", value)
     if weak:
         until = f"step {judged_from}" if step < judged_from else f"{GROUP_MEASUREMENTS} samples each from then"
         return (check, PENDING, f"pending until {until}: {len(weak)} of the {len(groups)} {kind} in this batch show "
-                f"no conditioning effect so far: {listed(weak)}; a model needs training, and a group {GROUP_MEASUREMENTS} "
-                "samples, before its effect is judged", value)
+                f"no conditioning effect so far: {_listed(weak, means, groups)}; a model needs training, and a group "
+                f"{GROUP_MEASUREMENTS} samples, before its effect is judged", value)
     return (check, OK, f"all {len(groups)} {kind} in this batch show a conditioning effect above "
-            f"{CONDITIONING_EFFECT_MIN} nats ({measured}, or fewer so far)", value)
+            f"{CONDITIONING_EFFECT_MIN} nats ({_measured(judged_from)}, or fewer so far)", value)
+
+
+def _measured(judged_from: int) -> str:
+    return f"each one's mean over its latest {GROUP_MEASUREMENTS} samples, all ranks, from step {judged_from} on"
+
+
+def _listed(names: list[str], means: dict[str, float], groups: dict[str, GroupEffects]) -> str:
+    """The first SHOWN_GROUPS of `names` with their mean effect and measurement count."""
+    more = f" (+{len(names) - SHOWN_GROUPS} more)" if len(names) > SHOWN_GROUPS else ""
+    return ", ".join(f"{name} ({means[name]:+.3f}, n={len(groups[name].recent)})"
+                     for name in names[:SHOWN_GROUPS]) + more
