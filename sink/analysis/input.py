@@ -96,8 +96,9 @@ class InputAnalysis:
             verdicts.append(("special_tokens", WARN, "not checked: no Higgs text tokenizer for this run (the run_start's "
                              "tokenizer_path cannot be read here); pass --tokenizer", None))
         else:
-            verdicts.append(special_tokens(ids, context.tokens, context.num_codebooks))
-            verdicts.append(truncation(ids, context.tokens))
+            end = _content_end(ids, context.tokens)
+            verdicts.append(special_tokens(ids, context.tokens, context.num_codebooks, end))
+            verdicts.append(truncation(ids, context.tokens, end))
         verdicts.append(self._rank_data(message))
         return [Finding(message.run_id, message.rank, message.step, ANALYSIS, check, severity, reason, value)
                 for check, severity, reason, value in filter(None, verdicts)]
@@ -244,7 +245,8 @@ def _content_end(ids: np.ndarray, tokens: SpecialTokenIds) -> int:
     return end
 
 
-def special_tokens(ids: np.ndarray, tokens: SpecialTokenIds, num_codebooks: int | None):
+def special_tokens(ids: np.ndarray, tokens: SpecialTokenIds, num_codebooks: int | None, end: int):
+    """`end`: `_content_end` of `ids` (found once for this check and `truncation`)."""
     problems = []
     if len(ids) == 0 or ids.item(0) != tokens.begin_of_text:
         first = tokens.name_of(ids.item(0)) if len(ids) else "nothing"
@@ -253,7 +255,6 @@ def special_tokens(ids: np.ndarray, tokens: SpecialTokenIds, num_codebooks: int 
     starts, ends = int(np.count_nonzero(ids == tokens.start_header)), int(np.count_nonzero(ids == tokens.end_header))
     if starts == 0 or starts != ends:
         problems.append(f"{starts} <|start_header_id|> vs {ends} <|end_header_id|> (role headers are broken)")
-    end = _content_end(ids, tokens)
     delay = (num_codebooks or 1) - 1
     runs = _runs((ids == tokens.audio_out) | (ids == tokens.audio_in))
     faults = []  # (start, stop, what is wrong, its bos) per bad audio run: all counted, the first few worded
@@ -288,8 +289,8 @@ def _run_problem(fault: tuple[int, int, str, int], tokens: SpecialTokenIds, dela
     return f"audio run at {start}-{stop} does not end with <|audio_eos|> after its delay tokens"
 
 
-def truncation(ids: np.ndarray, tokens: SpecialTokenIds):
-    end = _content_end(ids, tokens)
+def truncation(ids: np.ndarray, tokens: SpecialTokenIds, end: int):
+    """`end`: `_content_end` of `ids`."""
     if end == 0:
         return ("truncation", FAIL, "the first sample is all padding", None)
     last = ids.item(end - 1)
