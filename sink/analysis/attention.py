@@ -42,7 +42,9 @@ FLOAT64_TABLES = ("text_to_audio", "audio_to_text", "target_to_reference", "entr
 column per sampled head)."""
 FFN_TABLES = ("text_ffn_grad_norm", "audio_ffn_grad_norm", "text_ffn_update_ratio", "audio_ffn_update_ratio")
 """The DualFFN measurements, one value per DualFFN layer each."""
-PATHS = ("text", "audio")
+PATH_TABLES = (("text", "text_ffn_grad_norm", "text_ffn_update_ratio"),
+               ("audio", "audio_ffn_grad_norm", "audio_ffn_update_ratio"))
+"""Each FFN path of a DualFFN layer with its gradient-norm and update-ratio tables."""
 
 
 class AttentionAnalysis:
@@ -112,7 +114,7 @@ def float_tables(message: AttentionSnapshot) -> dict[str, np.ndarray]:
     of them (float64 so that a threshold is compared and a mean summed exactly, whatever float
     dtype arrived). max_weight is judged by its min first (`dead_heads`), the DualFFN rows as
     Python floats (`dual_ffn`)."""
-    return {name: _floats(getattr(message, name)) for name in FLOAT64_TABLES}
+    return {name: getattr(message, name).to_numpy().astype(float) for name in FLOAT64_TABLES}
 
 
 def text_audio_mass(tables: dict[str, np.ndarray]):
@@ -147,7 +149,8 @@ def _heads(message: AttentionSnapshot, mask: np.ndarray) -> list[str]:
 def dead_heads(message: AttentionSnapshot, entropy: np.ndarray):
     """`entropy`: the snapshot's entropy table as float64."""
     max_weight = message.max_weight.to_numpy()
-    if max_weight.size and float(max_weight.min()) >= DEAD_HEAD_MAX_WEIGHT and math.isfinite(entropy.sum()):
+    if (max_weight.size and float(np.minimum.reduce(max_weight, axis=None)) >= DEAD_HEAD_MAX_WEIGHT
+            and math.isfinite(np.add.reduce(entropy, axis=None))):  # .min() and .sum() without their wrappers
         names = []  # the usual case in two reductions: a NaN makes the min NaN, and a finite sum has none (the
         # min of the arrived dtype read as a float is the float64 table's min: no float64 copy needed)
     else:
@@ -195,10 +198,15 @@ def ffn_table_verdicts(message: AttentionSnapshot, context: RunContext) -> dict[
     return ffn_verdicts(message, starts_at_zero_lr(message, context), adam_grace_until(message, context) is not None)
 
 
-def _positive_and_finite(values: list[float]) -> bool:
-    """Some values, and no NaN, infinity or value <= 0 among them (a NaN or infinity makes the sum
-    non-finite; a finite sum can also overflow, which only sends the caller down its exact path)."""
-    return bool(values) and math.isfinite(sum(values)) and min(values) > 0
+def _lowest_if_positive_and_finite(values: list[float]) -> float | None:
+    """The smallest of `values` when there are some and no NaN, infinity or value <= 0 among them
+    (a NaN or infinity makes the sum non-finite; a finite sum can also overflow, which only sends
+    the caller down its exact path); None otherwise."""
+    if values and math.isfinite(sum(values)):
+        lowest = min(values)
+        if lowest > 0:
+            return lowest
+    return None
 
 
 def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False, pending_until: int | None = None):
@@ -213,16 +221,17 @@ def dual_ffn(message: AttentionSnapshot, first_step_at_zero_lr: bool = False, pe
     layers = message.ffn_layers
     early = pending_until is not None
     no_gradient, frozen, too_fast, grad_summary, update_summary = {}, {}, {}, {}, {}
-    for path in PATHS:
-        norms = getattr(message, f"{path}_ffn_grad_norm").to_numpy()
-        ratios = getattr(message, f"{path}_ffn_update_ratio").to_numpy()
+    for path, norm_table, ratio_table in PATH_TABLES:
+        norms = getattr(message, norm_table).to_numpy()
+        ratios = getattr(message, ratio_table).to_numpy()
         norm_values, ratio_values = norms.tolist(), ratios.tolist()
-        if _positive_and_finite(norm_values):
-            no_gradient[path], lowest = [], min(norm_values)
+        lowest = _lowest_if_positive_and_finite(norm_values)
+        if lowest is not None:
+            no_gradient[path] = []
         else:
             no_gradient[path] = [layer for layer, norm in zip(layers, norm_values) if not norm > 0]
             lowest = float(np.fmin.reduce(norms.astype(float)))  # np.nanmin's own reduction
-        if _positive_and_finite(ratio_values):
+        if _lowest_if_positive_and_finite(ratio_values) is not None:
             frozen[path], highest = [], max(ratio_values)
         else:
             frozen[path] = [layer for layer, ratio in zip(layers, ratio_values) if not ratio > 0]
