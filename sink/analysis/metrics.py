@@ -34,8 +34,10 @@ from stratlog.sink.thresholds import (
 ANALYSIS = "metrics"
 LOSS_NAMES = ("loss", "text_loss", "audio_loss")
 
-Verdict = tuple[str, str, Callable[[], tuple[str, Any]]]
-"""(check, severity, words): `words()` gives the finding's reason and value."""
+Verdict = tuple[str, str, Callable[..., tuple[str, Any]], tuple]
+"""(check, severity, words, facts): `words(*facts)` gives the finding's reason and value. The
+words are module functions given the facts, not closures over them: a closure makes a cell
+per captured name on every call, and every check judges every message."""
 _NO_VERDICTS: dict = {}
 """A rank's verdicts before its first evaluation (never written to)."""
 
@@ -102,10 +104,8 @@ class MetricsHealth:
         if loss is None:
             return None
         if bad is not None:
-            names = ", ".join(f"{name} = {value}" for name, value in bad)
-            return ("loss_finite", FAIL, lambda: (f"{names}: the loss overflowed; lower the learning rate, enable "
-                    "gradient clipping (max_grad_norm), or train in bf16 instead of fp16", bad[0][1]))
-        return ("loss_finite", OK, lambda: ("losses are finite", rounded(loss)))
+            return ("loss_finite", FAIL, _loss_overflowed, (bad,))
+        return ("loss_finite", OK, _losses_finite, (loss,))
 
     @staticmethod
     def _grad_norm(values: dict[str, float]) -> Verdict | None:
@@ -113,13 +113,10 @@ class MetricsHealth:
             return None
         norm = values["grad_norm"]
         if not math.isfinite(norm):
-            return ("grad_norm", FAIL, lambda: (f"grad norm is {norm}: gradients overflowed; lower the learning rate "
-                    "or use bf16, and look for a NaN loss just before", norm))
+            return ("grad_norm", FAIL, _grad_overflowed, (norm,))
         if norm == 0.0:
-            return ("grad_norm", FAIL, lambda: ("grad norm is exactly 0: the optimizer stepped without gradients "
-                    "(backward never ran, every label is masked, or the parameters are frozen); check the collator's "
-                    "labels and requires_grad", 0.0))
-        return ("grad_norm", OK, lambda: (f"grad norm {norm:.4g} is finite and non-zero", rounded(norm)))
+            return ("grad_norm", FAIL, _grad_zero, ())
+        return ("grad_norm", OK, _grad_fine, (norm,))
 
     @staticmethod
     def _learning_rate(values: dict[str, float], step: int, schedule: LrSchedule) -> Verdict | None:
@@ -127,24 +124,18 @@ class MetricsHealth:
             return None
         lr, warmup = values["learning_rate"], schedule.warmup_steps
         if step <= warmup:
-            return ("learning_rate", OK, lambda: (f"lr {lr:.3g} during warmup (step {step} of {warmup})", lr))
+            return ("learning_rate", OK, _lr_in_warmup, (lr, step, warmup))
         if step > schedule.decay_tail_after:
-            max_steps = schedule.max_steps
-            return ("learning_rate", OK, lambda: (f"lr {lr:.3g} in the schedule's final decay (max_steps {max_steps})", lr))
+            return ("learning_rate", OK, _lr_in_decay_tail, (lr, schedule.max_steps))
         if lr <= 0:
-            return ("learning_rate", FAIL, lambda: (f"lr is {lr:g} outside warmup: nothing trains; check learning_rate "
-                    "and lr_scheduler_type", lr))
+            return ("learning_rate", FAIL, _lr_not_positive, (lr,))
         peak = schedule.peak
         if peak and lr < LR_FAIL_FRACTION * peak:
-            return ("learning_rate", FAIL, lambda: (f"lr {lr:.3g} is {lr / peak:.1e} of the configured {peak:g}, below "
-                    f"{LR_FAIL_FRACTION:.1%} of it after warmup ({warmup} steps): nothing trains; the scheduler drops "
-                    "the lr to ~0 once warmup ends (check lr_scheduler_type, its kwargs and a custom scheduler)", lr))
+            return ("learning_rate", FAIL, _lr_vanished, (lr, peak, warmup))
         floor = LR_FLOOR_FRACTION * peak if peak else LR_ABSOLUTE_FLOOR
         if lr < floor:
-            of_peak = f"{LR_FLOOR_FRACTION:.0%} of the configured {peak:g}" if peak else f"{floor:g}"
-            return ("learning_rate", WARN, lambda: (f"lr {lr:.3g} is below {of_peak} outside warmup (warmup {warmup} "
-                    "steps): too low to train; check learning_rate, lr_scheduler_type and warmup_steps", lr))
-        return ("learning_rate", OK, lambda: (f"lr {lr:.3g} outside warmup", lr))
+            return ("learning_rate", WARN, _lr_too_low, (lr, peak, floor, warmup))
+        return ("learning_rate", OK, _lr_fine, (lr,))
 
     def _divergence(self, key: tuple[str, int], values: dict[str, float]) -> Verdict | None:
         loss = values.get("loss")
@@ -158,12 +149,10 @@ class MetricsHealth:
             return None
         ratio = smoothed / minimum
         if ratio >= DIVERGENCE_FAIL_FACTOR:
-            return ("divergence", FAIL, lambda: (f"{_smoothed_loss(smoothed, ratio, minimum)}: training diverged; "
-                    "restart from a checkpoint with a lower learning rate", rounded(ratio)))
+            return ("divergence", FAIL, _diverged, (smoothed, ratio, minimum))
         if ratio >= DIVERGENCE_WARN_FACTOR:
-            return ("divergence", WARN, lambda: (f"{_smoothed_loss(smoothed, ratio, minimum)}: the loss is climbing; a "
-                    "too-high learning rate is the usual cause (check lr and grad_norm)", rounded(ratio)))
-        return ("divergence", OK, lambda: (_smoothed_loss(smoothed, ratio, minimum), rounded(ratio)))
+            return ("divergence", WARN, _climbing, (smoothed, ratio, minimum))
+        return ("divergence", OK, _steady, (smoothed, ratio, minimum))
 
 
 @dataclass(frozen=True)
@@ -182,13 +171,79 @@ class LrSchedule:
         return cls(context.warmup_steps, context.max_steps, context.decay_tail_after, context.peak_learning_rate)
 
 
+def _loss_overflowed(bad: list[tuple[str, float]]) -> tuple[str, Any]:
+    names = ", ".join(f"{name} = {value}" for name, value in bad)
+    return (f"{names}: the loss overflowed; lower the learning rate, enable gradient clipping (max_grad_norm), or "
+            "train in bf16 instead of fp16", bad[0][1])
+
+
+def _losses_finite(loss: float) -> tuple[str, Any]:
+    return "losses are finite", rounded(loss)
+
+
+def _grad_overflowed(norm: float) -> tuple[str, Any]:
+    return (f"grad norm is {norm}: gradients overflowed; lower the learning rate or use bf16, and look for a NaN "
+            "loss just before", norm)
+
+
+def _grad_zero() -> tuple[str, Any]:
+    return ("grad norm is exactly 0: the optimizer stepped without gradients (backward never ran, every label is "
+            "masked, or the parameters are frozen); check the collator's labels and requires_grad", 0.0)
+
+
+def _grad_fine(norm: float) -> tuple[str, Any]:
+    return f"grad norm {norm:.4g} is finite and non-zero", rounded(norm)
+
+
+def _lr_in_warmup(lr: float, step: int, warmup: int) -> tuple[str, Any]:
+    return f"lr {lr:.3g} during warmup (step {step} of {warmup})", lr
+
+
+def _lr_in_decay_tail(lr: float, max_steps: int | None) -> tuple[str, Any]:
+    return f"lr {lr:.3g} in the schedule's final decay (max_steps {max_steps})", lr
+
+
+def _lr_not_positive(lr: float) -> tuple[str, Any]:
+    return f"lr is {lr:g} outside warmup: nothing trains; check learning_rate and lr_scheduler_type", lr
+
+
+def _lr_vanished(lr: float, peak: float, warmup: int) -> tuple[str, Any]:
+    return (f"lr {lr:.3g} is {lr / peak:.1e} of the configured {peak:g}, below {LR_FAIL_FRACTION:.1%} of it after "
+            f"warmup ({warmup} steps): nothing trains; the scheduler drops the lr to ~0 once warmup ends (check "
+            "lr_scheduler_type, its kwargs and a custom scheduler)", lr)
+
+
+def _lr_too_low(lr: float, peak: float | None, floor: float, warmup: int) -> tuple[str, Any]:
+    of_peak = f"{LR_FLOOR_FRACTION:.0%} of the configured {peak:g}" if peak else f"{floor:g}"
+    return (f"lr {lr:.3g} is below {of_peak} outside warmup (warmup {warmup} steps): too low to train; check "
+            "learning_rate, lr_scheduler_type and warmup_steps", lr)
+
+
+def _lr_fine(lr: float) -> tuple[str, Any]:
+    return f"lr {lr:.3g} outside warmup", lr
+
+
+def _diverged(smoothed: float, ratio: float, minimum: float) -> tuple[str, Any]:
+    return (f"{_smoothed_loss(smoothed, ratio, minimum)}: training diverged; restart from a checkpoint with a lower "
+            "learning rate", rounded(ratio))
+
+
+def _climbing(smoothed: float, ratio: float, minimum: float) -> tuple[str, Any]:
+    return (f"{_smoothed_loss(smoothed, ratio, minimum)}: the loss is climbing; a too-high learning rate is the "
+            "usual cause (check lr and grad_norm)", rounded(ratio))
+
+
+def _steady(smoothed: float, ratio: float, minimum: float) -> tuple[str, Any]:
+    return _smoothed_loss(smoothed, ratio, minimum), rounded(ratio)
+
+
 def _smoothed_loss(smoothed: float, ratio: float, minimum: float) -> str:
     return f"smoothed loss {smoothed:.4g} is {ratio:.2f}x its running minimum {minimum:.4g}"
 
 
 def _finding(run_id: str, rank: int, step: int, verdict: Verdict) -> Finding:
-    check, severity, words = verdict
-    reason, value = words()
+    check, severity, words, facts = verdict
+    reason, value = words(*facts)
     return Finding(run_id, rank, step, ANALYSIS, check, severity, f"step {step}: {reason}", value)
 
 
