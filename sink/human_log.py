@@ -235,11 +235,20 @@ def _bin_totals(histogram: np.ndarray) -> list:
     return rows.sum(axis=0).tolist()
 
 
-@lru_cache(maxsize=64)
-def _ids_text(values: tuple[int, ...]) -> str:
-    """The list text of a run's sampled layers, heads and DualFFN layers, kept: every attention
+KEPT_IDS = 256
+"""Lists up to this long have their text kept (`_ids_text`)."""
+
+
+def _ids_text(values: list[int]) -> str:
+    """`str(values)` of a run's sampled layers, heads and DualFFN layers, kept: every attention
     snapshot of a run names the same ones (~80 ints, whose texts cost ~4 us a snapshot to make
-    again). The key is the decoded ints (the protocol's IntList: no bool or float reaches here)."""
+    again). Only short lists are kept (a model's layers and heads), so a sender's long ones
+    cannot hold memory. The key is the decoded ints (the protocol's IntList: no bool or float)."""
+    return _kept_ids_text(tuple(values)) if len(values) <= KEPT_IDS else str(values)
+
+
+@lru_cache(maxsize=16)
+def _kept_ids_text(values: tuple[int, ...]) -> str:
     return str(list(values))
 
 
@@ -251,7 +260,7 @@ def attention_section(message: AttentionSnapshot, findings: list[Finding], conte
         message.max_weight, message.text_ffn_grad_norm, message.audio_ffn_grad_norm, message.text_ffn_update_ratio,
         message.audio_ffn_update_ratio])
     rows = [
-        ("Sampled Heads", f"layers {_ids_text(tuple(message.layers))} x heads {_ids_text(tuple(message.heads))} "
+        ("Sampled Heads", f"layers {_ids_text(message.layers)} x heads {_ids_text(message.heads)} "
                           f"(sample {message.sample})"),
         ("Text -> Audio Attention Mass", text_to_audio),
         ("Audio -> Text Attention Mass", audio_to_text),
@@ -259,7 +268,7 @@ def attention_section(message: AttentionSnapshot, findings: list[Finding], conte
         ("Attention Entropy (nats)", entropy),
         ("Max Attention Weight", max_weight),
         ("Max-Weight Histogram (all heads, bins over [0, 1])", str(summed)),
-        ("DualFFN Layers", _ids_text(tuple(message.ffn_layers))),
+        ("DualFFN Layers", _ids_text(message.ffn_layers)),
         ("Text FFN Grad Norm", text_grad),
         ("Audio FFN Grad Norm", audio_grad),
         ("Text FFN Update Ratio", text_update),

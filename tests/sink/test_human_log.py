@@ -9,8 +9,8 @@ from tokenizers import Tokenizer
 from stratlog.protocol import Array
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import WARN, Finding
-from stratlog.sink.human_log import (SHOWN_TEXT, _bin_totals, _first_last, _first_last_rows, _spread, _spreads,
-                                     _utc_text,
+from stratlog.sink.human_log import (KEPT_IDS, SHOWN_TEXT, _bin_totals, _first_last, _first_last_rows, _ids_text,
+                                     _spread, _spreads, _utc_text,
                                      decoded_line, one_line, timestamp, tree)
 from stratlog.sink.printable import printable
 from stratlog.sink.token_decoding import IGNORE_INDEX, TokenDecoder
@@ -129,3 +129,13 @@ def test_histogram_bin_totals_are_the_rows_summed_in_order():
                          rng.integers(low, high, shape, dtype=dtype, endpoint=True))
             expected = histogram.reshape(-1, histogram.shape[-1]).sum(axis=0).tolist() if histogram.ndim and histogram.size else []
             assert _bin_totals(histogram) == expected, (dtype, shape)
+
+
+def test_id_list_texts_are_their_lists_texts_kept_or_not():
+    """The attention section's layer / head lists: a kept text is the text of the list asked for
+    (the same list again, another list of the same length, a longer one that is never kept)."""
+    rng = np.random.default_rng(11)
+    lists = [list(range(28)), list(range(24)), [], [5], list(range(28)), list(range(1, 29)),
+             rng.integers(-2 ** 62, 2 ** 62, KEPT_IDS).tolist(), rng.integers(0, 9, KEPT_IDS + 1).tolist()]
+    for values in lists + lists[::-1]:
+        assert _ids_text(values) == str(values)
