@@ -200,6 +200,10 @@ class DashboardModel:
     def run_switched(self, run_id: str) -> None:
         self._changed()  # every run's history is kept: the view just reads another one
 
+    def run_forgotten(self, run_id: str) -> None:
+        for kept in (self.histories, self.run_findings, self.findings_totals):
+            kept.pop(run_id, None)
+
     def findings_recorded(self, findings: list[Finding]) -> None:
         for finding in findings:
             self.findings_totals[finding.run_id] += 1

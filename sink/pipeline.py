@@ -46,7 +46,7 @@ from stratlog.sink.refusals import RECORDED_REFUSAL_BYTES, RefusalSampler
 from stratlog.sink.report.reporter import Reporter
 from stratlog.sink.resume import PreviousStream
 from stratlog.sink.run_summary import RunSummary
-from stratlog.sink.state import RankState, RunState
+from stratlog.sink.state import RUNS_KEPT, RankState, RunState
 from stratlog.sink.token_decoding import DecoderCache
 
 
@@ -84,11 +84,13 @@ class SinkPipeline:
         """Run id -> its tokenizer verdict, until the run start it came with reports it."""
         self._aborted: set[str] = set()
         """Runs reported aborted (ranks stopped without a run end)."""
-        self._announced: set[tuple[str, int]] = set()
-        """(run, rank) whose run start is in the human log: a re-sent one (seq > 0) is not written again."""
+        self._announced: dict[str, set[int]] = {}
+        """Run -> ranks whose run start is in the human log: a re-sent one (seq > 0) is not written again."""
         if recorder is not None and recorder.start_error is not None:  # a full disk at start-up
             self._write_error("recording", recorder.start_error)
         self._refusals = RefusalSampler()
+        self._forgettings = RefusalSampler()
+        """Which forgotten runs events.jsonl names (`_forget`)."""
 
     def handle(self, frame: bytes, received_at: float):
         """Returns the decoded message, or None for a bad frame."""
@@ -135,6 +137,8 @@ class SinkPipeline:
         decoding and recording the frame; the clock is the caller's to advance (`advance_clock`)."""
         context = self._context(message)
         delivery = self.state.apply(message, received_at)
+        if delivery.forgotten_run is not None:
+            self._forget(delivery.forgotten_run, received_at)
         if delivery.viewer_error is not None:
             self._analysis_error(message, "dashboard readings", delivery.viewer_error)
         notices = stream.delivery_findings(message, delivery)
@@ -164,6 +168,24 @@ class SinkPipeline:
             self._guarded("report", message, lambda: self.reporter.offer_message(message, context, run_ended=ended), None)
             self._report_exports()
         self.files.flush_if_due()
+
+    def _forget(self, run_id: str, now: float) -> None:
+        """`run_id` was pushed out of memory by a newer run (`sink.state.RUNS_KEPT`): everything kept
+        of it goes, its logs stay. Said in events.jsonl, the first few per minute (`RefusalSampler`;
+        the rest counted in one last event), as a client inventing run ids could otherwise fill the
+        disk with these lines."""
+        for kept in (self.contexts, self._tokenizer_verdicts, self._announced):
+            kept.pop(run_id, None)
+        self._tokenizers_judged.discard(run_id)
+        self._aborted.discard(run_id)
+        self.metrics_health.forget(run_id)
+        self.summary.forget(run_id)
+        for analysis in self._analyses.values():
+            analysis.forget(run_id)
+        unwritten_before = self._forgettings.admit("run forgotten", now)
+        if unwritten_before is not None:
+            self.files.write_event({"event": "run_forgotten", "run_id": run_id, "time": round(now, 3),
+                                    "runs_kept": RUNS_KEPT, "unwritten_before": unwritten_before})
 
     def _metrics(self, message: Metrics, context: RunContext, notices: list[Finding]) -> None:
         """A metrics message, as any event: the rank moved on, its line of metrics.jsonl, then its
@@ -218,7 +240,7 @@ class SinkPipeline:
             starts = [start for (run, _), start in sorted(previous.run_starts.items()) if run == run_id]
             if starts:
                 self._context(starts[-1])
-                self._announced.update((run_id, rank) for rank in ranks)
+                self._announced.setdefault(run_id, set()).update(ranks)
             self.files.write_human(human_log.resumed_entry(run_id, ranks, previous.path.name))
             self.files.write_event({"event": "resumed", "run_id": run_id, "from": str(previous.path),
                                     "next_seq": {str(rank): seq for rank, seq in ranks.items()},
@@ -271,9 +293,10 @@ class SinkPipeline:
     def _log_event(self, message) -> None:
         """What an event other than metrics (`_metrics`) adds to the logs (its findings are `_event_findings`')."""
         if isinstance(message, RunStart):
-            if message.seq == 0 or (message.run_id, message.rank) not in self._announced:
+            announced = self._announced.setdefault(message.run_id, set())
+            if message.seq == 0 or message.rank not in announced:
                 self.files.write_human(human_log.run_start_entry(message))
-            self._announced.add((message.run_id, message.rank))
+            announced.add(message.rank)
         elif isinstance(message, ErrorEvent):
             self.files.write_event({"event": "capture_error", "rank": message.rank, "step": message.step,
                                     "where": message.where, "error_type": message.error_type, "message": message.message})
@@ -451,4 +474,6 @@ class SinkPipeline:
                 self.files.write_event(record)
         for reason, count in self._refusals.take_unwritten().items():
             self.files.write_event({"event": "bad_frames_unwritten", "reason": reason, "count": count})
+        if unwritten := self._forgettings.take_unwritten():
+            self.files.write_event({"event": "runs_forgotten_unwritten", "count": sum(unwritten.values())})
         self.files.close()

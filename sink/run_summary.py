@@ -17,6 +17,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from stratlog.sink.analysis.history import forget_run
 from stratlog.sink.findings import FAIL, OK, PENDING, WARN, Finding
 
 SEVERITY_RANK = {PENDING: -1, OK: 0, WARN: 1, FAIL: 2}
@@ -72,6 +73,12 @@ class RunSummary:
                     if severity in ALARMS:
                         alarms.append(finding)
         return alarms
+
+    def forget(self, run_id: str) -> None:
+        """A run the sink no longer keeps (`sink.state.RUNS_KEPT`): its checks' counts stay in the
+        summary, only what tells its next verdict's change from a repeat goes."""
+        with self._lock:
+            forget_run(self._current, run_id)
 
     def worst(self) -> str:
         """The worst severity of any check (OK when there was no finding or only pending ones)."""

@@ -33,6 +33,13 @@ from stratlog.sink.thresholds import STALL_HEARTBEATS
 
 RECENT_FINDINGS = 500
 """Findings kept in memory for viewers (the full list is in findings.jsonl)."""
+RUNS_KEPT = 32
+"""Runs whose state the sink keeps in memory. A sink that outlives many experiments, or a client
+that invents run ids, must not grow without bound: past this, the run heard from least recently
+(never the one shown) is forgotten (`RunState.apply`); its logs stay on disk."""
+FORGOTTEN_RUNS_KEPT = 4096
+"""Forgotten run ids remembered (a few hundred KiB at most), so that one which speaks again is
+taken up where it is, not charged with every message it sent before as missing."""
 
 
 @dataclass
@@ -81,6 +88,8 @@ class Delivery:
     viewer_error: Exception | None = None
     """What the observer (a dashboard's history) raised on this message, for the pipeline to
     count: a viewer failing on one strange message must not stop the sink."""
+    forgotten_run: str | None = None
+    """A run this message's new run pushed out of memory (`RUNS_KEPT`): the pipeline forgets it too."""
 
 
 class RunObserver(Protocol):
@@ -96,6 +105,9 @@ class RunObserver(Protocol):
 
     def run_switched(self, run_id: str) -> None:
         """Another run is now the one shown (a takeover, or the viewer's choice)."""
+
+    def run_forgotten(self, run_id: str) -> None:
+        """`run_id` is no longer kept (`RUNS_KEPT`): drop what is kept of it."""
 
 
 @dataclass
@@ -139,7 +151,13 @@ class RunState:
     """The same in sender time (`_sender_deadline`): both must have passed for a stall."""
     _unwritten_errors: list = field(default_factory=list, init=False, repr=False)
     _first_seen: dict = field(default_factory=dict, init=False, repr=False)
-    """Run id -> the order in which its first message arrived (0, 1, ...)."""
+    """Run id -> the order in which its first message arrived (0, 1, ...; a forgotten run's number is not reused)."""
+    _runs_seen: int = field(default=0, init=False, repr=False)
+    _heard: dict = field(default_factory=dict, init=False, repr=False)
+    """Run id -> receive time of its latest message: the least recent is forgotten first."""
+    forgotten: dict = field(default_factory=dict, init=False, repr=False)
+    """Run ids forgotten (oldest first, at most FORGOTTEN_RUNS_KEPT): a rank of one of them that
+    speaks again starts its sequence where it is, as for a viewer that joined mid-stream."""
     _takeover_from: int = field(default=0, init=False, repr=False)
     """Runs first seen from this place on may take the view over: a viewer's choice
     (`show_next_run`) holds until a run it has not seen yet sends a real step."""
@@ -246,13 +264,16 @@ class RunState:
             known = self.world_sizes.get(run_id)
             if known is None or message.world_size > known:  # `max`, without the call (per message)
                 self.world_sizes[run_id] = message.world_size
+            self._heard[run_id] = received_at
             ranks = self.runs.get(run_id)
+            forgotten_run = None
             if ranks is None:
+                forgotten_run = self._forget_one_if_full()
                 ranks = self.runs[run_id] = {}
             rank = ranks.get(message.rank)
             if rank is None:
                 rank = ranks[message.rank] = RankState(message.rank)
-            if self.joined_mid_stream and rank.received == 0:
+            if (self.joined_mid_stream or run_id in self.forgotten) and rank.received == 0:
                 rank.next_seq = rank.first_seq = message.seq
             restarted = isinstance(message, RunStart) and message.seq == 0 and (rank.received > 0 or rank.next_seq > 0)
             if restarted:
@@ -292,14 +313,31 @@ class RunState:
                     self.observer.message_applied(message)
                 except Exception as error:  # noqa: BLE001 - a viewer's failure is counted, the sink goes on
                     viewer_error = error
-            return Delivery(rank, missing, message.dropped, restarted, silent_for, viewer_error)
+            return Delivery(rank, missing, message.dropped, restarted, silent_for, viewer_error, forgotten_run)
+
+    def _forget_one_if_full(self) -> str | None:
+        """Makes room for a new run (lock held): with RUNS_KEPT runs kept, the one heard from least
+        recently, never the one shown, is forgotten and returned."""
+        if len(self.runs) < RUNS_KEPT:
+            return None
+        run_id = min((run for run in self.runs if run != self.run_id), key=lambda run: self._heard.get(run, -math.inf))
+        for kept in (self.runs, self.world_sizes, self._first_seen, self._heard):
+            kept.pop(run_id, None)
+        self.forgotten[run_id] = None
+        if len(self.forgotten) > FORGOTTEN_RUNS_KEPT:
+            del self.forgotten[next(iter(self.forgotten))]
+        if self.observer is not None:
+            self.observer.run_forgotten(run_id)
+        return run_id
 
     def _shows(self, message) -> bool:
         """Makes `message`'s run the one shown when the takeover rule says so (lock held); True
         when that switched from another run. Only real steps take over, and only for a run first
         seen after the shown one: a run start (new or repeated), a heartbeat or a run end never does."""
         run_id = message.run_id
-        self._first_seen.setdefault(run_id, len(self._first_seen))
+        if run_id not in self._first_seen:
+            self._first_seen[run_id] = self._runs_seen
+            self._runs_seen += 1
         if not isinstance(message, (RunStart, RunEnd, Heartbeat, ErrorEvent)):
             if self.run_id and run_id != self.run_id and self._first_seen[run_id] > self._first_seen[self.run_id] \
                     and self._first_seen[run_id] >= self._takeover_from:
@@ -372,7 +410,7 @@ class RunState:
             chosen = runs[(runs.index(self.run_id) + delta) % len(runs)]
             if chosen != self.run_id:
                 self.run_id = chosen
-                self._takeover_from = len(self._first_seen)
+                self._takeover_from = self._runs_seen
                 self.version += 1
                 if self.observer is not None:
                     self.observer.run_switched(chosen)

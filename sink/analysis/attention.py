@@ -54,6 +54,10 @@ class AttentionAnalysis:
     def __init__(self) -> None:
         self._uniform_shares = SeriesBook()
 
+    def forget(self, run_id: str) -> None:
+        """What is kept of a run the sink no longer keeps (`sink.state.RUNS_KEPT`) goes."""
+        self._uniform_shares.forget(run_id)
+
     def evaluate(self, message: AttentionSnapshot, context: RunContext) -> list[Finding]:
         same_step_input = context.same_step(message, InputSnapshot)
         sequence_length = padded_length(same_step_input) if same_step_input is not None else None

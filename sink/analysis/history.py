@@ -54,3 +54,13 @@ class SeriesBook:
 
     def get(self, key: Hashable) -> Series | None:
         return self._series.get(key)
+
+    def forget(self, run_id: str) -> None:
+        forget_run(self._series, run_id)
+
+
+def forget_run(keyed: dict, run_id: str) -> None:
+    """Drops `run_id`'s entries from a dict keyed by tuples that start with the run id: a run the
+    sink no longer keeps (`sink.state.RUNS_KEPT`)."""
+    for key in [key for key in keyed if key[0] == run_id]:
+        del keyed[key]

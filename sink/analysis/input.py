@@ -15,6 +15,7 @@ import numpy as np
 
 from stratlog.protocol import InputSnapshot
 from stratlog.protocol.pair_similarity import PAIR_SIMILARITY_OTHER_SPEAKER, PAIR_SIMILARITY_SAME_RECORDING
+from stratlog.sink.analysis.history import forget_run
 from stratlog.sink.analysis.run_context import RunContext, SpecialTokenIds
 from stratlog.sink.findings import FAIL, OK, WARN, Finding
 from stratlog.sink.thresholds import (
@@ -88,6 +89,11 @@ class InputAnalysis:
     def __init__(self) -> None:
         self._samples_by_step: OrderedDict[tuple[str, int], StepSamples] = OrderedDict()
         self._runs: dict[str, RunSamples] = {}
+
+    def forget(self, run_id: str) -> None:
+        """What is kept of a run the sink no longer keeps (`sink.state.RUNS_KEPT`) goes."""
+        forget_run(self._samples_by_step, run_id)
+        self._runs.pop(run_id, None)
 
     def evaluate(self, message: InputSnapshot, context: RunContext) -> list[Finding]:
         ids = message.input_ids.to_numpy()

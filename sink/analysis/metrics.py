@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from stratlog.protocol import Metrics
+from stratlog.sink.analysis.history import forget_run
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.findings import FAIL, OK, WARN, Finding, rounded
 from stratlog.sink.thresholds import (
@@ -57,6 +58,11 @@ class MetricsHealth:
         self._schedule_context: RunContext | None = None
         self._schedule: LrSchedule | None = None
         """The latest context's lr schedule (`_schedule_of`)."""
+
+    def forget(self, run_id: str) -> None:
+        """What is kept of a run the sink no longer keeps (`sink.state.RUNS_KEPT`) goes."""
+        forget_run(self._smoothed, run_id)
+        forget_run(self._verdicts, run_id)
 
     def evaluate(self, message: Metrics, context: RunContext) -> list[Finding]:
         values, step, key = message.values, message.step, (message.run_id, message.rank)

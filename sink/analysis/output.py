@@ -40,6 +40,10 @@ class OutputAnalysis:
     def __init__(self) -> None:
         self._history = SeriesBook()
 
+    def forget(self, run_id: str) -> None:
+        """What is kept of a run the sink no longer keeps (`sink.state.RUNS_KEPT`) goes."""
+        self._history.forget(run_id)
+
     def evaluate(self, message: OutputSnapshot, context: RunContext) -> list[Finding]:
         series = self._history.add((message.run_id, message.rank), message.step, message.text_accuracy)
         same_step_input = context.same_step(message, InputSnapshot)

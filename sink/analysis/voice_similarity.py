@@ -51,6 +51,10 @@ class SimTrendJudge:
     def __init__(self) -> None:
         self._runs: dict[str, SimSeries] = {}
 
+    def forget(self, run_id: str) -> None:
+        """What is kept of a run the sink no longer keeps (`sink.state.RUNS_KEPT`) goes."""
+        self._runs.pop(run_id, None)
+
     def evaluate(self, row: dict, context: RunContext | None, effect: str) -> list[Finding]:
         """`row`: one line of sim.jsonl (run_id, step, rank, the two scores); `effect`: the run's
         conditioning effect in words, said beside SIM. Rows without both scores are skipped."""

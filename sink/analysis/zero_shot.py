@@ -21,7 +21,7 @@ from typing import NamedTuple
 import numpy as np
 
 from stratlog.protocol import ZeroShotSnapshot
-from stratlog.sink.analysis.history import SeriesBook
+from stratlog.sink.analysis.history import SeriesBook, forget_run
 from stratlog.sink.analysis.reductions import finite_mean_of_floats
 from stratlog.sink.analysis.run_context import RunContext
 from stratlog.sink.analysis.voice_similarity import SimTrendJudge
@@ -115,6 +115,13 @@ class ZeroShotAnalysis:
         """run -> the highest mean of CONDITIONING_WINDOW captures of any of its ranks so far, with
         its step and rank: the ranks train one model, so one rank's shown effect is the run's."""
         self._sim = SimTrendJudge()
+
+    def forget(self, run_id: str) -> None:
+        """What is kept of a run the sink no longer keeps (`sink.state.RUNS_KEPT`) goes."""
+        self._history.forget(run_id)
+        forget_run(self._groups, run_id)
+        self._best_window.pop(run_id, None)
+        self._sim.forget(run_id)
 
     def evaluate(self, message: ZeroShotSnapshot, context: RunContext) -> list[Finding]:
         true_losses, row_effects = _losses(message)
