@@ -34,6 +34,11 @@ def row(name: str, result: FuzzResult) -> str:
             f"{len(result.analysis_errors)} | {memory} | {result.seconds:.0f} s |")
 
 
+def growth_mib(samples: list[int]) -> float:
+    """Traced memory at the end minus half-way: near 0 when memory levels off (issue 16, item 7)."""
+    return (samples[-1] - samples[len(samples) // 2 - 1]) / 2**20 if len(samples) >= 2 else float("nan")
+
+
 def report(decoder: FuzzResult, pipeline: FuzzResult, seed: int) -> str:
     lines = [
         f"{measured_on('python bench/bench_fuzz.py', 'msgspec', 'numpy')}; seed {seed}.",
@@ -54,7 +59,7 @@ def report(decoder: FuzzResult, pipeline: FuzzResult, seed: int) -> str:
         " packed again as msgpack (bytes that are not: tests/protocol/test_fuzz.py).",
         "- Traced memory after each tenth of the pipeline run (MiB): "
         + ", ".join(f"{sample / 2**20:.1f}" for sample in pipeline.memory_samples)
-        + " (new ranks and runs that mutated envelopes create, each with bounded history).",
+        + f"; growth over the last half: {growth_mib(pipeline.memory_samples):+.1f} MiB.",
     ]
     found = Counter(escape.signature() for escape in pipeline.escapes + pipeline.analysis_errors + decoder.escapes)
     if not found:

@@ -50,11 +50,11 @@ VARIED_IDS = ("input_ids", "target_text_ids", "predicted_text_ids")
 """The token ids that differ for every rank and step (the text the sink decodes)."""
 ID_POOL = 1 << 22
 BASELINE_COMMIT = "3f0d229"
-BASELINE_MS_PER_RANK_S = 1.96
-"""Sink CPU per rank and second at BASELINE_COMMIT (the end of the previous round of scale work), measured
-with this bench on this machine within the hour of the figures in BENCHMARKS.md: 512 ranks, three runs
-alternated with the current code (2.05, 1.85, 1.97 ms). This machine's timings drift over hours (the same
-commit measured 1.14 ms in the session before, under other load), so only a baseline measured beside the
+BASELINE_MS_PER_RANK_S = 1.61
+"""Sink CPU per rank and second at BASELINE_COMMIT (the end of the first round of scale work), measured
+with this bench on this machine within the hour of the figures in BENCHMARKS.md: 512 ranks, two runs
+alternated with the current code (1.58, 1.64 ms). This machine's timings drift over hours (the same commit
+measured 1.14 and 1.96 ms in earlier sessions, under other load), so only a baseline measured beside the
 figures is one."""
 STEPS_PER_S = 5
 CAPTURE_EVERY = 10
