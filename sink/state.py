@@ -154,7 +154,9 @@ class RunState:
     """Run id -> the order in which its first message arrived (0, 1, ...; a forgotten run's number is not reused)."""
     _runs_seen: int = field(default=0, init=False, repr=False)
     _heard: dict = field(default_factory=dict, init=False, repr=False)
-    """Run id -> receive time of its latest message: the least recent is forgotten first."""
+    """Run id -> receive time of its latest message: the least recent is forgotten first. Kept on
+    each message (one dict store) rather than found from the ranks' own times when a run must go:
+    a stream of invented run ids makes that happen on every frame, a pass over every kept rank."""
     forgotten: dict = field(default_factory=dict, init=False, repr=False)
     """Run ids forgotten (oldest first, at most FORGOTTEN_RUNS_KEPT): a rank of one of them that
     speaks again starts its sequence where it is, as for a viewer that joined mid-stream."""

@@ -118,7 +118,7 @@ def float_tables(message: AttentionSnapshot) -> dict[str, np.ndarray]:
     of them (float64 so that a threshold is compared and a mean summed exactly, whatever float
     dtype arrived). max_weight is judged by its min first (`dead_heads`), the DualFFN rows as
     Python floats (`dual_ffn`)."""
-    return {name: getattr(message, name).to_numpy().astype(float) for name in FLOAT64_TABLES}
+    return {name: _floats(getattr(message, name)) for name in FLOAT64_TABLES}
 
 
 def text_audio_mass(tables: dict[str, np.ndarray]):
